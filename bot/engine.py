@@ -1,0 +1,643 @@
+"""The conversation engine: (state, inbound message, now) -> (new state, replies, events), with no I/O."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from intake_flows import answers as parse
+from intake_flows import detect
+from intake_flows.schema import FlowBundle, Step
+from intake_flows.screening import Screening
+from intake_flows.text import Msg, MsgList, N_, verbatim
+
+from bot.i18n import I18n
+from bot.messages import Choice, Event, InboundMessage, Reply
+
+TALK = "talk_to_someone"
+LONG_MESSAGE = 500  # characters; a longer "answer" is almost never an answer
+
+
+@dataclass
+class IntakeState:
+    """Where one person's intake stands; stored as JSON on the intake row."""
+
+    key: int | None = None
+    step: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    history: list[str] = field(default_factory=list)
+    misses: int = 0
+    pending: str | None = None
+    screening: dict[str, Any] | None = None
+    status: str = "incomplete"
+    finished: bool = False
+    lang: str | None = None
+    referral_code: str | None = None
+    referral_known: bool | None = None
+    last_activity: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data.pop("key")
+        return copy.deepcopy(data)
+
+    @classmethod
+    def from_json(cls, key: int | None, data: Mapping[str, Any] | None) -> "IntakeState":
+        known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__ and k != "key"}
+        return cls(key=key, **copy.deepcopy(known))
+
+
+@dataclass
+class ContactState:
+    opted_out: bool = False
+    pending_delete: bool = False
+    lang: str | None = None
+
+
+@dataclass
+class Conversation:
+    contact: ContactState
+    intake: IntakeState | None
+
+
+@dataclass
+class Outcome:
+    conversation: Conversation
+    replies: list[Reply]
+    events: list[Event]
+
+
+Screener = Callable[[Mapping[str, Any], str], Screening]
+FactsFn = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class EngineContext:
+    """What the engine reads but never changes: flow data, translators, screening, settings."""
+
+    bundle: FlowBundle
+    i18n: I18n
+    screen: Screener
+    facts: FactsFn
+    referral_codes: frozenset[str] = frozenset()
+    idle_timeout: timedelta = timedelta(hours=48)
+    support_phone: str = "211"
+
+    def __post_init__(self) -> None:
+        self.keywords = {action: {parse.fold(w) for w in words} for action, words in self.bundle.keywords.keywords.items()}
+        self.answer_words = {k: tuple(v) for k, v in self.bundle.keywords.answer_words.items()}
+        self.language_vocab = {lang.id: (lang.id, lang.name, *lang.words) for lang in self.bundle.languages}
+
+    def keyword(self, text: str) -> str | None:
+        f = parse.fold(text)
+        if not f:
+            return None
+        for action, words in self.keywords.items():
+            if f in words:
+                return action
+        return None
+
+
+class Engine:
+    """Runs the intake flow for one message at a time."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+        self.flow = ctx.bundle.flow
+
+    # ---- entry point -------------------------------------------------------------------
+    def handle(self, convo: Conversation, msg: InboundMessage, now: datetime) -> Outcome:
+        convo = copy.deepcopy(convo)
+        turn = _Turn(self, convo, now)
+        turn.run(msg)
+        if convo.intake is not None:
+            convo.intake.last_activity = now.isoformat()
+            if convo.intake.lang:
+                convo.contact.lang = convo.intake.lang
+        return Outcome(convo, turn.replies, turn.events)
+
+
+class _Turn:
+    """The work of one inbound message; collects replies and events."""
+
+    def __init__(self, engine: Engine, convo: Conversation, now: datetime) -> None:
+        self.e = engine
+        self.ctx = engine.ctx
+        self.flow = engine.flow
+        self.convo = convo
+        self.now = now
+        self.replies: list[Reply] = []
+        self.events: list[Event] = []
+
+    # ---- helpers -----------------------------------------------------------------------
+    @property
+    def intake(self) -> IntakeState:
+        assert self.convo.intake is not None
+        return self.convo.intake
+
+    @property
+    def lang(self) -> str:
+        intake = self.convo.intake
+        return (intake.lang if intake and intake.lang else None) or self.convo.contact.lang or "en"
+
+    def say(self, *parts: Msg | str, **kw: Any) -> None:
+        msgs = tuple(Msg(p) if isinstance(p, str) else p for p in parts)
+        self.replies.append(Reply(text=msgs, lang=self.lang, **kw))
+
+    def event(self, kind: str, **data: Any) -> None:
+        self.events.append(Event(kind, data))
+
+    # ---- the turn ----------------------------------------------------------------------
+    def run(self, msg: InboundMessage) -> None:
+        contact = self.convo.contact
+        text = parse.clean(msg.text)
+        action = self.ctx.keyword(text) if len(text) <= 40 else None
+
+        if contact.opted_out:
+            if action == "opt_in" or parse.match_word(text, {"yes": self.ctx.answer_words["yes"]}) == "yes":
+                contact.opted_out = False
+                self.event("opted_in", keyword=text)
+                self.say(N_("You're subscribed again to LA County HRTP messages. Text STOP to stop."))
+                if self.convo.intake and not self.intake.finished:
+                    self.ask_current()
+            return  # An opted-out person gets nothing else until they opt back in.
+
+        if action == "opt_out":
+            contact.opted_out = True
+            contact.pending_delete = False
+            self.event("opted_out", keyword=text)
+            self.say(N_("You're unsubscribed from LA County HRTP messages and won't get more. Text START to come back."))
+            return
+
+        if contact.pending_delete:
+            contact.pending_delete = False
+            if self.yes_no(text) == "yes":
+                self.event("erased")
+                self.convo.intake = None
+                self.say(N_("Done. Your answers and messages with us were erased. Text us any time to start again."))
+            else:
+                self.say(N_("OK, nothing was erased."))
+                if self.convo.intake and not self.intake.finished:
+                    self.ask_current()
+            return
+
+        if self.convo.intake is None:
+            self.start_intake(msg, text, action)
+            return
+
+        if action:
+            self.keyword(action)
+            return
+
+        intake = self.intake
+        if intake.pending == "resume":
+            self.answer_resume(text)
+            return
+        if self.idle_expired():
+            intake.pending = "resume"
+            self.say(N_("Welcome back! Do you want to continue where you left off?"),
+                     choices=self.resume_choices(), asks="resume")
+            return
+        if intake.step is None:
+            if intake.finished:
+                self.say(N_("Your intake is complete and staff will contact you. Text NEW to start one for someone else, or HELP for options."))
+            else:
+                self.advance()
+            return
+        self.answer(msg, text)
+
+    # ---- starting ----------------------------------------------------------------------
+    def start_intake(self, msg: InboundMessage, text: str, action: str | None) -> None:
+        intake = IntakeState(status="incomplete")
+        self.convo.intake = intake
+        code = msg.start_payload or detect.referral_code(text, self.ctx.referral_codes)
+        if code:
+            intake.referral_code = code.upper()[:32]
+            intake.referral_known = intake.referral_code in self.ctx.referral_codes
+        self.event("intake_started", referral_code=intake.referral_code, referral_known=intake.referral_known)
+        guess = None if action else detect.detect_language(text)
+        guess = guess or (msg.language_hint if msg.language_hint in self.ctx.i18n.languages else None)
+        if guess:
+            self.record("language", guess, step_id="language")
+            intake.history.append("language")
+            intake.lang = guess
+            self.say(N_("Text LANGUAGE any time to change the language."))
+        if action == "help":
+            self.help()
+        self.advance()
+
+    # ---- keywords ----------------------------------------------------------------------
+    def keyword(self, action: str) -> None:
+        intake = self.intake
+        if action == "opt_in":
+            self.say(N_("You're already getting our messages."))
+            self.ask_current()
+        elif action == "help":
+            self.help()
+            self.ask_current()
+        elif action == "person":
+            self.event("handoff_requested", step=intake.step)
+            self.say(N_("Thanks. A staff member will contact you soon at this number."))
+            self.ask_current()
+        elif action == "delete":
+            self.convo.contact.pending_delete = True
+            self.say(N_("Erase all your answers and messages with us? Reply YES to erase, or NO to keep them."))
+        elif action == "new":
+            self.event("intake_left", status=intake.status)
+            lang = intake.lang
+            self.convo.intake = IntakeState(status="incomplete", referral_code=intake.referral_code,
+                                            referral_known=intake.referral_known)
+            self.event("intake_started", referral_code=intake.referral_code, referral_known=intake.referral_known,
+                       new_person=True)
+            self.say(N_("Starting a new intake for another person. Their answers are kept apart from earlier ones."))
+            self.convo.contact.lang = lang
+            self.advance()
+        elif action == "restart":
+            self.event("restarted")
+            lang = intake.lang
+            for f in list(intake.answers):
+                if f != "language":
+                    self.event("answer_cleared", field=f)
+            intake.answers = {"language": lang} if lang else {}
+            intake.history = ["language"] if lang else []
+            intake.screening = None
+            intake.status = "incomplete"
+            intake.finished = False
+            intake.pending = None
+            intake.step = None
+            intake.misses = 0
+            self.say(N_("Starting over."))
+            self.advance()
+        elif action == "language":
+            intake.pending = None
+            self.ask(self.flow.by_id["language"])
+        elif action == "back":
+            self.back()
+
+    def help(self) -> None:
+        self.say(Msg(N_("LA County High Road Training Partnerships: free job-training screening by text, about 15 messages. Msg & data rates may apply. Reply PERSON to reach staff, or call %(phone)s."),
+                     {"phone": self.ctx.support_phone}))
+        self.say(N_("Reply BACK to change your last answer, LANGUAGE to change language, RESTART to start over, NEW for another person on this phone, DELETE to erase your answers, STOP to stop."))
+
+    def back(self) -> None:
+        intake = self.intake
+        current = intake.step
+        history = [s for s in intake.history if s != current]
+        if not history:
+            self.say(N_("This is the first question."))
+            self.ask_current()
+            return
+        previous = history.pop()
+        intake.history = history
+        intake.pending = None
+        step = self.flow.by_id[previous]
+        self.ask(step)
+
+    # ---- resume after a long gap ---------------------------------------------------------
+    def idle_expired(self) -> bool:
+        intake = self.intake
+        if intake.finished or intake.status != "incomplete" or not intake.last_activity or intake.step is None:
+            return False
+        return self.now - datetime.fromisoformat(intake.last_activity) > self.ctx.idle_timeout
+
+    def resume_choices(self) -> tuple[Choice, ...]:
+        return (Choice(1, "continue", Msg(N_("Continue"))), Choice(2, "restart", Msg(N_("Start over"))))
+
+    def answer_resume(self, text: str) -> None:
+        choices = self.resume_choices()
+        vocab = {c.value: self.words_for(c.label) for c in choices}
+        picked = parse.parse_choice(text, [(c.number, c.value) for c in choices], vocab)
+        if picked is None:
+            self.say(N_("Sorry, I didn't understand. Please reply with one of the numbers below."),
+                     N_("Do you want to continue where you left off?"), choices=choices, asks="resume")
+            return
+        self.intake.pending = None
+        if picked == "restart":
+            self.keyword("restart")
+        else:
+            self.event("resumed")
+            self.ask_current()
+
+    # ---- answers -----------------------------------------------------------------------
+    def words_for(self, label: Msg, extra: Sequence[str] = ()) -> tuple[str, ...]:
+        """An option's words: its English label, its label in the person's language, synonyms."""
+        words = [label.msgid, *extra]
+        if label.translate:
+            words.append(self.ctx.i18n(self.lang).render(label))
+        return tuple(words)
+
+    def yes_no(self, text: str) -> str | None:
+        vocab = {"yes": (*self.ctx.answer_words["yes"], *self.words_for(Msg(N_("Yes")))),
+                 "no": (*self.ctx.answer_words["no"], *self.words_for(Msg(N_("No"))))}
+        return parse.parse_choice(text, [(1, "yes"), (2, "no")], vocab)
+
+    def is_skip(self, text: str) -> bool:
+        return parse.match_word(text, {"skip": (*self.ctx.answer_words["skip"], *self.words_for(Msg(N_("Skip"))))}) == "skip"
+
+    def choices_for(self, step: Step) -> tuple[Choice, ...]:
+        if step.kind == "language":
+            return tuple(Choice(i, lang.id, verbatim(lang.name)) for i, lang in enumerate(self.ctx.bundle.languages, 1))
+        if step.kind == "yesno":
+            return (Choice(1, "yes", Msg(N_("Yes"))), Choice(2, "no", Msg(N_("No"))))
+        if step.kind == "program_choice":
+            matches = (self.intake.screening or {}).get("matches", [])
+            out = [Choice(i, m["program"], Msg.from_json(m["name"])) for i, m in enumerate(matches, 1)]
+            out.append(Choice(len(out) + 1, TALK, Msg(N_("Talk with a person first"))))
+            return tuple(out)
+        return tuple(Choice(i, o.id, Msg(o.label)) for i, o in enumerate(step.options, 1))
+
+    def vocab_for(self, step: Step, choices: Sequence[Choice]) -> dict[str, tuple[str, ...]]:
+        if step.kind == "language":
+            return {k: tuple(v) for k, v in self.ctx.language_vocab.items()}
+        if step.kind == "yesno":
+            return {"yes": (*self.ctx.answer_words["yes"], *self.words_for(Msg(N_("Yes")))),
+                    "no": (*self.ctx.answer_words["no"], *self.words_for(Msg(N_("No"))))}
+        extra = {o.id: o.words for o in step.options}
+        return {c.value: self.words_for(c.label, extra.get(c.value, ())) for c in choices}
+
+    def answer(self, msg: InboundMessage, text: str) -> None:
+        intake = self.intake
+        step = self.flow.by_id.get(intake.step or "")
+        if step is None:  # The flow changed under a stored conversation: carry on from what still exists.
+            intake.step = None
+            self.advance()
+            return
+        raw = msg.text or ""
+        if not text or not parse.has_letters(text):
+            self.event("unreadable", step=step.id, media=msg.media_count)
+            if msg.media_count:
+                self.say(N_("Thanks! I can only read text, not pictures or files. Please answer in words or numbers."))
+            else:
+                self.say(N_("Sorry, I couldn't read that. Please answer in words or numbers."))
+            self.ask(step)
+            return
+        if len(raw) > LONG_MESSAGE:
+            self.miss(step, Msg(N_("That message is too long for me. Please send a short answer.")))
+            return
+        if step.kind not in ("language", "yesno") and step.skippable and step.field != "consent" and self.is_skip(text):
+            self.event("skipped", step=step.id)
+            for f in step.answer_fields:
+                self.record(f, None, step_id=step.id)
+            self.after_answer(step)
+            return
+        value, problem = self.interpret(step, text)
+        if problem is not None:
+            self.miss(step, problem)
+            return
+        self.store(step, value)
+
+    def interpret(self, step: Step, text: str) -> tuple[Any, Msg | None]:
+        """The answer's value for the step, or a kind explanation of what is expected."""
+        kind = step.kind
+        if kind == "text":
+            value = " ".join(text.split())
+            if not parse.has_letters(value) or parse.parse_int(value) is not None:
+                return None, Msg(N_("Please send your first name, or SKIP."))
+            if len(value) > step.max_length:
+                return None, Msg(N_("Please send a shorter answer, up to %(max)s letters."), {"max": step.max_length})
+            return value, None
+        if kind == "zip":
+            if parse.match_word(text, {"none": ("none", "no", "no address", "homeless", "ninguno", "ninguna",
+                                                  "no tengo", "sin casa", "n/a", "na")}) == "none":
+                return "none", None
+            zip5 = parse.parse_zip(text)
+            if zip5 is None:
+                return None, Msg(N_("Please send a 5-digit ZIP code like 90011, or NONE if you have no fixed address."))
+            from intake_flows import geo  # local: keeps the dataset unloaded until a ZIP arrives
+
+            if geo.lookup(zip5) is None:
+                return None, Msg(N_("I couldn't find ZIP code %(zip)s. Please check it, or send NONE."), {"zip": verbatim(zip5)})
+            return zip5, None
+        if kind == "number":
+            n = parse.parse_number(text)
+            if n is None or (step.min is not None and n < step.min) or (step.max is not None and n > step.max):
+                return None, Msg(N_("Please reply with a number from %(min)s to %(max)s."),
+                                 {"min": step.min if step.min is not None else 0, "max": step.max if step.max is not None else 999})
+            return (int(n) if n == int(n) else n), None
+        choices = self.choices_for(step)
+        numbered = [(c.number, c.value) for c in choices]
+        vocab = self.vocab_for(step, choices)
+        if kind in ("multi", "flags"):
+            picked = parse.parse_multi(text, numbered, vocab)
+            if not picked:
+                return None, Msg(N_("Sorry, I didn't understand. Reply with the numbers of all that fit, like 1,3."))
+            exclusive = set(step.exclusive) | ({"none", "prefer_not"} if kind == "flags" else set())
+            if len(picked) > 1 and exclusive & set(picked):
+                return None, Msg(N_("Sorry, that mixes answers that don't go together. Please pick again."))
+            return picked, None
+        picked = parse.parse_choice(text, numbered, vocab)
+        if picked is None:
+            if kind == "yesno":
+                return None, Msg(N_("Sorry, please reply 1 for yes or 2 for no."))
+            return None, Msg(N_("Sorry, I didn't understand. Please reply with one of the numbers below."))
+        return picked, None
+
+    def miss(self, step: Step, problem: Msg) -> None:
+        intake = self.intake
+        intake.misses += 1
+        self.event("not_understood", step=step.id, misses=intake.misses)
+        if intake.misses >= 3 and step.field not in ("consent", "language"):
+            self.event("step_missed", step=step.id)
+            self.say(N_("Let's skip this question for now. Staff can help with it later: reply PERSON if you'd like a call."))
+            for f in step.answer_fields:
+                self.record(f, None, step_id=step.id)
+            self.after_answer(step)
+            return
+        if intake.misses >= 3:
+            # Without language or consent nothing can go on; offer a person instead of a loop.
+            self.event("handoff_suggested", step=step.id)
+            self.say(N_("It looks like this is hard to answer by text. Reply PERSON and staff will call you."))
+        self.say(problem)
+        self.ask(step, again=True)
+
+    def record(self, field_id: str, value: Any, step_id: str) -> None:
+        intake = self.intake
+        old = intake.answers.get(field_id, "\0missing")
+        intake.answers[field_id] = value
+        if old != value:
+            self.event("answer_recorded", field=field_id, value=value, step=step_id)
+
+    def store(self, step: Step, value: Any) -> None:
+        intake = self.intake
+        if step.kind == "flags":
+            if value == ["prefer_not"]:
+                values = {f: "prefer_not" for f in step.fields}
+            else:
+                values = {f: ("yes" if f in value else "no") for f in step.fields}
+            for f, v in values.items():
+                self.record(f, v, step_id=step.id)
+        else:
+            self.record(step.field or "", value, step_id=step.id)
+        if step.kind == "language":
+            intake.lang = value
+            self.event("language_set", language=value)
+        if step.kind == "program_choice":
+            if value == TALK:
+                self.event("handoff_requested", step=step.id)
+                self.say(N_("Thanks. A staff member will contact you soon to talk it through."))
+            else:
+                self.event("program_chosen", program=value)
+                name = next((c.label for c in self.choices_for(step) if c.value == value), verbatim(value))
+                self.say(Msg(N_("Great choice. Staff will share your interest in %(program)s and contact you about next steps."),
+                             {"program": name}))
+        outcome = step.stop_when.get(value) if isinstance(value, str) else None
+        if outcome:
+            self.stop(outcome)
+            return
+        self.after_answer(step)
+
+    def stop(self, outcome: str) -> None:
+        intake = self.intake
+        intake.status = outcome
+        intake.finished = True
+        intake.step = None
+        self.event("intake_" + outcome)
+        if outcome == "declined":
+            self.say(N_("OK. We won't keep your answers. If you change your mind, text RESTART."))
+
+    def after_answer(self, step: Step) -> None:
+        intake = self.intake
+        intake.misses = 0
+        intake.pending = None
+        if step.id in intake.history:
+            intake.history.remove(step.id)
+        intake.history.append(step.id)
+        result_index = next((i for i, s in enumerate(self.flow.steps) if s.kind == "result"), len(self.flow.steps))
+        if intake.screening is not None and self.flow.index(step.id) < result_index:
+            # An earlier answer changed after the result: screen again, and let them choose again.
+            intake.screening = None
+            if "program_choice" in intake.answers:
+                intake.answers.pop("program_choice")
+                self.event("answer_cleared", field="program_choice")
+        intake.step = None
+        self.advance()
+
+    # ---- moving forward ----------------------------------------------------------------
+    def applies(self, step: Step, facts: Mapping[str, Any]) -> bool:
+        intake = self.intake
+        for cond in step.when:
+            value = intake.answers.get(cond.field) if cond.field else facts.get(cond.fact or "")
+            if not cond.holds(value):
+                return False
+        return True
+
+    def current_facts(self) -> dict[str, Any]:
+        intake = self.intake
+        known = dict(self.ctx.facts(intake.answers))
+        if intake.screening:
+            known["eligibility"] = intake.screening["eligibility"]["status"]
+            known["match_count"] = len(intake.screening.get("matches", []))
+        return known
+
+    def advance(self) -> None:
+        intake = self.intake
+        while True:
+            facts = self.current_facts()
+            for step in self.flow.steps:
+                if not self.applies(step, facts):
+                    for f in step.answer_fields:
+                        if f in intake.answers:
+                            intake.answers.pop(f)
+                            self.event("answer_cleared", field=f)
+            step = self.next_step(facts)
+            if step is None:
+                intake.step = None
+                return
+            if step.kind == "result":
+                self.show_result()
+                continue
+            if step.kind == "end":
+                intake.finished = True
+                intake.step = None
+                self.event("intake_finished")
+                self.say(step.text or "")
+                return
+            self.ask(step)
+            return
+
+    def next_step(self, facts: Mapping[str, Any]) -> Step | None:
+        intake = self.intake
+        for step in self.flow.steps:
+            if not self.applies(step, facts):
+                continue
+            if step.kind == "result":
+                if intake.screening is None:
+                    return step
+                continue
+            if step.kind == "end":
+                return None if intake.finished else step
+            if step.kind == "program_choice" and not (intake.screening or {}).get("matches"):
+                continue
+            if not all(f in intake.answers for f in step.answer_fields):
+                return step
+        return None
+
+    # ---- asking ------------------------------------------------------------------------
+    def ask_current(self) -> None:
+        intake = self.intake
+        step = self.flow.by_id.get(intake.step or "")
+        if step is None:
+            self.advance()
+        else:
+            self.ask(step)
+
+    def ask(self, step: Step, again: bool = False) -> None:
+        intake = self.intake
+        if intake.step != step.id:
+            intake.misses = 0
+        intake.step = step.id
+        for text in () if again else step.before:
+            self.say(text)
+        parts: list[Msg] = []
+        if step.why and not again:
+            parts.append(Msg(step.why))
+        choices = self.choices_for(step) if step.kind not in ("text", "zip", "number") else ()
+        if step.kind == "program_choice":
+            parts.append(Msg(step.prompt or N_("Reply with the number of the program you want, or %(talk)s to talk with a person first."),
+                             {"talk": choices[-1].number}))
+        else:
+            parts.append(Msg(step.prompt or ""))
+        hint = None
+        if step.kind in ("multi", "flags"):
+            hint = Msg(N_("Reply with all numbers that fit, like 1,3."))
+        if step.optional:
+            hint = Msg(N_("Optional: reply SKIP to leave it out."))
+        self.say(*parts, choices=choices, multi=step.kind in ("multi", "flags"), hint=hint, asks=step.id)
+
+    def show_result(self) -> None:
+        intake = self.intake
+        screening = self.ctx.screen(intake.answers, self.lang)
+        data = screening.to_json()
+        intake.screening = data
+        intake.status = "completed"
+        self.event("screening_completed", screening=data)
+        status = screening.eligibility
+        name = intake.answers.get("first_name")
+        if status == "eligible":
+            if name:
+                self.say(Msg(N_("Good news, %(name)s: you can likely join an LA County High Road Training Partnership. This is a screening, not a final decision."),
+                             {"name": verbatim(name)}))
+            else:
+                self.say(N_("Good news: you can likely join an LA County High Road Training Partnership. This is a screening, not a final decision."))
+        elif status == "needs_review":
+            reasons = [r.text for r in screening.reasons if r.result != "pass"]
+            self.say(N_("Thanks! Staff need to check a few things before we know which trainings you can join:"), *reasons)
+        else:
+            reasons = [r.text for r in screening.reasons if r.result == "fail"]
+            self.say(N_("Thank you for your answers. These trainings may not fit you right now:"), *reasons)
+            self.say(N_("You can still get free job help at an America's Job Center of California: call 211 or visit jobcenter.lacounty.gov."))
+            return
+        if screening.matches:
+            lines: list[Msg] = [Msg(N_("Trainings that fit you:"))]
+            for i, m in enumerate(screening.matches, 1):
+                if m.reasons:
+                    lines.append(Msg(N_("%(number)s. %(program)s: %(reasons)s"),
+                                     {"number": str(i), "program": m.name, "reasons": MsgList("", items=tuple(m.reasons))}))
+                else:
+                    lines.append(Msg(N_("%(number)s. %(program)s"), {"number": str(i), "program": m.name}))
+            self.say(*lines)
+        else:
+            self.say(N_("Staff will look for the training that fits you best and contact you."))

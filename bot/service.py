@@ -1,0 +1,236 @@
+"""Handles one inbound message in one transaction: dedupe, load state, run the engine, persist."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from intake_flows import geo
+from intake_flows.schema import FlowBundle
+from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
+
+from bot.engine import Conversation, ContactState, Engine, EngineContext, IntakeState, Outcome
+from bot.i18n import LOCALES_DIR, I18n
+from bot.messages import Event, InboundMessage
+from bot.render import Rendered, render
+from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    idle_timeout: timedelta = timedelta(hours=48)
+    support_phone: str = "211"
+    referral_cache_seconds: float = 60.0
+
+
+@dataclass
+class Runtime:
+    """Flow data, translators and rules, loaded once per process (never at import time)."""
+
+    bundle: FlowBundle
+    i18n: I18n
+    rules: RuleFile
+    matcher: Matcher | None = None
+    area_tier: Callable[[str], str | None] | None = None
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None, locales_dir: Path = LOCALES_DIR, matcher: Matcher | None = None) -> "Runtime":
+        bundle = FlowBundle.load(data_dir)
+        rules = load_rules((data_dir / "rules.yaml") if data_dir else None)
+        geo.warm_up()
+        return cls(bundle, I18n(bundle.languages, locales_dir), rules, matcher)
+
+    def facts(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        return facts(answers, self.area_tier)
+
+    def screen(self, answers: Mapping[str, Any], language: str) -> Screening:
+        return screen(answers, self.rules, self.facts(answers), self.matcher, language)
+
+
+@dataclass
+class HandleResult:
+    messages: list[Rendered]
+    contact_id: int | None = None
+    intake_id: int | None = None
+    replayed: bool = False
+    events: list[Event] = field(default_factory=list)
+
+
+class IntakeService:
+    """The bot's front door for every channel: one call per inbound message."""
+
+    def __init__(self, db: Database, runtime: Runtime, settings: Settings | None = None) -> None:
+        self.db = db
+        self.runtime = runtime
+        self.settings = settings or Settings()
+        self._codes: frozenset[str] = frozenset()
+        self._codes_at = -1e9
+
+    def referral_codes(self, session: Session) -> frozenset[str]:
+        now = time.monotonic()
+        if now - self._codes_at > self.settings.referral_cache_seconds:
+            self._codes = frozenset(session.scalars(select(ReferralCode.code).where(ReferralCode.active)).all())
+            self._codes_at = now
+        return self._codes
+
+    def forget_referral_codes(self) -> None:
+        self._codes_at = -1e9
+
+    def engine(self, session: Session) -> Engine:
+        rt = self.runtime
+        ctx = EngineContext(rt.bundle, rt.i18n, rt.screen, rt.facts, self.referral_codes(session),
+                            self.settings.idle_timeout, self.settings.support_phone)
+        return Engine(ctx)
+
+    # ---- the one transaction --------------------------------------------------------------
+    def handle(self, msg: InboundMessage, now: datetime | None = None) -> HandleResult:
+        now = now or utcnow()
+        for attempt in range(3):
+            try:
+                with self.db.session() as session, session.begin():
+                    return self._handle(session, msg, now)
+            except IntegrityError:
+                # A twin delivery or a first message from the same new contact committed first:
+                # the retry sees its rows and either replays or carries on from them.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _handle(self, s: Session, msg: InboundMessage, now: datetime) -> HandleResult:
+        if msg.provider_id:
+            prior = s.scalar(select(Message).where(Message.channel == msg.channel, Message.provider_id == msg.provider_id,
+                                                   Message.direction == "in"))
+            if prior is not None:
+                return self._replay(s, prior)
+        contact = self._contact(s, msg.channel, msg.sender, now)
+        intake_row = s.get(Intake, contact.active_intake_id) if contact.active_intake_id else None
+        inbound = Message(contact_id=contact.id, intake_id=intake_row.id if intake_row else None, direction="in",
+                          channel=msg.channel, provider_id=msg.provider_id, text=msg.text, media_count=msg.media_count,
+                          language=intake_row.language if intake_row else contact.language, created_at=now)
+        s.add(inbound)
+        s.flush()
+
+        convo = Conversation(
+            ContactState(opted_out=contact.opted_out_at is not None, pending_delete=contact.pending_delete,
+                         lang=contact.language),
+            IntakeState.from_json(intake_row.id, intake_row.state) if intake_row else None)
+        outcome = self.engine(s).handle(convo, msg, now)
+        current = self._apply(s, contact, intake_row, outcome, now)
+
+        rendered = render(outcome.replies, self.runtime.i18n, msg.channel)
+        for r in rendered:
+            s.add(Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
+                          channel=msg.channel, in_reply_to_id=inbound.id, text=r.text, language=r.lang,
+                          segments=r.segments, encoding=r.encoding, status="queued", created_at=now,
+                          meta={"asks": r.asks} if r.asks else None))
+        return HandleResult(rendered, contact.id, current.id if current else None, False, outcome.events)
+
+    def _replay(self, s: Session, prior: Message) -> HandleResult:
+        rows = s.scalars(select(Message).where(Message.in_reply_to_id == prior.id).order_by(Message.id)).all()
+        msgs = [Rendered(r.text or "", r.language or "en", r.segments or 1, r.encoding or "GSM-7",
+                         asks=(r.meta or {}).get("asks")) for r in rows]
+        return HandleResult(msgs, prior.contact_id, prior.intake_id, replayed=True)
+
+    def _contact(self, s: Session, channel: str, address: str, now: datetime) -> Contact:
+        query = select(Contact).where(Contact.channel == channel, Contact.address == address).with_for_update()
+        contact = s.scalar(query)
+        if contact is None:
+            contact = Contact(channel=channel, address=address, created_at=now)
+            s.add(contact)
+            s.flush()  # a concurrent first message raises IntegrityError here; handle() retries
+        return contact
+
+    # ---- applying the outcome ---------------------------------------------------------------
+    def _apply(self, s: Session, contact: Contact, row: Intake | None, outcome: Outcome, now: datetime) -> Intake | None:
+        convo = outcome.conversation
+        current = row
+        for ev in outcome.events:
+            kind, data = ev.kind, ev.data
+            if kind == "intake_started":
+                current = Intake(contact_id=contact.id, channel=contact.channel, started_at=now, updated_at=now,
+                                 referral_code=data.get("referral_code"), referral_known=data.get("referral_known"),
+                                 state={})
+                s.add(current)
+                s.flush()
+                contact.active_intake_id = current.id
+            elif kind == "answer_recorded" and current is not None:
+                self._upsert_answer(s, current, data["field"], data["value"], data.get("step"), now)
+            elif kind == "answer_cleared" and current is not None:
+                s.execute(delete(Answer).where(Answer.intake_id == current.id, Answer.field == data["field"]))
+            elif kind == "opted_out":
+                contact.opted_out_at = now
+                s.add(OptOut(contact_id=contact.id, kind="out", keyword=(data.get("keyword") or "")[:64], created_at=now))
+            elif kind == "opted_in":
+                contact.opted_out_at = None
+                s.add(OptOut(contact_id=contact.id, kind="in", keyword=(data.get("keyword") or "")[:64], created_at=now))
+            elif kind == "erased":
+                self._erase(s, contact)
+                current = None
+                contact.active_intake_id = None
+            elif kind == "intake_declined" and current is not None:
+                self._redact_inbound(s, current.id)
+                s.execute(delete(Answer).where(Answer.intake_id == current.id,
+                                               Answer.field.not_in(("language", "consent"))))
+            elif kind == "screening_completed" and current is not None:
+                sc = data["screening"]
+                current.screening = sc
+                current.eligibility = sc["eligibility"]["status"]
+                current.is_priority = sc["priority"]["is_priority"]
+                current.completed_at = current.completed_at or now
+            elif kind == "program_chosen" and current is not None:
+                current.program_choice = data["program"]
+            elif kind == "handoff_requested" and current is not None:
+                current.needs_contact = True
+            stored = {k: v for k, v in data.items() if k != "screening"}
+            s.add(IntakeEvent(contact_id=contact.id, intake_id=current.id if current else None, kind=kind,
+                              data=stored or None, created_at=now))
+
+        contact.pending_delete = convo.contact.pending_delete
+        contact.language = convo.contact.lang
+        state = convo.intake
+        if current is not None and state is not None:
+            current.state = state.to_json()
+            current.language = state.lang
+            current.status = state.status
+            current.current_step = state.step
+            current.first_name = state.answers.get("first_name")
+            current.referral_code = state.referral_code
+            current.referral_known = state.referral_known
+            if "program_choice" not in state.answers:
+                current.program_choice = None
+            if state.screening is None and current.screening is not None:
+                current.screening = None
+                current.eligibility = None
+                current.is_priority = None
+            current.updated_at = now
+        return current
+
+    def _upsert_answer(self, s: Session, intake: Intake, field_id: str, value: Any, step: str | None, now: datetime) -> None:
+        row = s.scalar(select(Answer).where(Answer.intake_id == intake.id, Answer.field == field_id))
+        if row is None:
+            s.add(Answer(intake_id=intake.id, field=field_id, value=value, step=step, answered_at=now))
+        else:
+            row.value, row.step, row.answered_at = value, step, now
+
+    def _redact_inbound(self, s: Session, intake_id: int) -> None:
+        s.execute(update(Message).where(Message.intake_id == intake_id, Message.direction == "in")
+                  .values(text=None, meta={"redacted": True}))
+
+    def _erase(self, s: Session, contact: Contact) -> None:
+        ids = [i.id for i in contact.intakes]
+        if ids:
+            s.execute(delete(Answer).where(Answer.intake_id.in_(ids)))
+            s.execute(update(Intake).where(Intake.id.in_(ids)).values(
+                status="erased", first_name=None, state={}, screening=None, program_choice=None))
+        s.execute(update(Message).where(Message.contact_id == contact.id).values(text=None, meta={"redacted": True}))

@@ -1,0 +1,130 @@
+"""What typed answers mean: folding text, reading numbers in any script, matching option words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+
+_CONTROL = {"Cc", "Cf", "Cs", "Co", "Cn"}
+_PUNCT = re.compile(r"[\s\.,;:!¡\?¿\"'`´’‘“”«»()\[\]{}<>*_~#|\\/。、，！？；：「」『』（）【】…\-–—·]+")
+_LIST_SPLIT = re.compile(r"\s*(?:[,;/&+\n、，،؛]|\band\b|\by\b|\bat\b|\bva\b|\bet\b|\bи\b|\bو\b)\s*")
+
+
+def clean(text: str | None, limit: int = 1600) -> str:
+    """Drops control and format characters, trims, and caps the length of one message."""
+    if not text:
+        return ""
+    kept = []
+    for ch in text[: limit * 2]:
+        cat = unicodedata.category(ch)
+        if ch in "\n\t":
+            kept.append(" " if ch == "\t" else ch)
+        elif cat not in _CONTROL or ch in "\u200c\u200d":
+            # ZWNJ/ZWJ stay: Persian and several Indic scripts spell words with them.
+            kept.append(ch)
+    return "".join(kept).strip()[:limit]
+
+
+def fold(text: str) -> str:
+    """Case-, accent- and punctuation-insensitive form used for every comparison."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    out = []
+    for ch in text:
+        if unicodedata.combining(ch):
+            # Removing a combining mark is harmless in Latin, Cyrillic and Greek, but in
+            # abugidas (Devanagari, Thai, Khmer) the marks are the vowels themselves.
+            base = out[-1] if out else ""
+            if base and unicodedata.name(base, "").startswith(("LATIN", "CYRILLIC", "GREEK")):
+                continue
+        out.append(ch)
+    folded = unicodedata.normalize("NFC", "".join(out)).replace("đ", "d").replace("ı", "i")
+    return _PUNCT.sub(" ", folded).strip()
+
+
+def has_letters(text: str) -> bool:
+    """True when the text holds at least one letter or digit in any script."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def to_ascii_digits(text: str) -> str:
+    """Maps digits of any script (Arabic-Indic, Devanagari, Thai, Khmer, full-width) to 0-9."""
+    out = []
+    for ch in text:
+        d = unicodedata.digit(ch, None) if not ch.isascii() else None
+        out.append(str(d) if d is not None else ch)
+    return "".join(out)
+
+
+def parse_int(text: str) -> int | None:
+    """The whole message as a whole number, if it is one."""
+    t = to_ascii_digits(fold(text)).replace(" ", "")
+    return int(t) if t.isdigit() and len(t) <= 9 else None
+
+
+def parse_number(text: str) -> float | None:
+    """A decimal number anywhere in a short answer ("about 25", "25.5")."""
+    t = to_ascii_digits(clean(text)).replace(",", "")
+    m = re.search(r"-?\d+(?:\.\d+)?", t)
+    return float(m.group()) if m else None
+
+
+def match_word(text: str, vocab: Mapping[str, Iterable[str]]) -> str | None:
+    """The key whose folded words equal the folded text, if exactly one does."""
+    f = fold(text)
+    if not f:
+        return None
+    hits = {key for key, words in vocab.items() if any(fold(w) == f for w in words)}
+    return hits.pop() if len(hits) == 1 else None
+
+
+def _match_piece(piece: str, numbered: Sequence[tuple[int, str]], vocab: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """Option ids for one piece of an answer: a number, several numbers, or an option's words."""
+    digits = to_ascii_digits(fold(piece))
+    if re.fullmatch(r"\d+(?:\s+\d+)*", digits):
+        by_number = dict(numbered)
+        ids = [by_number.get(int(n)) for n in digits.split()]
+        return None if None in ids else [i for i in ids if i]
+    exact = match_word(piece, vocab)
+    if exact:
+        return [exact]
+    f = fold(piece)
+    if len(f) < 3:
+        return None
+    # Loose match: the piece is a whole word of exactly one option's words ("nursing" in
+    # "Healthcare, nursing"), or one option's word is contained in the piece.
+    contained = {k for k, words in vocab.items() for w in words if len(fold(w)) >= 3 and (
+        f in fold(w).split() or fold(w) in f)}
+    return [contained.pop()] if len(contained) == 1 else None
+
+
+def parse_choice(text: str, numbered: Sequence[tuple[int, str]], vocab: Mapping[str, Sequence[str]]) -> str | None:
+    """One option id from a number or option words, or None when the answer is unclear."""
+    ids = _match_piece(text, numbered, vocab)
+    return ids[0] if ids and len(set(ids)) == 1 else None
+
+
+def parse_multi(text: str, numbered: Sequence[tuple[int, str]], vocab: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """Option ids from "1,3", "1 3", "1 and 3" or option words; None when any part is unclear."""
+    whole = _match_piece(text, numbered, vocab)
+    if whole:
+        return list(dict.fromkeys(whole))
+    pieces = [p for p in _LIST_SPLIT.split(clean(text)) if p and p.strip()]
+    if len(pieces) < 2:
+        return None
+    chosen: list[str] = []
+    for piece in pieces:
+        ids = _match_piece(piece, numbered, vocab)
+        if not ids:
+            return None
+        chosen.extend(ids)
+    return list(dict.fromkeys(chosen))
+
+
+_ZIP = re.compile(r"(?<!\d)(\d{5})(?:[-\s]?\d{4})?(?!\d)")
+
+
+def parse_zip(text: str) -> str | None:
+    """A 5-digit ZIP from the answer ("90011", "90011-1234", "my zip is 90011")."""
+    m = _ZIP.search(to_ascii_digits(clean(text)))
+    return m.group(1) if m else None

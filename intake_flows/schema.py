@@ -1,0 +1,233 @@
+"""Schemas for the flow, language and keyword data files, and loaders that name what is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DATA_DIR = Path(__file__).parent / "data"
+
+STEP_KINDS = ("language", "yesno", "choice", "multi", "flags", "text", "number", "zip", "result",
+              "program_choice", "end")
+QUESTION_KINDS = frozenset(STEP_KINDS) - {"result", "end"}
+KEYWORD_ACTIONS = ("opt_out", "opt_in", "help", "restart", "language", "back", "new", "delete", "person")
+
+
+class FlowError(ValueError):
+    """A data file is malformed; the message names the file, the item and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str
+    words: tuple[str, ...] = ()
+
+
+class Condition(_Strict):
+    """`field` or `fact` must (not) be one of the listed values; a missing value is None."""
+
+    field: str | None = None
+    fact: str | None = None
+    in_: tuple[Any, ...] | None = Field(default=None, alias="in")
+    not_in: tuple[Any, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> "Condition":
+        if (self.field is None) == (self.fact is None):
+            raise ValueError("a condition names exactly one of `field` or `fact`")
+        if (self.in_ is None) == (self.not_in is None):
+            raise ValueError("a condition has exactly one of `in` or `not_in`")
+        return self
+
+    @property
+    def subject(self) -> str:
+        return self.field or self.fact or ""
+
+    def holds(self, value: Any) -> bool:
+        if self.in_ is not None:
+            return value in self.in_
+        return value not in (self.not_in or ())
+
+
+class Step(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    kind: Literal[STEP_KINDS]  # type: ignore[valid-type]
+    field: str | None = None
+    fields: tuple[str, ...] = ()
+    prompt: str | None = None
+    text: str | None = None
+    why: str | None = None
+    before: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
+    exclusive: tuple[str, ...] = ()
+    when: tuple[Condition, ...] = ()
+    stop_when: dict[str, str] = {}
+    skippable: bool = True
+    optional: bool = False
+    max_length: int = 200
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Step":
+        kind = self.kind
+        if kind in ("choice", "multi", "flags") and not self.options:
+            raise ValueError(f"a {kind} step needs `options`")
+        if kind not in ("choice", "multi", "flags") and self.options:
+            raise ValueError(f"a {kind} step takes no `options`")
+        if kind == "flags":
+            if not self.fields:
+                raise ValueError("a flags step needs `fields`")
+            ids = {o.id for o in self.options}
+            missing = [f for f in self.fields if f not in ids]
+            if missing:
+                raise ValueError(f"every field of a flags step needs an option of the same id; missing {missing}")
+        elif kind in QUESTION_KINDS and not self.field:
+            raise ValueError(f"a {kind} step needs a `field`")
+        if kind in QUESTION_KINDS and kind != "program_choice" and not self.prompt:
+            raise ValueError(f"a {kind} step needs a `prompt`")
+        if kind == "end" and not self.text:
+            raise ValueError("an end step needs `text`")
+        seen: set[str] = set()
+        for o in self.options:
+            if o.id in seen:
+                raise ValueError(f"option id {o.id!r} appears twice")
+            seen.add(o.id)
+        unknown = [e for e in self.exclusive if e not in seen]
+        if unknown:
+            raise ValueError(f"`exclusive` names unknown options {unknown}")
+        return self
+
+    @property
+    def answer_fields(self) -> tuple[str, ...]:
+        if self.kind == "flags":
+            return self.fields
+        return (self.field,) if self.field else ()
+
+    def option(self, option_id: str) -> Option | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+class Flow(_Strict):
+    id: str
+    version: int = 1
+    steps: tuple[Step, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Flow":
+        ids: set[str] = set()
+        fields: set[str] = set()
+        for step in self.steps:
+            if step.id in ids:
+                raise ValueError(f"step id {step.id!r} appears twice")
+            ids.add(step.id)
+            for f in step.answer_fields:
+                if f in fields:
+                    raise ValueError(f"field {f!r} is asked by two steps (second: {step.id!r})")
+                fields.add(f)
+        earlier: set[str] = set()
+        for step in self.steps:
+            for cond in step.when:
+                if cond.field and cond.field not in earlier:
+                    raise ValueError(f"step {step.id!r} depends on field {cond.field!r}, which no earlier step asks")
+            earlier.update(step.answer_fields)
+        return self
+
+    @cached_property
+    def by_id(self) -> dict[str, Step]:
+        return {s.id: s for s in self.steps}
+
+    @cached_property
+    def by_field(self) -> dict[str, Step]:
+        return {f: s for s in self.steps for f in s.answer_fields}
+
+    def index(self, step_id: str) -> int:
+        return next(i for i, s in enumerate(self.steps) if s.id == step_id)
+
+
+class Language(_Strict):
+    id: str
+    name: str
+    babel: str
+    words: tuple[str, ...] = ()
+
+
+class LanguageList(_Strict):
+    languages: tuple[Language, ...]
+
+
+class KeywordFile(_Strict):
+    keywords: dict[Literal[KEYWORD_ACTIONS], tuple[str, ...]]  # type: ignore[valid-type]
+    answer_words: dict[Literal["yes", "no", "skip"], tuple[str, ...]]
+
+
+def _describe(exc: ValidationError, doc: Any) -> str:
+    """Turns pydantic's error locations into 'step <id>' wording a flow author can find."""
+    problems = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = []
+        node = doc
+        for part in loc:
+            if isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+                ident = node.get("id") if isinstance(node, dict) else None
+                where.append(f"#{part}" + (f" ({ident!r})" if ident else ""))
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+                where.append(str(part))
+            else:
+                where.append(str(part))
+        problems.append(f"{'/'.join(where) or 'top level'}: {err['msg']}")
+    return "; ".join(problems)
+
+
+def _load(path: Path, model: type[BaseModel]) -> Any:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FlowError(f"{path}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise FlowError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        raise FlowError(f"{path}: {_describe(exc, doc)}") from exc
+
+
+def load_flow(path: Path | str | None = None) -> Flow:
+    """Loads and validates a flow file (the intake flow by default)."""
+    return _load(Path(path) if path else DATA_DIR / "intake.yaml", Flow)
+
+
+def load_languages(path: Path | str | None = None) -> tuple[Language, ...]:
+    """Loads the supported languages in the order they are offered."""
+    return _load(Path(path) if path else DATA_DIR / "languages.yaml", LanguageList).languages
+
+
+def load_keywords(path: Path | str | None = None) -> KeywordFile:
+    """Loads the global keywords and the yes/no/skip answer words."""
+    return _load(Path(path) if path else DATA_DIR / "keywords.yaml", KeywordFile)
+
+
+@dataclass(frozen=True)
+class FlowBundle:
+    """Everything the engine needs from the data files, loaded once."""
+
+    flow: Flow
+    languages: tuple[Language, ...]
+    keywords: KeywordFile
+
+    @classmethod
+    def load(cls, data_dir: Path | str | None = None) -> "FlowBundle":
+        d = Path(data_dir) if data_dir else DATA_DIR
+        return cls(load_flow(d / "intake.yaml"), load_languages(d / "languages.yaml"), load_keywords(d / "keywords.yaml"))

@@ -1,0 +1,49 @@
+"""How messages travel: the Flask app factory, channel adapters, web chat, admin and CLI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webhook.config import from_env
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Builds the app: settings from the environment, overridden by `config` (tests pass one)."""
+    from bot.service import IntakeService, Runtime, Settings
+    from bot.store import Database
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(from_env(app.instance_path))
+    app.config.update(config or {})
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    if app.config.get("PUBLIC_BASE_URL", "").startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+    if app.config["TRUSTED_PROXIES"]:
+        n = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
+
+    db = Database(app.config["DATABASE_URL"])
+    db.create_all()
+    runtime = app.config.get("RUNTIME") or Runtime.load()
+    settings = Settings(idle_timeout=timedelta(hours=int(app.config["IDLE_TIMEOUT_HOURS"])),
+                        support_phone=str(app.config["SUPPORT_PHONE"]))
+    app.extensions["hrtp"] = IntakeService(db, runtime, settings)
+
+    from webhook import twilio_channel, webchat
+
+    app.register_blueprint(twilio_channel.bp)
+    app.register_blueprint(webchat.bp)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    from webhook.cli import register
+
+    register(app)
+    return app

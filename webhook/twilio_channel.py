@@ -1,0 +1,86 @@
+"""Twilio SMS and WhatsApp: verify the signature, parse the form, answer TwiML."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import phonenumbers
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.messages import InboundMessage
+from bot.service import IntakeService
+
+log = logging.getLogger(__name__)
+bp = Blueprint("twilio", __name__)
+
+
+class BadRequest(ValueError):
+    """The request is not a Twilio message we can read."""
+
+
+def public_url() -> str:
+    """The URL Twilio signed: PUBLIC_BASE_URL plus the path when set, else what Flask sees."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        qs = request.query_string.decode("latin-1")
+        return base + request.path + (f"?{qs}" if qs else "")
+    return request.url
+
+
+def normalise_address(raw: str, region: str) -> str:
+    """E.164 for phone numbers; short codes and other senders are kept as sent."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise BadRequest(f"unreadable sender {raw!r}") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise BadRequest(f"impossible sender {raw!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_inbound(form: Any, region: str) -> InboundMessage:
+    """A Twilio webhook form -> InboundMessage (SMS, or WhatsApp by its `whatsapp:` prefix)."""
+    sender = (form.get("From") or "").strip()
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    if not sender or not sid:
+        raise BadRequest("From and MessageSid are required")
+    channel = "sms"
+    if sender.lower().startswith("whatsapp:"):
+        channel, sender = "whatsapp", sender.split(":", 1)[1]
+    try:
+        media = int(form.get("NumMedia") or 0)
+    except ValueError:
+        media = 0
+    return InboundMessage(channel=channel, sender=normalise_address(sender, region), text=form.get("Body") or "",
+                          provider_id=sid[:64], media_count=max(media, 0))
+
+
+def twiml(texts: list[str]) -> Response:
+    resp = MessagingResponse()
+    for text in texts:
+        resp.message(text)
+    return Response(str(resp), status=200, mimetype="text/xml")
+
+
+@bp.post("/webhooks/twilio")
+def inbound() -> Response:
+    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    if not token:
+        log.error("TWILIO_AUTH_TOKEN is not set: refusing unsigned Twilio webhooks")
+        abort(403)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    form = request.form
+    if not RequestValidator(token).validate(public_url(), form, signature):
+        log.warning("bad Twilio signature for %s", public_url())
+        abort(403)
+    try:
+        msg = parse_inbound(form, current_app.config.get("DEFAULT_REGION", "US"))
+    except BadRequest as exc:
+        log.warning("malformed Twilio webhook: %s", exc)
+        abort(400)
+    service: IntakeService = current_app.extensions["hrtp"]
+    result = service.handle(msg)
+    return twiml([m.text for m in result.messages])
