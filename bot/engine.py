@@ -155,6 +155,8 @@ class _Turn:
         contact = self.convo.contact
         text = parse.clean(msg.text)
         action = self.ctx.keyword(text) if len(text) <= 40 else None
+        if action == "opt_in" and not contact.opted_out:
+            action = None  # START/YES only lift an opt-out; otherwise "yes" is an ordinary answer.
 
         if contact.opted_out:
             if action == "opt_in" or parse.match_word(text, {"yes": self.ctx.answer_words["yes"]}) == "yes":
@@ -232,10 +234,7 @@ class _Turn:
     # ---- keywords ----------------------------------------------------------------------
     def keyword(self, action: str) -> None:
         intake = self.intake
-        if action == "opt_in":
-            self.say(N_("You're already getting our messages."))
-            self.ask_current()
-        elif action == "help":
+        if action == "help":
             self.help()
             self.ask_current()
         elif action == "person":

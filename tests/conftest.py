@@ -1,0 +1,59 @@
+"""Shared fixtures: one loaded runtime per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.service import IntakeService, Runtime, Settings
+from bot.store import Database
+from tests.transcript import Person
+
+T0 = datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="session")
+def runtime() -> Runtime:
+    return Runtime.load()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
+    database.create_all()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def service(db: Database, runtime: Runtime) -> IntakeService:
+    return IntakeService(db, runtime, Settings(idle_timeout=timedelta(hours=48)))
+
+
+@pytest.fixture
+def person(service: IntakeService) -> Person:
+    return Person(service, "+13235550101", start=T0)
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, runtime: Runtime) -> dict:
+    return {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "SECRET_KEY": "test-secret",
+            "TWILIO_AUTH_TOKEN": "test-auth-token", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "PUBLIC_BASE_URL": "", "RUNTIME": runtime}
+
+
+@pytest.fixture
+def app(app_config: dict):
+    from webhook import create_app
+
+    application = create_app(app_config)
+    yield application
+    application.extensions["hrtp"].db.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
