@@ -511,6 +511,12 @@ class _Turn:
             if "program_choice" in intake.answers:
                 intake.answers.pop("program_choice")
                 self.event("answer_cleared", field="program_choice")
+        elif intake.screening is not None:
+            # Answers after the result (gender, race/ethnicity) still change priority categories.
+            fresh = self.ctx.screen(intake.answers, self.lang).to_json()["priority"]
+            if fresh != intake.screening.get("priority"):
+                intake.screening = {**intake.screening, "priority": fresh}
+                self.event("priority_updated", priority=fresh)
         intake.step = None
         self.advance()
 

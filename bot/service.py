@@ -182,12 +182,6 @@ class IntakeService:
                 self._redact_inbound(s, current.id)
                 s.execute(delete(Answer).where(Answer.intake_id == current.id,
                                                Answer.field.not_in(("language", "consent"))))
-            elif kind == "screening_completed" and current is not None:
-                sc = data["screening"]
-                current.screening = sc
-                current.eligibility = sc["eligibility"]["status"]
-                current.is_priority = sc["priority"]["is_priority"]
-                current.completed_at = current.completed_at or now
             elif kind == "program_chosen" and current is not None:
                 current.program_choice = data["program"]
             elif kind == "handoff_requested" and current is not None:
@@ -209,10 +203,12 @@ class IntakeService:
             current.referral_known = state.referral_known
             if "program_choice" not in state.answers:
                 current.program_choice = None
-            if state.screening is None and current.screening is not None:
-                current.screening = None
-                current.eligibility = None
-                current.is_priority = None
+            sc = state.screening
+            current.screening = sc
+            current.eligibility = sc["eligibility"]["status"] if sc else None
+            current.is_priority = sc["priority"]["is_priority"] if sc else None
+            if sc and current.completed_at is None:
+                current.completed_at = now
             current.updated_at = now
         return current
 

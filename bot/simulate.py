@@ -104,10 +104,11 @@ class Runner:
         self.transcript: list[dict[str, Any]] = []
         self.failures: list[str] = []
         self.sent = 0
+        self.answers_sent = 0
         self.replies_before_result: int | None = None
         self._seq = 0
 
-    def send(self, text: str) -> list[Rendered]:
+    def send(self, text: str, answer: bool = True) -> list[Rendered]:
         self._seq += 1
         self.clock += timedelta(seconds=20)
         info = segment_info(text)
@@ -118,12 +119,13 @@ class Runner:
         result = self.service.handle(msg, now=self.clock)
         for m in result.messages:
             self.transcript.append({"from": "bot", "text": m.text, "segments": m.segments, "encoding": m.encoding})
-        if self.replies_before_result is None and any(e.kind == "screening_completed" for e in result.events):
-            self.replies_before_result = self.sent
         if any(e.kind == "step_missed" for e in result.events):
             missed = next(e.data["step"] for e in result.events if e.kind == "step_missed")
             self.fail(f"not understood: {self.field_name(missed)}")
         self.sent += 1
+        self.answers_sent += answer
+        if self.replies_before_result is None and any(e.kind == "screening_completed" for e in result.events):
+            self.replies_before_result = self.answers_sent
         return result.messages
 
     def fail(self, why: str) -> None:
@@ -152,7 +154,7 @@ class Runner:
         return str(answer)
 
     def run(self) -> SimResult:
-        replies = self.send(self.sc.start)
+        replies = self.send(self.sc.start, answer=False)
         asked: dict[str, int] = {}
         for _ in range(MAX_TURNS):
             last = next((m for m in reversed(replies) if m.asks), None)
@@ -171,7 +173,7 @@ class Runner:
             replies = self.send(text)
             for extra in self.sc.say:
                 if extra.after in (step_id, self.field_name(step_id)):
-                    replies = self.send(extra.text)
+                    replies = self.send(extra.text, answer=False)
         return self.result()
 
     def result(self) -> SimResult:
