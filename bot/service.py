@@ -98,7 +98,7 @@ class IntakeService:
         now = now or utcnow()
         for attempt in range(3):
             try:
-                with self.db.session() as session, session.begin():
+                with self.db.writing() as session:
                     return self._handle(session, msg, now)
             except IntegrityError:
                 # A twin delivery or a first message from the same new contact committed first:
@@ -127,6 +127,8 @@ class IntakeService:
             IntakeState.from_json(intake_row.id, intake_row.state) if intake_row else None)
         outcome = self.engine(s).handle(convo, msg, now)
         current = self._apply(s, contact, intake_row, outcome, now)
+        if inbound.intake_id is None and current is not None:
+            inbound.intake_id = current.id  # the message that started the intake belongs to it
 
         rendered = render(outcome.replies, self.runtime.i18n, msg.channel)
         for r in rendered:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -196,7 +198,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the lock up front so two messages from one person queue instead of
+            # failing on lock upgrade; readers (admin pages, exports) never block each other.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write_lock") else "BEGIN")
     return engine
 
 
@@ -213,6 +217,13 @@ class Database:
 
     def session(self) -> Session:
         return self.sessions()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session in a write transaction: row locks on PostgreSQL, the write lock on SQLite."""
+        with self.sessions() as session, session.begin():
+            session.connection(execution_options={"write_lock": True})
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

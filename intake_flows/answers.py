@@ -58,8 +58,8 @@ def to_ascii_digits(text: str) -> str:
 
 def parse_int(text: str) -> int | None:
     """The whole message as a whole number, if it is one."""
-    t = to_ascii_digits(fold(text)).replace(" ", "")
-    return int(t) if t.isdigit() and len(t) <= 9 else None
+    t = to_ascii_digits(fold(text))
+    return int(t) if re.fullmatch(r"\d{1,9}", t) else None
 
 
 def parse_number(text: str) -> float | None:
@@ -106,12 +106,13 @@ def parse_choice(text: str, numbered: Sequence[tuple[int, str]], vocab: Mapping[
 
 def parse_multi(text: str, numbered: Sequence[tuple[int, str]], vocab: Mapping[str, Sequence[str]]) -> list[str] | None:
     """Option ids from "1,3", "1 3", "1 and 3" or option words; None when any part is unclear."""
-    whole = _match_piece(text, numbered, vocab)
-    if whole:
-        return list(dict.fromkeys(whole))
+    exact = match_word(text, vocab)
+    if exact:
+        return [exact]
     pieces = [p for p in _LIST_SPLIT.split(clean(text)) if p and p.strip()]
     if len(pieces) < 2:
-        return None
+        whole = _match_piece(text, numbered, vocab)
+        return list(dict.fromkeys(whole)) if whole else None
     chosen: list[str] = []
     for piece in pieces:
         ids = _match_piece(piece, numbered, vocab)

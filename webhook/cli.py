@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def chat_command(sender: str, channel: str, segments: bool) -> None:
 
     service = _service()
     click.echo(f"Texting the HRTP intake as {sender} ({channel}). Say hi; HELP, BACK, NEW and STOP work. Ctrl-D quits.\n")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    stamp = uuid.uuid4().hex[:12]  # unique per session: provider ids are de-duplicated
     for n in itertools.count(1):
         try:
             text = input("you> ")
@@ -133,7 +134,7 @@ def add_referral_code_command(code: str, organisation: str | None, note: str | N
     from bot.store import ReferralCode
 
     code = code.strip().upper()
-    with _service().db.session() as s, s.begin():
+    with _service().db.writing() as s:
         row = s.get(ReferralCode, code) or ReferralCode(code=code)
         row.organisation, row.note, row.active = organisation, note, True
         s.add(row)
@@ -141,7 +142,9 @@ def add_referral_code_command(code: str, organisation: str | None, note: str | N
     click.echo(f"Referral code {code} is active. People can text: JOIN {code}")
 
 
-COMMANDS = (serve_command, chat_command, simulate_command, export_command, add_referral_code_command)
+from webhook.cli_i18n import i18n_group  # noqa: E402
+
+COMMANDS = (serve_command, chat_command, simulate_command, export_command, add_referral_code_command, i18n_group)
 
 
 def register(app: Flask) -> None:

@@ -1,0 +1,50 @@
+"""Reading what people type: folding, numbers in any script, option words, ZIPs."""
+
+import pytest
+
+from intake_flows import answers as a
+
+NUMBERED = [(1, "yes"), (2, "no")]
+SECTORS = [(1, "construction"), (2, "healthcare"), (3, "technology")]
+SECTOR_WORDS = {"construction": ("Construction and trades", "construccion"), "healthcare": ("Healthcare", "nursing"),
+                "technology": ("Technology", "tech")}
+
+
+@pytest.mark.parametrize("raw,folded", [("Sí", "si"), ("  YES!! ", "yes"), ("No más", "no mas"), ("Ñandú", "nandu"),
+                                        ("Có", "co"), ("ДА", "да"), ("네", "네"), ("हाँ", "हाँ"), ("part-time", "part time")])
+def test_fold(raw, folded):
+    assert a.fold(raw) == folded
+
+
+def test_clean_drops_control_characters_and_caps_length():
+    assert a.clean("hi\x00\x07 there\u200b") == "hi there"
+    assert len(a.clean("x" * 5000)) == 1600
+    assert a.clean(None) == ""
+
+
+@pytest.mark.parametrize("raw,n", [("3", 3), (" 12 ", 12), ("٣", 3), ("۴", 4), ("३", 3), ("๓", 3), ("៣", 3), ("３", 3),
+                                   ("three", None), ("1,2", None)])
+def test_parse_int_reads_digits_of_any_script(raw, n):
+    assert a.parse_int(raw) == n
+
+
+def test_parse_choice():
+    assert a.parse_choice("2", NUMBERED, {}) == "no"
+    assert a.parse_choice("nursing", SECTORS, SECTOR_WORDS) == "healthcare"
+    assert a.parse_choice("construcción", SECTORS, SECTOR_WORDS) == "construction"
+    assert a.parse_choice("9", SECTORS, SECTOR_WORDS) is None
+    assert a.parse_choice("1 2", SECTORS, SECTOR_WORDS) is None
+
+
+@pytest.mark.parametrize("raw,ids", [("1,3", ["construction", "technology"]), ("1 3", ["construction", "technology"]),
+                                     ("1, 2 and 3", ["construction", "healthcare", "technology"]),
+                                     ("tech y construccion", ["technology", "construction"]), ("3,3", ["technology"]),
+                                     ("1,7", None), ("banana, tech", None)])
+def test_parse_multi(raw, ids):
+    assert a.parse_multi(raw, SECTORS, SECTOR_WORDS) == ids
+
+
+@pytest.mark.parametrize("raw,zip5", [("90011", "90011"), ("my zip is 90011", "90011"), ("90011-1234", "90011"),
+                                      ("٩٠٠١١", "90011"), ("9001", None), ("900111", None)])
+def test_parse_zip(raw, zip5):
+    assert a.parse_zip(raw) == zip5

@@ -1,0 +1,94 @@
+"""The hrtp-intake commands as a newcomer and staff would run them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from webhook.cli import main
+
+SCENARIO = Path(__file__).parent / "scenarios" / "outreach_spanish_construction.yaml"
+
+
+def run(args, env, input=None):
+    result = CliRunner().invoke(main, args, env=env, input=input, catch_exceptions=False)
+    return result
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "SECRET_KEY": "x"}
+
+
+def test_simulate_json_reports_the_outcome_as_design_md_specifies(tmp_path):
+    result = run(["simulate", str(SCENARIO), "--json"], env_for(tmp_path))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert set(out) >= {"status", "intake", "transcript", "stats"}
+    assert set(out["intake"]) >= {"id", "channel", "language", "referral_code", "answers", "eligibility", "priority", "matches"}
+    assert set(out["intake"]["eligibility"]) == {"status", "reasons"}
+    assert all(set(r) == {"rule", "result", "text"} for r in out["intake"]["eligibility"]["reasons"])
+    assert set(out["intake"]["priority"]) == {"is_priority", "categories"}
+    assert all(set(t) == {"from", "text", "segments", "encoding"} for t in out["transcript"])
+    assert set(out["stats"]) == {"person_messages", "bot_messages", "segments"}
+    assert out["status"] == "completed" and out["intake"]["referral_code"] == "EASTLA1"
+
+
+def test_simulate_fails_naming_a_field_the_scenario_does_not_answer(tmp_path):
+    path = tmp_path / "short.yaml"
+    path.write_text("name: stops early\nstart: Hi\nanswers:\n  language: '1'\n  consent: 'yes'\n", encoding="utf-8")
+    result = run(["simulate", str(path)], env_for(tmp_path))
+    assert result.exit_code == 1
+    assert "no answer for field first_name" in result.output
+
+
+def test_simulate_fails_as_not_understood_when_a_field_is_asked_again_and_again(tmp_path):
+    path = tmp_path / "confused.yaml"
+    path.write_text("name: confused\nstart: Hi\nanswers:\n  language: '1'\n  consent: 'maybe'\n", encoding="utf-8")
+    result = run(["simulate", str(path), "--json"], env_for(tmp_path))
+    assert result.exit_code == 1
+    assert "not understood: consent" in json.loads(result.output)["failures"][0]
+
+
+def test_simulate_reports_a_malformed_scenario(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\nanswrs: {}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["simulate", str(path)], env=env_for(tmp_path))
+    assert result.exit_code != 0 and "bad.yaml" in result.output
+
+
+def test_chat_in_the_terminal(tmp_path):
+    result = run(["chat", "--from", "+13105550100"], env_for(tmp_path), input="Hi\n1\nyes\nSam\n")
+    assert result.exit_code == 0
+    assert "Reply with the number of your language" in result.output
+    assert "ZIP code" in result.output
+    assert "segment" in result.output
+
+
+def test_export_csv_and_jsonl_stream_complete_and_partial_intakes(tmp_path):
+    env = env_for(tmp_path)
+    run(["chat", "--from", "+13105550101"], env, input="Hi\n1\nyes\n=HYPERLINK(\"x\")\n")
+    run(["chat", "--from", "+13105550102"], env, input="Hola\nsi\nAna\n90011\n4\n1\n1\n2\n1\n1\n4\n7\n")
+    result = run(["export", "--format", "csv"], env)
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert len(rows) == 2
+    by_contact = {r["contact"]: r for r in rows}
+    partial, complete = by_contact["+13105550101"], by_contact["+13105550102"]
+    assert partial["status"] == "incomplete" and partial["last_step"] == "zip"
+    assert partial["answer_first_name"].startswith("'=")  # no spreadsheet formula injection
+    assert complete["status"] == "completed" and complete["eligibility"] == "eligible"
+    assert complete["answer_sectors"] == "construction" and complete["language"] == "es"
+    lines = run(["export", "--format", "jsonl", "--since", "2000-01-01"], env).output.splitlines()
+    assert [json.loads(line)["contact"] for line in lines] == ["+13105550101", "+13105550102"]
+    assert run(["export", "--format", "jsonl", "--since", "2999-01-01"], env).output == ""
+
+
+def test_add_referral_code(tmp_path):
+    env = env_for(tmp_path)
+    assert "JOIN EASTLA1" in run(["add-referral-code", "eastla1", "--org", "East LA WorkSource"], env).output
+    run(["chat", "--from", "+13105550103"], env, input="join EastLA1\n")
+    rec = json.loads(run(["export", "--format", "jsonl"], env).output)
+    assert (rec["referral_code"], rec["referral_known"]) == ("EASTLA1", True)
