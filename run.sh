@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs HRTP Intake on this machine: makes .venv, installs the project, starts the service on
+# SQLite. Extra arguments go to `hrtp-intake serve` (for example --port 8080).
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/hrtp-intake ] || [ pyproject.toml -nt .venv/.installed-run ]; then
+  echo "Setting up .venv (first run only)..."
+  "$PYTHON" -m venv .venv
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -e .
+  touch .venv/.installed-run
+fi
+exec .venv/bin/hrtp-intake serve "$@"
