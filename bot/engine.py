@@ -371,12 +371,12 @@ class _Turn:
                 self.say(N_("Thanks! I can only read text, not pictures or files. Please answer in words or numbers."))
             else:
                 self.say(N_("Sorry, I couldn't read that. Please answer in words or numbers."))
-            self.ask(step)
+            self.ask(step, again=True)
             return
         if len(raw) > LONG_MESSAGE:
             self.miss(step, Msg(N_("That message is too long for me. Please send a short answer.")))
             return
-        if step.kind not in ("language", "yesno") and step.skippable and step.field != "consent" and self.is_skip(text):
+        if step.skippable and step.field not in ("consent", "language") and self.is_skip(text):
             self.event("skipped", step=step.id)
             for f in step.answer_fields:
                 self.record(f, None, step_id=step.id)
@@ -628,21 +628,40 @@ class _Turn:
             else:
                 self.say(N_("Good news: you can likely join an LA County High Road Training Partnership. This is a screening, not a final decision."))
         elif status == "needs_review":
-            reasons = [r.text for r in screening.reasons if r.result != "pass"]
+            reasons = [r.text for r in screening.reasons if r.review]
             self.say(N_("Thanks! Staff need to check a few things before we know which trainings you can join:"), *reasons)
         else:
             reasons = [r.text for r in screening.reasons if r.result == "fail"]
             self.say(N_("Thank you for your answers. These trainings may not fit you right now:"), *reasons)
-            self.say(N_("You can still get free job help at an America's Job Center of California: call 211 or visit jobcenter.lacounty.gov."))
+            # Nobody leaves with nothing: where to go instead, ending with the nearest job centre.
+            self.say(*(screening.instead or (Msg(N_("You can still get free job help at an America's Job Center of California. Call 211 to find the nearest one.")),)))
             return
         if screening.matches:
-            lines: list[Msg] = [Msg(N_("Trainings that fit you:"))]
-            for i, m in enumerate(screening.matches, 1):
-                if m.reasons:
-                    lines.append(Msg(N_("%(number)s. %(program)s: %(reasons)s"),
-                                     {"number": str(i), "program": m.name, "reasons": MsgList("", items=tuple(m.reasons))}))
-                else:
-                    lines.append(Msg(N_("%(number)s. %(program)s"), {"number": str(i), "program": m.name}))
-            self.say(*lines)
+            from bot.sms import MAX_SEGMENTS, segment_info
+            from intake_flows.matching import is_check
+
+            translator = self.ctx.i18n(self.lang)
+            # Pluses may be dropped to keep the SMS within its segment budget, weakest last-listed
+            # first; things to talk through with staff are never dropped.
+            pluses = [[r for r in m.reasons if not is_check(r)] for m in screening.matches]
+            checks = [[r for r in m.reasons if is_check(r)] for m in screening.matches]
+
+            def lines() -> list[Msg]:
+                out: list[Msg] = [Msg(N_("Trainings that fit you:"))]
+                for i, m in enumerate(screening.matches, 1):
+                    if pluses[i - 1]:
+                        out.append(Msg(N_("%(number)s. %(program)s: %(reasons)s"),
+                                       {"number": str(i), "program": m.name, "reasons": MsgList("", items=tuple(pluses[i - 1]))}))
+                    else:
+                        out.append(Msg(N_("%(number)s. %(program)s"), {"number": str(i), "program": m.name}))
+                    out.extend(Msg(N_("- %(check)s"), {"check": c}) for c in checks[i - 1])
+                return out
+
+            while segment_info("\n".join(translator.render(x) for x in lines())).segments > MAX_SEGMENTS:
+                longest = max(range(len(pluses)), key=lambda j: (len(pluses[j]), j))
+                if not pluses[longest]:
+                    break  # names and checks alone are over budget: the renderer splits the message
+                pluses[longest].pop()
+            self.say(*lines())
         else:
             self.say(N_("Staff will look for the training that fits you best and contact you."))

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from bot.store import Answer, Contact, Database, Intake
 
@@ -30,6 +31,7 @@ def iter_intakes(db: Database, since: datetime | None = None, chunk: int = CHUNK
     while True:
         with db.session() as s:
             q = (select(Intake, Contact.address).join(Contact, Contact.id == Intake.contact_id)
+                 .options(defer(Intake.state))
                  .where(Intake.id > last_id).order_by(Intake.id).limit(chunk))
             if since is not None:
                 q = q.where(Intake.started_at >= since)

@@ -1,0 +1,84 @@
+"""The engine on small flows of its own: number questions, and what a crash leaves behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.service import IntakeService, Runtime
+from bot.store import Answer, Intake, Message
+from intake_flows.schema import DATA_DIR
+from tests.transcript import Person
+
+HOURS_FLOW = """
+id: intake
+steps:
+  - id: language
+    kind: language
+    field: language
+    prompt: "Language?"
+  - id: consent
+    kind: yesno
+    field: consent
+    prompt: "OK?"
+  - id: hours
+    kind: number
+    field: hours
+    min: 0
+    max: 80
+    prompt: "How many hours a week can you train?"
+  - id: result
+    kind: result
+  - id: done
+    kind: end
+    text: "Thanks."
+"""
+
+
+@pytest.fixture
+def hours_runtime(tmp_path: Path) -> Runtime:
+    for name in ("languages.yaml", "keywords.yaml", "rules.yaml"):
+        (tmp_path / name).write_text((DATA_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "intake.yaml").write_text(HOURS_FLOW, encoding="utf-8")
+    return Runtime.load(tmp_path)
+
+
+def test_a_number_question_reads_digits_in_words_and_checks_the_range(db, hours_runtime):
+    p = Person(IntakeService(db, hours_runtime), "+13235550150")
+    p.says("Hi")
+    p.says("1")
+    p.says("yes")
+    assert "number from 0 to 80" in p.says("120")
+    assert "number from 0 to 80" in p.says("lots")
+    assert "Thanks." in p.says("about ٢٠ hours")
+    with db.session() as s:
+        assert s.scalar(select(Answer.value).where(Answer.field == "hours")) == 20
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def test_a_crash_mid_message_leaves_no_half_applied_state(service, monkeypatch):
+    p = Person(service, "+13235550151")
+    p.says("Hi")
+    p.says("1")
+
+    original = service._apply
+
+    def apply_then_crash(*args, **kwargs):
+        original(*args, **kwargs)
+        raise Boom("disk full")
+
+    monkeypatch.setattr(service, "_apply", apply_then_crash)
+    with pytest.raises(Boom):
+        p.says("yes")
+    with service.db.session() as s:
+        intake = s.scalars(select(Intake)).one()
+        assert intake.current_step == "consent" and "consent" not in intake.state["answers"]
+        assert s.scalar(select(func.count()).select_from(Message).where(Message.direction == "in")) == 2
+        assert s.scalar(select(func.count()).select_from(Answer).where(Answer.field == "consent")) == 0
+    monkeypatch.undo()
+    assert "first name" in p.says("yes")  # the person's next try applies cleanly
