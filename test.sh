@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (Python packages into .venv, Debian's chromium for the
-# browser tests when we can) and runs the whole suite. Extra arguments go to pytest.
+# Installs everything the tests need (Python packages into .venv; Debian's chromium and
+# postgresql when it can) and runs the whole suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -11,16 +11,21 @@ if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.installed-test ]; th
   .venv/bin/pip install --quiet -e ".[test]"
   touch .venv/.installed-test
 fi
-if [ ! -x /usr/bin/chromium ]; then
+# Debian packages the tests use: chromium (browser tests) and postgresql (the same suite's
+# PostgreSQL tests start a throwaway server). Tests that need one skip, saying why, without it.
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Installing Debian's chromium for the browser tests..."
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "warning: could not install chromium; browser tests will be skipped"
+    echo "Installing Debian packages for the tests: ${need[*]}..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null) \
+      || echo "warning: could not install ${need[*]}; the tests that need them will be skipped"
   elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "warning: could not install chromium; browser tests will be skipped"
+    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null) \
+      || echo "warning: could not install ${need[*]}; the tests that need them will be skipped"
   else
-    echo "note: /usr/bin/chromium is missing and we cannot install it; browser tests will be skipped"
+    echo "note: ${need[*]} missing and we cannot install them; the tests that need them will be skipped"
   fi
 fi
 exec .venv/bin/pytest -q "$@"

@@ -57,3 +57,24 @@ def app(app_config: dict):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    from tests.postgres import postgres_server
+
+    with postgres_server() as url:
+        if url is None:
+            pytest.skip("no PostgreSQL server could be started (needs Debian's postgresql and psycopg)")
+        yield url
+
+
+@pytest.fixture
+def pg_db(postgres_url: str) -> Iterator[Database]:
+    from bot.store import Base
+
+    database = Database(postgres_url)
+    Base.metadata.drop_all(database.engine)
+    database.create_all()
+    yield database
+    database.dispose()

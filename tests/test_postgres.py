@@ -1,0 +1,59 @@
+"""The same conversations, de-duplication and concurrency on PostgreSQL: no SQLite-only SQL."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func, select
+
+from bot.export import export_csv
+from bot.messages import InboundMessage
+from bot.service import IntakeService
+from bot.store import Answer, Intake, Message
+from tests.transcript import Person
+
+
+def test_a_whole_intake_new_and_delete_on_postgres(pg_db, runtime):
+    service = IntakeService(pg_db, runtime)
+    p = Person(service, "+13235550301")
+    p.says("Hola")
+    p.answer_until("gender", {"consent": "si", "first_name": "Ana", "zip": "90011", "age_range": "4",
+                              "sectors": "1,2", "background": "2", "needs": "1"})
+    with pg_db.session() as s:
+        intake = s.scalars(select(Intake)).one()
+        assert (intake.status, intake.eligibility, intake.language) == ("completed", "eligible", "es")
+    p.says("NEW")
+    p.says("1")
+    p.says("yes")
+    p.says("DELETE")
+    assert "erased" in p.says("yes")
+    with pg_db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Answer)) == 0
+    assert "intake_id" in next(iter(export_csv(pg_db)))
+
+
+def test_duplicates_and_simultaneous_messages_on_postgres(pg_db, runtime):
+    service = IntakeService(pg_db, runtime)
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def send(text: str, sid: str, phone: str) -> None:
+        barrier.wait()
+        try:
+            service.handle(InboundMessage("sms", phone, text, sid))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    # Four deliveries of one new person's first message, and two first messages from another.
+    jobs = [("Hi", "SMdup", "+13235550302")] * 4 + [("Hi", "SMa", "+13235550303"), ("Hola", "SMb", "+13235550303")]
+    threads = [threading.Thread(target=send, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with pg_db.session() as s:
+        inbound = s.execute(select(Message.provider_id, func.count()).where(Message.direction == "in")
+                            .group_by(Message.provider_id)).all()
+        assert dict(inbound) == {"SMdup": 1, "SMa": 1, "SMb": 1}
+        assert s.scalar(select(func.count()).select_from(Intake)) == 2
