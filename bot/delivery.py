@@ -1,0 +1,49 @@
+"""What happened to the bot's replies after they left: provider ids, send failures, blocked bots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.store import Contact, Database, IntakeEvent, Message, OptOut, utcnow
+
+
+def record_replies_sent(db: Database, channel: str, inbound_provider_id: str,
+                        outcomes: Sequence[tuple[str | None, str, str | None]]) -> None:
+    """Stores (provider id, status, error code) for each reply to one inbound message, in order."""
+    with db.writing() as s:
+        inbound = s.scalar(select(Message).where(Message.channel == channel, Message.provider_id == inbound_provider_id,
+                                                 Message.direction == "in"))
+        if inbound is None:
+            return
+        replies = s.scalars(select(Message).where(Message.in_reply_to_id == inbound.id).order_by(Message.id)).all()
+        for row, (provider_id, status, error) in zip(replies, outcomes):
+            row.provider_id = provider_id or row.provider_id
+            row.status, row.error_code = status, error
+
+
+def replies_sent(db: Database, channel: str, inbound_provider_id: str) -> bool:
+    """True when every reply to this inbound message already went out (a redelivered update)."""
+    with db.session() as s:
+        inbound = s.scalar(select(Message.id).where(Message.channel == channel, Message.provider_id == inbound_provider_id,
+                                                    Message.direction == "in"))
+        if inbound is None:
+            return False
+        statuses = s.scalars(select(Message.status).where(Message.in_reply_to_id == inbound)).all()
+        return bool(statuses) and all(st == "sent" for st in statuses)
+
+
+def opt_out_contact(db: Database, channel: str, address: str, reason: str, now: datetime | None = None) -> bool:
+    """Records an opt-out the channel told us about (a blocked Telegram bot); True if it was new."""
+    now = now or utcnow()
+    with db.writing() as s:
+        contact = s.scalar(select(Contact).where(Contact.channel == channel, Contact.address == address).with_for_update())
+        if contact is None or contact.opted_out_at is not None:
+            return False
+        contact.opted_out_at = now
+        s.add(OptOut(contact_id=contact.id, kind="out", keyword=reason[:64], created_at=now))
+        s.add(IntakeEvent(contact_id=contact.id, intake_id=contact.active_intake_id, kind="opted_out",
+                          data={"keyword": reason}, created_at=now))
+        return True

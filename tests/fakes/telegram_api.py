@@ -1,0 +1,84 @@
+"""A fake Telegram Bot API on loopback: answers like api.telegram.org and records every call."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+class FakeBotAPI:
+    """Serves /bot<token>/<method>; chats listed in `blocked` answer 403 like a blocked bot."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.blocked: set[int] = set()
+        self.down = False
+        self._next_id = 100
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    params = json.loads(raw or "{}")
+                else:
+                    params = {k: v[0] for k, v in parse_qs(raw).items()}
+                method = self.path.rsplit("/", 1)[-1]
+                status, body = fake.answer(method, params)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/bot"
+
+    def __enter__(self) -> "FakeBotAPI":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if self.down:
+            return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+        self.calls.append((method, params))
+        if method == "getMe":
+            return 200, {"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "HRTP", "username": "hrtp_bot"}}
+        if method == "sendMessage":
+            chat = int(params["chat_id"])
+            if chat in self.blocked:
+                return 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+            self._next_id += 1
+            return 200, {"ok": True, "result": {"message_id": self._next_id, "date": int(time.time()),
+                                                "chat": {"id": chat, "type": "private"}, "text": params.get("text", "")}}
+        return 200, {"ok": True, "result": True}
+
+    def sent(self, chat: int | None = None) -> list[dict[str, Any]]:
+        """sendMessage calls so far, with reply_markup decoded."""
+        out = []
+        for method, params in self.calls:
+            if method == "sendMessage" and (chat is None or int(params["chat_id"]) == chat):
+                p = dict(params)
+                if isinstance(p.get("reply_markup"), str):
+                    p["reply_markup"] = json.loads(p["reply_markup"])
+                out.append(p)
+        return out

@@ -1,0 +1,137 @@
+"""POST /webhooks/telegram against a fake Bot API on loopback: secret, buttons, dedupe, blocking."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.store import Contact, Intake, Message, OptOut
+from tests.fakes.telegram_api import FakeBotAPI
+
+SECRET = "s3cret_token-1"
+CHAT = 555001
+
+
+@pytest.fixture
+def bot_api():
+    with FakeBotAPI() as api:
+        yield api
+
+
+@pytest.fixture
+def tg_client(app_config, bot_api):
+    from webhook import create_app
+
+    app = create_app({**app_config, "TELEGRAM_BOT_TOKEN": "123:ABC", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+                      "TELEGRAM_API_BASE_URL": bot_api.base_url})
+    yield app.test_client()
+    app.extensions["hrtp"].db.dispose()
+
+
+class Chat:
+    """A person in a private chat with the bot, sending updates the way Telegram does."""
+
+    def __init__(self, client, chat_id: int = CHAT, language_code: str | None = "en") -> None:
+        self.client, self.chat_id, self.language_code = client, chat_id, language_code
+        self.update_id = 9000
+
+    def user(self) -> dict:
+        u = {"id": self.chat_id, "is_bot": False, "first_name": "Rosa"}
+        if self.language_code:
+            u["language_code"] = self.language_code
+        return u
+
+    def post(self, update: dict, secret: str = SECRET):
+        return self.client.post("/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+
+    def says(self, text: str, update_id: int | None = None):
+        self.update_id += 1
+        return self.post({"update_id": update_id or self.update_id, "message": {
+            "message_id": self.update_id, "date": 1763700000, "text": text, "from": self.user(),
+            "chat": {"id": self.chat_id, "type": "private", "first_name": "Rosa"}}})
+
+    def taps(self, data: str):
+        self.update_id += 1
+        return self.post({"update_id": self.update_id, "callback_query": {
+            "id": f"cb{self.update_id}", "from": self.user(), "chat_instance": "ci", "data": data,
+            "message": {"message_id": 1, "date": 1763700000, "chat": {"id": self.chat_id, "type": "private"}, "text": "q"}}})
+
+
+def test_the_secret_header_is_required(tg_client):
+    chat = Chat(tg_client)
+    assert chat.post({"update_id": 1}, secret="wrong").status_code == 403
+    assert chat.post({"update_id": 1}, secret="ünïcode").status_code == 403
+    assert tg_client.post("/webhooks/telegram", json={"update_id": 1}).status_code == 403
+
+
+@pytest.mark.parametrize("body", [None, [], {"update_id": "x"}, {"no": "update"}])
+def test_malformed_updates_get_400(tg_client, body):
+    response = tg_client.post("/webhooks/telegram", json=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    assert response.status_code == 400
+
+
+def test_language_code_picks_the_language_and_choices_become_buttons(tg_client, bot_api):
+    chat = Chat(tg_client, language_code="es")
+    assert chat.says("/start").status_code == 200
+    sent = bot_api.sent(CHAT)
+    assert sent[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "1"  # consent: Yes
+    assert chat.taps("1").status_code == 200
+    assert ("answerCallbackQuery", {"callback_query_id": f"cb{chat.update_id}"}) in [
+        (m, {k: v for k, v in p.items() if k == "callback_query_id"}) for m, p in bot_api.calls]
+    with tg_client.application.extensions["hrtp"].db.session() as s:
+        intake = s.scalars(select(Intake)).one()
+        assert (intake.language, intake.current_step) == ("es", "first_name")
+
+
+def test_a_deep_link_payload_is_the_referral_code(tg_client, bot_api):
+    Chat(tg_client).says("/start EASTLA1")
+    with tg_client.application.extensions["hrtp"].db.session() as s:
+        assert s.scalars(select(Intake)).one().referral_code == "EASTLA1"
+
+
+def test_multi_choice_questions_list_numbers_to_type(tg_client, bot_api):
+    chat = Chat(tg_client, language_code=None)
+    for text in ("hi", "1", "1", "Rosa", "90011", "3", "1"):
+        chat.says(text)
+    last = bot_api.sent(CHAT)[-1]
+    assert "1) Construction and trades" in last["text"] and "reply_markup" not in last
+
+
+def test_a_redelivered_update_is_not_answered_twice(tg_client, bot_api):
+    chat = Chat(tg_client)
+    chat.says("hi", update_id=777)
+    count = len(bot_api.sent(CHAT))
+    assert chat.says("hi", update_id=777).status_code == 200
+    assert len(bot_api.sent(CHAT)) == count
+    with tg_client.application.extensions["hrtp"].db.session() as s:
+        out = s.scalars(select(Message).where(Message.direction == "out")).all()
+        assert out and all(m.status == "sent" and m.provider_id.startswith(f"tg:{CHAT}:") for m in out)
+
+
+def test_when_the_bot_api_is_down_telegram_is_asked_to_retry_and_the_retry_sends(tg_client, bot_api):
+    chat = Chat(tg_client)
+    bot_api.down = True
+    assert chat.says("hi", update_id=778).status_code == 502
+    bot_api.down = False
+    assert chat.says("hi", update_id=778).status_code == 200
+    assert "Do you agree" in bot_api.sent(CHAT)[-1]["text"]  # language_code "en" settled the language
+
+
+def test_blocking_the_bot_is_an_opt_out(tg_client, bot_api):
+    chat = Chat(tg_client)
+    chat.says("hi")
+    chat.post({"update_id": 5, "my_chat_member": {
+        "chat": {"id": CHAT, "type": "private"}, "from": chat.user(), "date": 1763700000,
+        "old_chat_member": {"status": "member", "user": {"id": 1, "is_bot": True, "first_name": "HRTP"}},
+        "new_chat_member": {"status": "kicked", "until_date": 0, "user": {"id": 1, "is_bot": True, "first_name": "HRTP"}}}})
+    with tg_client.application.extensions["hrtp"].db.session() as s:
+        contact = s.scalars(select(Contact)).one()
+        assert contact.opted_out_at is not None
+        assert s.scalars(select(OptOut.keyword)).all() == ["telegram: bot blocked"]
+
+
+def test_a_403_while_replying_is_an_opt_out(tg_client, bot_api):
+    bot_api.blocked.add(CHAT + 1)
+    Chat(tg_client, chat_id=CHAT + 1).says("hi")
+    with tg_client.application.extensions["hrtp"].db.session() as s:
+        assert s.scalars(select(Contact)).one().opted_out_at is not None

@@ -1,0 +1,203 @@
+"""Telegram: check the webhook secret, parse the update, answer through the Bot API with buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask.cli import with_appcontext
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot.delivery import opt_out_contact, record_replies_sent, replies_sent
+from bot.messages import InboundMessage
+from bot.render import Rendered
+from bot.service import IntakeService
+
+log = logging.getLogger(__name__)
+bp = Blueprint("telegram", __name__)
+T = TypeVar("T")
+
+# Telegram's language_code is IETF-ish ("es", "zh-hans", "pt-br"); ours are BCP-47 ids.
+_LANGUAGE_CODES = {"zh-hans": "zh-Hans", "zh-cn": "zh-Hans", "zh-sg": "zh-Hans", "zh-hant": "zh-Hant",
+                   "zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh": "zh-Hans", "fil": "tl"}
+MAX_TEXT = 4096  # sendMessage's limit after entity parsing
+
+
+class BadUpdate(ValueError):
+    """The update is not one we can read."""
+
+
+def language_of(code: str | None, supported: set[str]) -> str | None:
+    """Our language id for a Telegram language_code, or None when we don't support it."""
+    if not code:
+        return None
+    code = code.lower()
+    if code in _LANGUAGE_CODES:
+        return _LANGUAGE_CODES[code]
+    base = code.split("-")[0]
+    return base if base in supported else None
+
+
+@dataclass(frozen=True)
+class ParsedUpdate:
+    message: InboundMessage | None
+    callback_id: str | None = None
+    blocked_chat: str | None = None
+
+
+def parse_update(data: Any, supported: set[str]) -> ParsedUpdate:
+    """A Bot API update -> InboundMessage (text, button press or /start payload)."""
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        raise BadUpdate("not a Telegram update")
+    try:
+        update = Update.de_json(data, None)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadUpdate(str(exc)) from exc
+    provider_id = f"tg:{update.update_id}"
+    if update.my_chat_member is not None and update.my_chat_member.new_chat_member.status == "kicked":
+        return ParsedUpdate(None, blocked_chat=str(update.my_chat_member.chat.id))
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat = query.message.chat if query.message is not None else None
+        if chat is None or not query.data:
+            raise BadUpdate("a button press without its chat")
+        msg = InboundMessage("telegram", str(chat.id), query.data[:64], provider_id,
+                             language_hint=language_of(query.from_user.language_code, supported))
+        return ParsedUpdate(msg, callback_id=query.id)
+    message = update.message
+    if message is None or message.chat is None:
+        return ParsedUpdate(None)  # edits, channel posts, joins: nothing for the intake
+    text = message.text or message.caption or ""
+    media = sum(1 for part in (message.photo, message.document, message.voice, message.video, message.sticker,
+                               message.audio, message.video_note) if part)
+    payload = None
+    if text.startswith("/start "):
+        # Deep link t.me/<bot>?start=<code>: up to 64 characters of A-Z a-z 0-9 _ -.
+        payload, text = text.split(" ", 1)[1].strip()[:64] or None, "/start"
+    user = message.from_user
+    return ParsedUpdate(InboundMessage("telegram", str(message.chat.id), text, provider_id, media_count=media,
+                                       language_hint=language_of(user.language_code if user else None, supported),
+                                       start_payload=payload))
+
+
+class TelegramClient:
+    """One PTB Bot on its own event loop thread, shared by every request of this process."""
+
+    def __init__(self, token: str, base_url: str = "") -> None:
+        self.token = token
+        self.base_url = base_url
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bot: Bot | None = None
+
+    def _start(self) -> tuple[asyncio.AbstractEventLoop, Bot]:
+        with self._lock:
+            if self._loop is None or self._bot is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="telegram-bot-api", daemon=True).start()
+                kwargs: dict[str, Any] = {"request": HTTPXRequest(connection_pool_size=8)}
+                if self.base_url:
+                    kwargs["base_url"] = self.base_url
+                self._bot = Bot(self.token, **kwargs)
+                self._loop = loop
+            return self._loop, self._bot
+
+    def run(self, make: Callable[[Bot], Coroutine[Any, Any, T]], timeout: float = 10) -> T:
+        loop, bot = self._start()
+        return asyncio.run_coroutine_threadsafe(make(bot), loop).result(timeout)
+
+    def send(self, chat_id: str, text: str, buttons: list[tuple[str, str]] | None = None) -> int:
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(label[:64], callback_data=data)] for label, data in buttons]) if buttons else None
+        message = self.run(lambda bot: bot.send_message(chat_id=int(chat_id), text=text[:MAX_TEXT], reply_markup=markup))
+        return message.message_id
+
+    def answer_callback(self, callback_id: str) -> None:
+        self.run(lambda bot: bot.answer_callback_query(callback_id))
+
+    def set_webhook(self, url: str, secret: str) -> bool:
+        return self.run(lambda bot: bot.set_webhook(url=url, secret_token=secret, allowed_updates=Update.ALL_TYPES))
+
+
+def telegram_text(m: Rendered) -> tuple[str, list[tuple[str, str]]]:
+    """Single choices become buttons; several-at-once choices stay typed numbers, as on SMS."""
+    if not m.buttons:
+        return m.text, []
+    if m.multi:
+        return m.text + "".join(f"\n{b.number}) {b.label}" for b in m.buttons), []
+    return m.text, [(b.label, str(b.number)) for b in m.buttons]
+
+
+def client() -> TelegramClient:
+    ext = current_app.extensions
+    if "telegram_client" not in ext:
+        ext["telegram_client"] = TelegramClient(current_app.config["TELEGRAM_BOT_TOKEN"],
+                                                current_app.config.get("TELEGRAM_API_BASE_URL") or "")
+    return ext["telegram_client"]
+
+
+@bp.post("/webhooks/telegram")
+def inbound() -> Response | tuple[Response, int]:
+    secret = (current_app.config.get("TELEGRAM_WEBHOOK_SECRET") or "").encode()
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode("utf-8", "replace")
+    # Compare bytes: compare_digest on a non-ASCII str raises TypeError (a 500 where 403 belongs).
+    if not secret or not current_app.config.get("TELEGRAM_BOT_TOKEN") or not hmac.compare_digest(given, secret):
+        abort(403)
+    service: IntakeService = current_app.extensions["hrtp"]
+    try:
+        parsed = parse_update(request.get_json(silent=True), set(service.runtime.i18n.languages))
+    except BadUpdate as exc:
+        log.warning("malformed Telegram update: %s", exc)
+        abort(400)
+    if parsed.blocked_chat:
+        opt_out_contact(service.db, "telegram", parsed.blocked_chat, "telegram: bot blocked")
+        return jsonify(ok=True)
+    msg = parsed.message
+    if msg is None:
+        return jsonify(ok=True)
+    result = service.handle(msg)
+    if result.replayed and replies_sent(service.db, "telegram", msg.provider_id or ""):
+        return jsonify(ok=True)
+    api = client()
+    outcomes: list[tuple[str | None, str, str | None]] = []
+    try:
+        if parsed.callback_id:
+            api.answer_callback(parsed.callback_id)
+        for m in result.messages:
+            text, buttons = telegram_text(m)
+            outcomes.append((f"tg:{msg.sender}:{api.send(msg.sender, text, buttons)}", "sent", None))
+    except Forbidden:
+        # Telegram's STOP: the person blocked the bot. Keep quiet from now on.
+        opt_out_contact(service.db, "telegram", msg.sender, "telegram: bot blocked")
+        return jsonify(ok=True)
+    except (NetworkError, TelegramError, TimeoutError) as exc:
+        log.warning("Telegram Bot API failed for update %s: %s", msg.provider_id, exc)
+        record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
+        # A non-2xx makes Telegram deliver the update again; the replay re-sends the same replies.
+        return jsonify(ok=False), 502
+    record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
+    return jsonify(ok=True)
+
+
+@click.command("telegram-webhook")
+@with_appcontext
+def set_webhook_command() -> None:
+    """Point the Telegram bot at PUBLIC_BASE_URL/webhooks/telegram with the webhook secret."""
+    cfg = current_app.config
+    missing = [k for k in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "PUBLIC_BASE_URL") if not cfg.get(k)]
+    if missing:
+        raise click.ClickException(f"set {', '.join(missing)} first")
+    url = cfg["PUBLIC_BASE_URL"].rstrip("/") + "/webhooks/telegram"
+    try:
+        client().set_webhook(url, cfg["TELEGRAM_WEBHOOK_SECRET"])
+    except TelegramError as exc:
+        raise click.ClickException(f"Telegram refused: {exc}") from exc
+    click.echo(f"Telegram now delivers updates to {url}")
