@@ -646,22 +646,46 @@ class _Turn:
             pluses = [[r for r in m.reasons if not is_check(r)] for m in screening.matches]
             checks = [[r for r in m.reasons if is_check(r)] for m in screening.matches]
 
-            def lines() -> list[Msg]:
-                out: list[Msg] = [Msg(N_("Trainings that fit you:"))]
+            def blocks() -> list[list[Msg]]:
+                out: list[list[Msg]] = []
                 for i, m in enumerate(screening.matches, 1):
                     if pluses[i - 1]:
-                        out.append(Msg(N_("%(number)s. %(program)s: %(reasons)s"),
-                                       {"number": str(i), "program": m.name, "reasons": MsgList("", items=tuple(pluses[i - 1]))}))
+                        block = [Msg(N_("%(number)s. %(program)s: %(reasons)s"),
+                                     {"number": str(i), "program": m.name, "reasons": MsgList("", items=tuple(pluses[i - 1]))})]
                     else:
-                        out.append(Msg(N_("%(number)s. %(program)s"), {"number": str(i), "program": m.name}))
-                    out.extend(Msg(N_("- %(check)s"), {"check": c}) for c in checks[i - 1])
+                        block = [Msg(N_("%(number)s. %(program)s"), {"number": str(i), "program": m.name})]
+                    out.append(block + [Msg(N_("- %(check)s"), {"check": c}) for c in checks[i - 1]])
                 return out
 
-            while segment_info("\n".join(translator.render(x) for x in lines())).segments > MAX_SEGMENTS:
-                longest = max(range(len(pluses)), key=lambda j: (len(pluses[j]), j))
-                if not pluses[longest]:
-                    break  # names and checks alone are over budget: the renderer splits the message
-                pluses[longest].pop()
-            self.say(*lines())
+            def lines() -> list[Msg]:
+                return [Msg(N_("Trainings that fit you:"))] + [x for b in blocks() for x in b]
+
+            def segments(msgs: list[Msg] | None = None) -> int:
+                return segment_info("\n".join(translator.render(x) for x in (lines() if msgs is None else msgs))).segments
+
+            def trim(budget: int, floor: int) -> bool:
+                while segments() > budget:
+                    over = [j for j in range(len(pluses)) if len(pluses[j]) > floor]
+                    if not over:
+                        return False
+                    pluses[max(over, key=lambda j: (len(pluses[j]), j))].pop()
+                return True
+
+            # One message if the list fits with at least one reason per training ("and why");
+            # otherwise (long names in a UCS-2 language) two, still with a reason each, before
+            # giving reasons up. The renderer splits a long message at line breaks.
+            if trim(MAX_SEGMENTS, 1):
+                self.say(*lines())
+                return
+            if not trim(2 * MAX_SEGMENTS, 1):
+                trim(2 * MAX_SEGMENTS, 0)
+            # Several messages: each training stays whole, its checks beside it.
+            current: list[Msg] = [Msg(N_("Trainings that fit you:"))]
+            for block in blocks():
+                if len(current) > 1 and segments(current + block) > MAX_SEGMENTS:
+                    self.say(*current)
+                    current = []
+                current += block
+            self.say(*current)
         else:
             self.say(N_("Staff will look for the training that fits you best and contact you."))

@@ -15,12 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake_flows import geo
+from intake_flows.catalog import OfficeFile, load_offices
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
 
 from bot.engine import Conversation, ContactState, Engine, EngineContext, IntakeState, Outcome
 from bot.i18n import LOCALES_DIR, I18n
 from bot.messages import Event, InboundMessage
+from bot.programs import CatalogCache
 from bot.render import Rendered, render
 from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
 
@@ -41,21 +43,28 @@ class Runtime:
     bundle: FlowBundle
     i18n: I18n
     rules: RuleFile
+    # Set these to override the database catalog and area table (a fixed catalog, a fake);
+    # left None, IntakeService uses what staff keep in the database.
     matcher: Matcher | None = None
     area_tier: Callable[[str], str | None] | None = None
+    offices: OfficeFile | None = None
 
     @classmethod
     def load(cls, data_dir: Path | None = None, locales_dir: Path = LOCALES_DIR, matcher: Matcher | None = None) -> "Runtime":
         bundle = FlowBundle.load(data_dir)
         rules = load_rules((data_dir / "rules.yaml") if data_dir else None)
+        # A flow folder without its own AJCC list (a test flow, a pilot) uses the shipped one.
+        offices = load_offices((data_dir / "ajcc.yaml") if data_dir and (data_dir / "ajcc.yaml").exists() else None)
         geo.warm_up()
-        return cls(bundle, I18n(bundle.languages, locales_dir), rules, matcher)
+        return cls(bundle, I18n(bundle.languages, locales_dir), rules, matcher, offices=offices)
 
-    def facts(self, answers: Mapping[str, Any]) -> dict[str, Any]:
-        return facts(answers, self.area_tier)
+    def facts(self, answers: Mapping[str, Any], area_tier: Callable[[str], str | None] | None = None) -> dict[str, Any]:
+        return facts(answers, self.area_tier or area_tier)
 
-    def screen(self, answers: Mapping[str, Any], language: str) -> Screening:
-        return screen(answers, self.rules, self.facts(answers), self.matcher, language)
+    def screen(self, answers: Mapping[str, Any], language: str, matcher: Matcher | None = None,
+               area_tier: Callable[[str], str | None] | None = None) -> Screening:
+        return screen(answers, self.rules, self.facts(answers, area_tier), self.matcher or matcher, language,
+                      self.offices)
 
 
 @dataclass
@@ -76,6 +85,7 @@ class IntakeService:
         self.settings = settings or Settings()
         self._codes: frozenset[str] = frozenset()
         self._codes_at = -1e9
+        self.catalog = CatalogCache()
 
     def referral_codes(self, session: Session) -> frozenset[str]:
         now = time.monotonic()
@@ -87,9 +97,21 @@ class IntakeService:
     def forget_referral_codes(self) -> None:
         self._codes_at = -1e9
 
+    def forget_catalog(self) -> None:
+        """Makes the next message re-read programs and area tiers (after staff edit them)."""
+        self.catalog.invalidate()
+
     def engine(self, session: Session) -> Engine:
         rt = self.runtime
-        ctx = EngineContext(rt.bundle, rt.i18n, rt.screen, rt.facts, self.referral_codes(session),
+        snap = self.catalog.snapshot(session)
+
+        def screen_(answers: Mapping[str, Any], language: str) -> Screening:
+            return rt.screen(answers, language, snap.matcher, snap.area_tier)
+
+        def facts_(answers: Mapping[str, Any]) -> dict[str, Any]:
+            return rt.facts(answers, snap.area_tier)
+
+        ctx = EngineContext(rt.bundle, rt.i18n, screen_, facts_, self.referral_codes(session),
                             self.settings.idle_timeout, self.settings.support_phone)
         return Engine(ctx)
 

@@ -10,15 +10,28 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from intake_flows import geo
+from intake_flows.catalog import Office, OfficeFile
 from intake_flows.schema import DATA_DIR, _load
-from intake_flows.text import Msg
+from intake_flows.text import Msg, N_, verbatim
 
 Result = Literal["pass", "fail", "unknown"]
 UNKNOWN_VALUES = (None, "prefer_not", "")
+# Never read by a rule: the HRTP Fund requires no work-authorization documents, and LA County's
+# Sensitive Locations Policy (2017) bars County resources from serving immigration enforcement.
+FORBIDDEN_SUBJECTS = frozenset({"immigration_status", "citizenship", "work_authorization", "ssn", "birth_date",
+                                "offense", "conviction", "diagnosis"})
+# An office farther than this from the person's ZIP is not "near you"; the statewide locator is.
+NEAR_OFFICE_MILES = 30.0
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Instead(_Strict):
+    """Where to go instead when a rule fails; `text` may use the locators of ajcc.yaml."""
+
+    text: str
 
 
 class Rule(_Strict):
@@ -30,11 +43,15 @@ class Rule(_Strict):
     review_if: tuple[Any, ...] = ()
     # Msgids shown to the person and to staff for each result.
     pass_: str | None = None
-    fail: str
+    fail: str | None = None
     review: str | None = None
     unknown: str
     source: str
     placeholder: bool = False
+    # A missing or withheld answer is unknown, never fail; this says whether that unknown
+    # holds the person for staff review (age, residency) or is merely noted (work status).
+    review_when_unknown: bool = True
+    instead: tuple[Instead, ...] = ()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -54,6 +71,15 @@ class Rule(_Strict):
             raise ValueError("a rule needs a `pass` text")
         if self.review_if and not self.review:
             raise ValueError("a rule with `review_if` needs a `review` text")
+        if self.fail_if and not self.fail:
+            raise ValueError("a rule with `fail_if` needs a `fail` text")
+        if self.instead and not self.fail_if:
+            raise ValueError("`instead` is told when a rule fails, so the rule needs `fail_if`")
+        if (self.field or self.fact) in FORBIDDEN_SUBJECTS:
+            raise ValueError(f"a rule may not read {self.field or self.fact!r}: the intake never asks for it")
+        overlap = set(self.pass_if) & (set(self.fail_if) | set(self.review_if)) | set(self.fail_if) & set(self.review_if)
+        if overlap:
+            raise ValueError(f"values {sorted(map(str, overlap))} appear in more than one of pass_if, fail_if, review_if")
         return self
 
 
@@ -65,11 +91,58 @@ class Category(_Strict):
     false_if: tuple[Any, ...] = ()
     source: str
     counts_toward_priority: bool = True
+    # target (the seed's target populations), emphasis (groups the Fund emphasises),
+    # wioa (priority of service) or reporting (kept for equity reporting only).
+    group: Literal["target", "emphasis", "wioa", "reporting"] = "emphasis"
+
+    @model_validator(mode="after")
+    def _subject(self) -> "Category":
+        if (self.field is None) == (self.fact is None):
+            raise ValueError("a category reads exactly one of `field` or `fact`")
+        if (self.field or self.fact) in FORBIDDEN_SUBJECTS:
+            raise ValueError(f"a category may not read {self.field or self.fact!r}: the intake never asks for it")
+        return self
+
+
+class ServiceLevel(_Strict):
+    level: int
+    all_of: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+
+    def holds(self, categories: set[str]) -> bool:
+        return all(c in categories for c in self.all_of) and (not self.any_of or any(c in categories for c in self.any_of))
+
+
+class PriorityOfService(_Strict):
+    """WIOA priority of service: the first level whose categories hold; `otherwise` when none does."""
+
+    source: str
+    levels: tuple[ServiceLevel, ...]
+    otherwise: int
+
+    def level(self, categories: Sequence[str]) -> int:
+        have = set(categories)
+        return next((lv.level for lv in self.levels if lv.holds(have)), self.otherwise)
 
 
 class RuleFile(_Strict):
     eligibility: tuple[Rule, ...]
     priority: tuple[Category, ...]
+    priority_of_service: PriorityOfService | None = None
+
+    @model_validator(mode="after")
+    def _ids(self) -> "RuleFile":
+        for kind, items in (("rule", self.eligibility), ("category", self.priority)):
+            ids = [i.id for i in items]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"{kind} ids appear twice: {dupes}")
+        if self.priority_of_service:
+            known = {c.id for c in self.priority}
+            named = {c for lv in self.priority_of_service.levels for c in (*lv.all_of, *lv.any_of)}
+            if named - known:
+                raise ValueError(f"priority_of_service names unknown categories {sorted(named - known)}")
+        return self
 
 
 def load_rules(path: Path | str | None = None) -> RuleFile:
@@ -84,10 +157,11 @@ class RuleResult:
     text: Msg
     source: str
     placeholder: bool = False
+    review: bool = False  # this result holds the person for staff review
 
     def to_json(self) -> dict[str, Any]:
         return {"rule": self.rule, "result": self.result, "text": self.text.to_json(), "source": self.source,
-                "placeholder": self.placeholder}
+                "placeholder": self.placeholder, "review": self.review}
 
 
 @dataclass(frozen=True)
@@ -113,11 +187,16 @@ class Screening:
     unknown_categories: tuple[str, ...]
     is_priority: bool
     matches: tuple[Match, ...] = ()
+    # For a person the trainings cannot take: where to go instead, and the nearest AJCC's id.
+    instead: tuple[Msg, ...] = ()
+    nearest_office: str | None = None
+    service_level: int | None = None  # WIOA priority of service, 1 (first) to 5
 
     def to_json(self) -> dict[str, Any]:
-        return {"eligibility": {"status": self.eligibility, "reasons": [r.to_json() for r in self.reasons]},
+        return {"eligibility": {"status": self.eligibility, "reasons": [r.to_json() for r in self.reasons],
+                                "instead": [m.to_json() for m in self.instead], "nearest_office": self.nearest_office},
                 "priority": {"is_priority": self.is_priority, "categories": list(self.categories),
-                             "unknown": list(self.unknown_categories)},
+                             "unknown": list(self.unknown_categories), "service_level": self.service_level},
                 "matches": [m.to_json() for m in self.matches]}
 
 
@@ -148,6 +227,13 @@ def _value(subject_field: str | None, subject_fact: str | None, answers: Mapping
     return answers.get(subject_field) if subject_field else known.get(subject_fact or "")
 
 
+def _withheld(value: Any) -> bool:
+    """A missing answer, or one that says only "prefer not to say", in a single or multiple choice."""
+    if isinstance(value, (list, tuple)):
+        return all(v in UNKNOWN_VALUES for v in value)
+    return value in UNKNOWN_VALUES
+
+
 def _hits(value: Any, values: Sequence[Any]) -> bool:
     if isinstance(value, (list, tuple)):
         return any(v in values for v in value)
@@ -155,41 +241,86 @@ def _hits(value: Any, values: Sequence[Any]) -> bool:
 
 
 def evaluate_rule(rule: Rule, answers: Mapping[str, Any], known: Mapping[str, Any]) -> RuleResult:
-    """One rule's pass, fail or unknown, with the reason to show."""
+    """One rule's pass, fail or unknown, with the reason to show; a missing answer is never a fail."""
     value = _value(rule.field, rule.fact, answers, known)
-    if value not in UNKNOWN_VALUES and value != []:
+    if not _withheld(value):
         if _hits(value, rule.fail_if):
-            return RuleResult(rule.id, "fail", Msg(rule.fail), rule.source, rule.placeholder)
+            return RuleResult(rule.id, "fail", Msg(rule.fail or ""), rule.source, rule.placeholder)
         if _hits(value, rule.review_if):
-            return RuleResult(rule.id, "unknown", Msg(rule.review or rule.unknown), rule.source, rule.placeholder)
+            return RuleResult(rule.id, "unknown", Msg(rule.review or rule.unknown), rule.source, rule.placeholder, True)
         if _hits(value, rule.pass_if):
             return RuleResult(rule.id, "pass", Msg(rule.pass_ or ""), rule.source, rule.placeholder)
-    return RuleResult(rule.id, "unknown", Msg(rule.unknown), rule.source, rule.placeholder)
+    return RuleResult(rule.id, "unknown", Msg(rule.unknown), rule.source, rule.placeholder, rule.review_when_unknown)
 
 
 def category_value(cat: Category, answers: Mapping[str, Any], known: Mapping[str, Any]) -> bool | None:
     """True, False, or None when the answer is missing or withheld."""
     value = _value(cat.field, cat.fact, answers, known)
-    if value in UNKNOWN_VALUES or value == []:
+    if _withheld(value):
         return None
     if _hits(value, cat.true_if):
         return True
-    if _hits(value, cat.false_if) or isinstance(value, (list, tuple)):
+    if _hits(value, cat.false_if):
         return False
-    return None
+    return None  # an answer the category does not speak to ("other") is unknown, not false
 
 
 Matcher = Callable[[Mapping[str, Any], Mapping[str, Any], str], Sequence[Match]]
 
 
+def nearest_office(offices: Sequence[Office], zip5: str | None) -> tuple[Office, float] | None:
+    """The AJCC closest to the ZIP and its distance in miles, or None without a usable ZIP."""
+    if not zip5 or zip5 == "none":
+        return None
+    best: tuple[Office, float] | None = None
+    for office in offices:
+        miles = geo.miles_between(zip5, office.zip)
+        if miles is not None and (best is None or miles < best[1]):
+            best = (office, miles)
+    return best
+
+
+def instead_messages(failed: Sequence[Rule], answers: Mapping[str, Any],
+                     offices: OfficeFile | None) -> tuple[tuple[Msg, ...], str | None]:
+    """What to tell a person the trainings cannot take: the failed rules' pointers, then a job centre."""
+    params: dict[str, Any] = {}
+    if offices is not None:
+        params = {"county_locator": verbatim(offices.county_locator),
+                  "statewide_locator": verbatim(offices.statewide_locator),
+                  "statewide_hrtp_list": verbatim(offices.statewide_hrtp_list)}
+    out: list[Msg] = []
+    for rule in failed:
+        for item in rule.instead:
+            msg = Msg(item.text, {k: v for k, v in params.items() if f"%({k})s" in item.text})
+            if msg not in out:
+                out.append(msg)
+    if offices is None:
+        out.append(Msg(N_("You can still get free job help at an America's Job Center of California. Call 211 to find the nearest one.")))
+        return tuple(out), None
+    near = nearest_office(offices.offices, answers.get("zip"))
+    office = near[0] if near and near[1] <= NEAR_OFFICE_MILES else None
+    if office is None and county_residency(answers) == "outside":
+        out.append(Msg(N_("You can still get free job help at an America's Job Center of California near you: %(locator)s or call 211."),
+                       {"locator": params["statewide_locator"]}))
+    elif office is not None and office.shown("name") and office.shown("city"):
+        # Only facts a source states are told to a person; staff see the office id either way.
+        out.append(Msg(N_("You can still get free job help near you at the %(office)s in %(city)s. Find it and others at %(locator)s or call 211."),
+                       {"office": verbatim(office.name), "city": verbatim(office.city),
+                        "locator": params["county_locator"]}))
+    else:
+        out.append(Msg(N_("You can still get free job help at your nearest America's Job Center of California: %(locator)s or call 211."),
+                       {"locator": params["county_locator"]}))
+    return tuple(out), office.id if office else None
+
+
 def screen(answers: Mapping[str, Any], rules: RuleFile, known: Mapping[str, Any] | None = None,
-           matcher: Matcher | None = None, language: str = "en") -> Screening:
+           matcher: Matcher | None = None, language: str = "en", offices: OfficeFile | None = None) -> Screening:
     """Screens one person's answers: eligibility with reasons, priority categories, matches."""
     known = dict(known) if known is not None else facts(answers)
     results = tuple(evaluate_rule(r, answers, known) for r in rules.eligibility)
     if any(r.result == "fail" for r in results):
         status = "ineligible"
-    elif any(r.result == "unknown" for r in results):
+    elif any(r.review for r in results):
         status = "needs_review"
     else:
         status = "eligible"
@@ -201,5 +332,15 @@ def screen(answers: Mapping[str, Any], rules: RuleFile, known: Mapping[str, Any]
         elif v is None:
             unknown.append(cat.id)
     counting = {c.id for c in rules.priority if c.counts_toward_priority}
-    matches = tuple(matcher(answers, known, status)) if matcher and status != "ineligible" else ()
-    return Screening(status, results, tuple(cats), tuple(unknown), any(c in counting for c in cats), matches)
+    level = rules.priority_of_service.level(cats) if rules.priority_of_service else None
+    matches: tuple[Match, ...] = ()
+    instead: tuple[Msg, ...] = ()
+    office: str | None = None
+    if status == "ineligible":
+        failed = [rule for rule, r in zip(rules.eligibility, results) if r.result == "fail"]
+        instead, office = instead_messages(failed, answers, offices)
+    elif matcher:
+        seen = {**known, "priority_categories": tuple(cats), "language": language}
+        matches = tuple(matcher(answers, seen, status))
+    return Screening(status, results, tuple(cats), tuple(unknown), any(c in counting for c in cats), matches,
+                     instead, office, level)

@@ -1,0 +1,291 @@
+"""Ranks training programs for one person: catalog in, matches with score components and reasons out."""
+
+# Pure: no I/O and no database. What matters follows the intake's promise: sector interest
+# first; hard constraints (age, county) remove a program; then distance, language of
+# instruction, supportive services that answer stated needs, and paid training. A prerequisite
+# the person may not meet lowers the score and is said as something to talk through with
+# staff, never hidden.
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from intake_flows import geo
+from intake_flows.catalog import Program
+from intake_flows.screening import Match, Matcher, county_residency
+from intake_flows.text import Msg, N_
+
+# Ages each `age_range` answer spans; under_16 starts at 14, the youngest WIOA youth age.
+AGE_RANGES = {"under_16": (14, 15), "16_17": (16, 17), "18_24": (18, 24), "25_54": (25, 54), "55_plus": (55, 120)}
+SHOWN = 3  # matches offered to a person: the SMS result shows three within its segment budget
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Score weights. Sector points dwarf the rest so that interest always ranks first."""
+
+    sector_chosen: float = 10.0
+    sector_related: float = 5.0
+    paid: float = 1.0
+    per_mile: float = 0.05
+    max_penalty_miles: float = 60.0
+    # A program with no site on file counts as this far, so it neither wins nor loses on distance.
+    unknown_site_miles: float = 10.0
+    language: float = 1.0
+    per_need_met: float = 0.5
+    needs_cap: float = 1.5
+    prerequisite_missing: float = -1.0
+    prerequisite_unknown: float = -0.5
+    age_partly: float = -0.5
+    focus: float = 0.5
+    placeholder: float = -0.5
+
+
+WEIGHTS = Weights()
+
+# What a program is, as a reason shown when the person did not pick its sector.
+SECTOR_REASONS = {
+    "construction": N_("construction and trades"), "healthcare": N_("healthcare work"),
+    "technology": N_("technology work"), "ece": N_("early care and education"),
+    "aerospace": N_("aerospace and manufacturing"), "creative_economy": N_("arts, media and entertainment"),
+    "hospitality": N_("hotel and food service work"), "transportation": N_("public transit maintenance"),
+    "utilities": N_("water and power utility work"), "clean_energy": N_("clean energy work"),
+    "building_services": N_("building maintenance work"),
+}
+NEED_REASONS = {
+    "childcare": N_("childcare support"), "transportation": N_("help with transportation"),
+    "housing": N_("housing help"), "tools_clothing": N_("tools and work clothes"),
+    "digital_access": N_("help with a phone or internet"), "english_classes": N_("English classes"),
+}
+LANGUAGE_NAMES = {
+    "en": N_("English"), "es": N_("Spanish"), "zh-Hant": N_("Chinese"), "zh-Hans": N_("Chinese"), "ko": N_("Korean"),
+    "vi": N_("Vietnamese"), "tl": N_("Tagalog"), "hy": N_("Armenian"), "ru": N_("Russian"), "fa": N_("Farsi"),
+    "km": N_("Khmer"), "ar": N_("Arabic"), "ja": N_("Japanese"), "hi": N_("Hindi"), "th": N_("Thai"),
+}
+
+PAID = N_("paid training")
+PAID_WAGE = N_("paid training, $%(wage)s an hour")
+MILES = N_("%(miles)s miles from %(zip)s")
+ONE_MILE = N_("about 1 mile from %(zip)s")
+UNDER_A_MILE = N_("under a mile from %(zip)s")
+TAUGHT_IN = N_("classes in %(language)s")
+FOR_AGES = N_("for ages %(min)s to %(max)s")
+# Things to talk through: the program may ask for something the person may not have.
+NEEDS_LICENSE = N_("needs a driver's license; staff can help")
+NEEDS_DIPLOMA = N_("needs a high school diploma or GED; staff can help")
+AGES_TO_CHECK = N_("for ages %(min)s to %(max)s; staff will check the fit")
+MIN_AGE_TO_CHECK = N_("for ages %(min)s and up; staff will check the fit")
+BACKGROUND_CHECK = N_("has a background check; staff can talk it through")
+ENGLISH_ONLY = N_("classes are in English; ask staff about language help")
+CHECKS = frozenset({NEEDS_LICENSE, NEEDS_DIPLOMA, AGES_TO_CHECK, MIN_AGE_TO_CHECK, BACKGROUND_CHECK, ENGLISH_ONLY})
+
+
+def is_check(reason: Msg) -> bool:
+    """True for a reason that is something to talk through rather than a plus."""
+    return reason.msgid in CHECKS
+
+
+@dataclass(frozen=True)
+class Person:
+    """What matching reads from one person's answers and derived facts."""
+
+    zip: str | None
+    age: tuple[int, int] | None
+    sectors: tuple[str, ...]  # empty: no specific interest (not sure, or skipped)
+    education: str | None
+    drivers_license: str | None
+    needs: tuple[str, ...]
+    language: str
+    categories: tuple[str, ...]
+    residency: str | None
+    justice_involved: bool
+
+    @classmethod
+    def from_answers(cls, answers: Mapping[str, Any], known: Mapping[str, Any] | None = None) -> "Person":
+        known = known or {}
+        zip5 = answers.get("zip")
+        sectors = tuple(s for s in (answers.get("sectors") or ()) if s != "not_sure")
+        needs = tuple(n for n in (answers.get("needs") or ()) if n != "none")
+        residency = known.get("county_residency") if "county_residency" in known else county_residency(answers)
+        return cls(zip=zip5 if zip5 and zip5 != "none" else None,
+                   age=AGE_RANGES.get(answers.get("age_range") or ""),
+                   sectors=sectors, education=answers.get("education"),
+                   drivers_license=answers.get("drivers_license"), needs=needs,
+                   language=answers.get("language") or known.get("language") or "en",
+                   categories=tuple(known.get("priority_categories") or ()), residency=residency,
+                   justice_involved=answers.get("justice_involved") == "yes")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    program: Program
+    components: dict[str, float]
+    reasons: tuple[Msg, ...]
+    miles: float | None
+
+    @property
+    def score(self) -> float:
+        return sum(self.components.values())
+
+    def to_match(self) -> Match:
+        return Match(self.program.id, self.program.sector, round(self.score, 3), self.program.display_name,
+                     self.reasons, {k: round(v, 3) for k, v in self.components.items()})
+
+
+def excluded(program: Program, person: Person) -> str | None:
+    """Why a hard constraint removes the program for this person, or None when it may fit."""
+    if not program.active:
+        return "inactive"
+    if person.age is not None:
+        lo, hi = person.age
+        if program.min_age is not None and hi < program.min_age:
+            return "too_young"
+        if program.max_age is not None and lo > program.max_age:
+            return "too_old"
+    if program.la_county_resident_required and person.residency == "outside":
+        return "outside_county"
+    return None
+
+
+def nearest_site(program: Program, zip5: str | None) -> tuple[str, float] | None:
+    """The program site closest to the ZIP and its miles, or None when either is unknown."""
+    if not zip5:
+        return None
+    best: tuple[str, float] | None = None
+    for site in program.site_zips:
+        miles = geo.miles_between(zip5, site)
+        if miles is not None and (best is None or miles < best[1]):
+            best = (site, miles)
+    return best
+
+
+def _distance_reason(miles: float, zip5: str) -> Msg:
+    if miles < 0.75:
+        return Msg(UNDER_A_MILE, {"zip": zip5})
+    if round(miles) <= 1:
+        return Msg(ONE_MILE, {"zip": zip5})
+    return Msg(MILES, {"miles": int(round(miles)), "zip": zip5})
+
+
+def assess(program: Program, person: Person, w: Weights = WEIGHTS) -> Candidate:
+    """Scores one program for one person, with the reasons a person and staff can read."""
+    c: dict[str, float] = {}
+    pluses: list[Msg] = []
+    checks: list[Msg] = []
+
+    # Sector interest first.
+    if person.sectors:
+        if program.sector in person.sectors:
+            c["sector"] = w.sector_chosen
+        elif any(s in person.sectors for s in program.related_sectors):
+            c["sector"] = w.sector_related
+        else:
+            c["sector"] = 0.0
+    else:
+        c["sector"] = 0.0
+
+    # What a program is, when the person did not name its sector.
+    if not person.sectors or program.sector not in person.sectors:
+        pluses.append(Msg(SECTOR_REASONS.get(program.sector, program.sector)))
+
+    # Paid training.
+    c["paid"] = w.paid if program.paid else 0.0
+    if program.paid:
+        pluses.append(Msg(PAID_WAGE, {"wage": program.wage_per_hour}) if program.wage_per_hour else Msg(PAID))
+
+    # Distance: no ZIP means no penalty at all.
+    site = nearest_site(program, person.zip)
+    miles: float | None = None
+    if person.zip is None:
+        c["distance"] = 0.0
+    elif site is None:
+        c["distance"] = -w.per_mile * w.unknown_site_miles
+    else:
+        miles = site[1]
+        c["distance"] = -w.per_mile * min(miles, w.max_penalty_miles)
+        pluses.append(_distance_reason(miles, person.zip))
+
+    # Supportive services that answer stated needs.
+    met = [n for n in person.needs if n in program.supportive_services]
+    c["services"] = min(w.per_need_met * len(met), w.needs_cap)
+    service_reasons = [Msg(NEED_REASONS[n]) for n in met if n in NEED_REASONS]
+
+    # Language of instruction: a plus in the person's own language, said out loud when only English.
+    if person.language != "en" and person.language in program.languages:
+        c["language"] = w.language
+        pluses.append(Msg(TAUGHT_IN, {"language": Msg(LANGUAGE_NAMES.get(person.language, person.language))}))
+    else:
+        c["language"] = 0.0
+        if person.language != "en" and program.languages == ("en",):
+            checks.append(Msg(ENGLISH_ONLY))
+    pluses.extend(service_reasons)
+
+    # Ages: a youth program says so; a range the person only partly falls in is checked by staff.
+    c["age"] = 0.0
+    if program.max_age is not None and program.min_age is not None:
+        lo, hi = person.age or (program.min_age, program.max_age)
+        inside = program.min_age <= lo and hi <= program.max_age
+        if person.age is None or not inside:
+            c["age"] = w.age_partly
+            checks.append(Msg(AGES_TO_CHECK, {"min": program.min_age, "max": program.max_age}))
+        else:
+            pluses.append(Msg(FOR_AGES, {"min": program.min_age, "max": program.max_age}))
+    elif person.age is not None and program.min_age is not None and person.age[0] < program.min_age:
+        c["age"] = w.age_partly
+        checks.append(Msg(MIN_AGE_TO_CHECK, {"min": program.min_age}))
+
+    # Prerequisites: lower the score and say so, never hide the program.
+    c["prerequisites"] = 0.0
+    if program.drivers_license_required:
+        if person.drivers_license == "no":
+            c["prerequisites"] += w.prerequisite_missing
+            checks.append(Msg(NEEDS_LICENSE))
+        elif person.drivers_license != "yes":
+            c["prerequisites"] += w.prerequisite_unknown
+            checks.append(Msg(NEEDS_LICENSE))
+    if program.diploma_required:
+        if person.education == "no_diploma":
+            c["prerequisites"] += w.prerequisite_missing
+            checks.append(Msg(NEEDS_DIPLOMA))
+        elif person.education not in ("hs_ged", "some_college", "degree"):
+            c["prerequisites"] += w.prerequisite_unknown
+            checks.append(Msg(NEEDS_DIPLOMA))
+    if program.background_check and person.justice_involved:
+        # Said so that nobody is surprised later; not scored, since these programs take people with records.
+        checks.append(Msg(BACKGROUND_CHECK))
+
+    c["focus"] = w.focus if set(person.categories) & set(program.focus) else 0.0
+    c["placeholder"] = w.placeholder if program.placeholder_name else 0.0
+    return Candidate(program, c, tuple(pluses) + tuple(checks), miles)
+
+
+def rank(programs: Sequence[Program], answers: Mapping[str, Any], known: Mapping[str, Any] | None = None,
+         weights: Weights = WEIGHTS) -> list[Candidate]:
+    """Every program that may fit, best first; outside the named sectors only when none of those fits."""
+    # Falling back to every sector means nobody who can join is left with nothing.
+    person = Person.from_answers(answers, known)
+    fitting = [p for p in programs if excluded(p, person) is None]
+    if person.sectors:
+        wanted = [p for p in fitting if set(p.sectors) & set(person.sectors)]
+        fitting = wanted or fitting
+    scored = [assess(p, person, weights) for p in fitting]
+    scored.sort(key=lambda c: (-round(c.score, 6), c.miles if c.miles is not None else float("inf"), c.program.id))
+    return scored
+
+
+def match(programs: Sequence[Program], answers: Mapping[str, Any], known: Mapping[str, Any] | None = None,
+          limit: int = SHOWN, weights: Weights = WEIGHTS) -> tuple[Match, ...]:
+    """The top matches for a person, each with its score components and reasons."""
+    return tuple(c.to_match() for c in rank(programs, answers, known, weights)[:limit])
+
+
+def make_matcher(programs: Sequence[Program], limit: int = SHOWN, weights: Weights = WEIGHTS) -> Matcher:
+    """A `screening.Matcher` over a fixed catalog snapshot."""
+    catalog = tuple(programs)
+
+    def matcher(answers: Mapping[str, Any], known: Mapping[str, Any], status: str) -> Sequence[Match]:
+        return match(catalog, answers, known, limit, weights)
+
+    return matcher
