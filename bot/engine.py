@@ -399,8 +399,7 @@ class _Turn:
                 return None, Msg(N_("Please send a shorter answer, up to %(max)s letters."), {"max": step.max_length})
             return value, None
         if kind == "zip":
-            if parse.match_word(text, {"none": ("none", "no", "no address", "homeless", "ninguno", "ninguna",
-                                                  "no tengo", "sin casa", "n/a", "na")}) == "none":
+            if parse.match_word(text, {"none": self.ctx.answer_words["none"]}) == "none":
                 return "none", None
             zip5 = parse.parse_zip(text)
             if zip5 is None:

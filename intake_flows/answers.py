@@ -89,13 +89,31 @@ def _match_piece(piece: str, numbered: Sequence[tuple[int, str]], vocab: Mapping
     if exact:
         return [exact]
     f = fold(piece)
-    if len(f) < 3:
+    dense = is_dense(f)
+    shortest = 2 if dense else 3
+    if len(f) < shortest:
         return None
     # Loose match: the piece is a whole word of exactly one option's words ("nursing" in
-    # "Healthcare, nursing"), or one option's word is contained in the piece.
-    contained = {k for k, words in vocab.items() for w in words if len(fold(w)) >= 3 and (
-        f in fold(w).split() or fold(w) in f)}
+    # "Healthcare, nursing"), or one option's word is contained in the piece. Scripts written
+    # without spaces (Chinese, Japanese, Thai, Khmer) match inside a label instead ("医疗"
+    # in "医疗保健"); there two characters are already a word ("건설", "쉼터").
+    contained = set()
+    for k, words in vocab.items():
+        for w in words:
+            fw = fold(w)
+            if len(fw) >= shortest and (f in fw.split() or fw in f or (dense and f in fw)):
+                contained.add(k)
     return [contained.pop()] if len(contained) == 1 else None
+
+
+_DENSE_SCRIPTS = ("CJK", "HANGUL", "HIRAGANA", "KATAKANA", "THAI", "KHMER")
+
+
+def is_dense(text: str) -> bool:
+    """True when the text is mostly in a script where one or two characters make a word."""
+    letters = [ch for ch in text if ch.isalpha()]
+    dense = sum(1 for ch in letters if unicodedata.name(ch, "").startswith(_DENSE_SCRIPTS))
+    return bool(letters) and dense * 2 >= len(letters)
 
 
 def parse_choice(text: str, numbered: Sequence[tuple[int, str]], vocab: Mapping[str, Sequence[str]]) -> str | None:

@@ -1,69 +1,179 @@
-"""Guesses a person's language from a first message, and reads referral codes out of it."""
+"""Guesses a person's language from a first message or a locale tag, and reads referral codes out of it."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from intake_flows.answers import fold
 
 # Script -> language, for scripts that only one supported language uses.
 _SCRIPTS = {"HANGUL": "ko", "HIRAGANA": "ja", "KATAKANA": "ja", "ARMENIAN": "hy", "KHMER": "km",
             "THAI": "th", "DEVANAGARI": "hi", "CYRILLIC": "ru"}
-# Letters only Persian uses among Arabic-script languages (pe, che, zhe, gaf, Farsi yeh, keheh).
-_PERSIAN = set("پچژگیک")
-# Common characters that differ between Simplified and Traditional Chinese.
-_SIMPLIFIED = set("们这个说话请问语学习时间还没会对发么为员业证医训开书东车长门见贝龙")
-_TRADITIONAL = set("們這個說話請問語學習時間還沒會對發麼為員業證醫訓開書東車長門見貝龍")
 
+# Letters only Persian uses among Arabic-script languages (pe, che, zhe, gaf, Farsi yeh, keheh),
+# and letters a Persian keyboard never types (teh marbuta, Arabic yeh, Arabic kaf, alef maksura).
+_PERSIAN = set("پچژگیک")
+_ARABIC_ONLY = set("ةيكى")
+_ARABIC_WORDS = ("مرحبا", "اهلا", "أهلا", "شكرا", "السلام", "أريد", "اريد", "عمل", "وظيفة", "نعم", "كيف")
+
+# Common characters whose Simplified and Traditional forms differ (pairs in the same order);
+# characters both scripts share (你好, 工作) say nothing.
+_SIMPLIFIED = set("们这个说话请问语学习时间还没会对发为员业证医训开书东车长门见贝龙谢欢号码电脑网钱给让认识吗联络华国过进边写实现"
+                  "经济简体页帮职练报岁儿亲爱办务区县难题应该关从众两点钟头买卖读听样种乐气场师术设计历资产处动劳选择负责专转换级"
+                  "问厅馆图觉饭馈顾顺须领养师护药础条约纪线组织终结给绍续继赛货费资质购赞输辆达适选递释链销锁阅队际陆难验骑鱼")
+_TRADITIONAL = set("們這個說話請問語學習時間還沒會對發為員業證醫訓開書東車長門見貝龍謝歡號碼電腦網錢給讓認識嗎聯絡華國過進邊寫實現"
+                   "經濟簡體頁幫職練報歲兒親愛辦務區縣難題應該關從眾兩點鐘頭買賣讀聽樣種樂氣場師術設計歷資產處動勞選擇負責專轉換級"
+                   "問廳館圖覺飯饋顧順須領養師護藥礎條約紀線組織終結給紹續繼賽貨費資質購贊輸輛達適選遞釋鏈銷鎖閱隊際陸難驗騎魚")
+# Han-only names a person may send to pick a language outright.
+_HAN_NAMES = {"日本語": "ja", "日本": "ja", "にほんご": "ja", "繁體": "zh-Hant", "繁体": "zh-Hant", "繁體中文": "zh-Hant",
+              "繁体中文": "zh-Hant", "廣東話": "zh-Hant", "广东话": "zh-Hant", "粵語": "zh-Hant", "粤语": "zh-Hant",
+              "國語": "zh-Hant", "简体": "zh-Hans", "簡體": "zh-Hans", "简体中文": "zh-Hans", "普通话": "zh-Hans",
+              "普通話": "zh-Hans"}
+# Japanese-only kanji forms (shinjitai), for messages written without kana.
+_JAPANESE_KANJI = set("気駅円様込売読働労覧圧縦払戻")
+
+# Latin-script first messages: greetings and phrases that settle the language on their own...
 _GREETINGS = {
-    "es": ["hola", "buenos dias", "buenas tardes", "buenas noches", "buenas", "quiero informacion", "necesito trabajo",
-           "espanol", "informacion", "ayudame", "gracias"],
-    "vi": ["xin chao", "chao", "toi can viec lam", "tieng viet"],
-    "tl": ["kumusta", "magandang araw", "magandang umaga", "magandang hapon", "salamat", "tagalog"],
+    "es": ["hola", "buenos dias", "buenas tardes", "buenas noches", "buenas", "buen dia", "quiero informacion",
+           "necesito trabajo", "espanol", "en espanol", "informacion", "ayudame", "gracias", "saludos", "que tal",
+           "busco trabajo", "me interesa"],
+    "vi": ["xin chao", "chao", "chao ban", "toi can viec lam", "tieng viet", "cam on", "alo", "toi muon tim viec"],
+    "tl": ["kumusta", "kamusta", "magandang araw", "magandang umaga", "magandang hapon", "magandang gabi", "salamat",
+           "tagalog", "filipino", "mabuhay", "hello po", "hi po", "good morning po"],
 }
+# ...and words that lean one way, counted against English ones (all folded: no accents).
+_WORDS = {
+    "es": {"quiero", "necesito", "trabajo", "busco", "buscando", "empleo", "estoy", "tengo", "hola", "gracias",
+           "informacion", "ayuda", "capacitacion", "entrenamiento", "favor", "como", "que", "los", "las", "del",
+           "soy", "puedo", "quisiera", "buenas", "buenos", "dias", "tardes", "noches", "usted", "interesa", "espanol",
+           "senor", "senora", "donde", "cuando", "gusto", "necesitamos", "queremos", "hijo", "hija", "mucho",
+           "llamo", "nombre", "hay", "esta"},
+    "tl": {"po", "opo", "ako", "ang", "ng", "mga", "kayo", "naman", "trabaho", "gusto", "kailangan", "salamat",
+           "kumusta", "kamusta", "magandang", "paano", "ikaw", "akin", "nais", "naghahanap", "hanap", "pwede",
+           "puwede", "umaga", "hapon", "gabi", "ninyo", "natin", "lang", "kasi", "ito", "yung"},
+    "vi": {"xin", "chao", "toi", "khong", "duoc", "muon", "giup", "viec", "tieng", "viet", "ban", "cam",
+           "lam", "nguoi", "nhe", "vay", "roi"},
+    "en": {"hi", "hello", "hey", "i", "need", "job", "jobs", "want", "work", "the", "my", "is", "am", "looking",
+           "for", "training", "please", "info", "yes", "thanks", "thank", "you", "good", "morning", "apply", "join",
+           "interested", "in", "about", "how", "what", "can", "an", "on", "to", "help", "start"},
+}
+# Vietnamese marks that no other supported Latin-script language uses: breve, circumflex on
+# a/e/o, horn, stroke d, hook above, dot below, and grave or tilde on a vowel.
+_VI_LETTERS = set("ăâđêôơưĂÂĐÊÔƠƯ")
+_VI_MARKS = {"\u0309", "\u0323", "\u031b", "\u0306", "\u0302"}
 
 JOIN_WORDS = ("join", "code", "ref", "unirse", "unir", "codigo", "inscribir")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")
 
 
-def detect_language(text: str) -> str | None:
-    """A supported language id when the message plainly shows one, else None (then we ask)."""
-    letters = [ch for ch in text if unicodedata.category(ch).startswith("L")]
-    if not letters:
-        return None
+def _script_counts(text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for ch in letters:
+    for ch in text:
+        if not unicodedata.category(ch).startswith("L"):
+            continue
         name = unicodedata.name(ch, "")
-        if name.startswith("CJK"):
+        if name.startswith("CJK") or name.startswith("IDEOGRAPHIC"):
             key = "HAN"
         elif name.startswith("ARABIC"):
             key = "ARABIC"
+        elif name.startswith("HALFWIDTH KATAKANA"):
+            key = "KATAKANA"
         else:
             key = name.split(" ")[0]
         counts[key] = counts.get(key, 0) + 1
-    script = max(counts, key=lambda k: counts[k])
-    if script in ("HIRAGANA", "KATAKANA") or (script == "HAN" and (counts.get("HIRAGANA") or counts.get("KATAKANA"))):
+    return counts
+
+
+def _is_vietnamese(text: str) -> bool:
+    if any(ch in _VI_LETTERS for ch in text):
+        return True
+    for ch in unicodedata.normalize("NFD", text):
+        if ch in _VI_MARKS:
+            return True
+    # Grave or tilde on a vowel: Spanish writes neither (its only tilde is on ñ).
+    return bool(re.search(r"[aeiouy][\u0300\u0303]", unicodedata.normalize("NFD", text.casefold())))
+
+
+def _latin(text: str) -> str | None:
+    if _is_vietnamese(text):
+        return "vi"
+    if any(ch in text for ch in "¿¡ñÑ"):
+        return "es"
+    f = fold(text)
+    for lang, phrases in _GREETINGS.items():
+        if any(f == p or f.startswith(p + " ") for p in phrases):
+            return lang
+    words = f.split()
+    if any(ch in text for ch in "áéíóúÁÉÍÓÚ"):  # acute accents: Spanish, among our Latin-script languages
+        return "es"
+    scores = {lang: sum(w in vocab for w in words) for lang, vocab in _WORDS.items()}
+    english = scores.pop("en")
+    best = max(scores, key=lambda k: scores[k])
+    if scores[best] >= 1 and scores[best] > english and list(scores.values()).count(scores[best]) == 1:
+        return best
+    return None
+
+
+def _han(text: str, counts: dict[str, int]) -> str:
+    stripped = re.sub(r"\s+", "", text)
+    if stripped in _HAN_NAMES:
+        return _HAN_NAMES[stripped]
+    if counts.get("HIRAGANA") or counts.get("KATAKANA") or any(ch in _JAPANESE_KANJI for ch in text):
         return "ja"
+    simp = sum(ch in _SIMPLIFIED for ch in text)
+    trad = sum(ch in _TRADITIONAL for ch in text)
+    # With nothing to tell them apart ("你好"), Simplified: most Chinese-speaking newcomers in LA
+    # County now write it, and the LANGUAGE keyword is offered right away in either case.
+    return "zh-Hant" if trad > simp else "zh-Hans"
+
+
+def _arabic(text: str) -> str:
+    if any(ch in _PERSIAN for ch in text):
+        return "fa"
+    if any(ch in _ARABIC_ONLY for ch in text) or re.search(r"(?:^|\s)ال", text):
+        return "ar"
+    words = set(re.findall(r"\w+", text))
+    if words & set(_ARABIC_WORDS):
+        return "ar"
+    # Farsi is the larger community in LA County; Arabic greetings almost always carry ال or ي.
+    return "fa"
+
+
+def detect_language(text: str) -> str | None:
+    """A supported language id when the message plainly shows one, else None (then we ask)."""
+    counts = _script_counts(text)
+    if not counts:
+        return None
+    script = max(counts, key=lambda k: counts[k])
+    if script in ("HIRAGANA", "KATAKANA"):
+        return "ja"
+    if script == "HAN":
+        return _han(text, counts)
     if script in _SCRIPTS:
         return _SCRIPTS[script]
-    if script == "HAN":
-        simp = sum(ch in _SIMPLIFIED for ch in text)
-        trad = sum(ch in _TRADITIONAL for ch in text)
-        return "zh-Hans" if simp > trad else "zh-Hant"
     if script == "ARABIC":
-        return "fa" if any(ch in _PERSIAN for ch in text) else "ar"
+        return _arabic(text)
     if script == "LATIN":
-        f = fold(text)
-        for lang, phrases in _GREETINGS.items():
-            if any(f == p or f.startswith(p + " ") for p in phrases):
-                return lang
-        if any(ch in text for ch in "¿¡ñÑ"):
-            return "es"
-        # Vietnamese letters and tone marks (dot below, hook above, horn) that Spanish never uses.
-        if any(ch in text for ch in "ăâđêôơưĂÂĐÊÔƠƯ") or any(c in "\u0323\u0309\u031b" for c in unicodedata.normalize("NFD", text)):
-            return "vi"
+        return _latin(text)
     return None
+
+
+def from_locale_tag(tag: str | None, supported: Iterable[str]) -> str | None:
+    """Our language id for a BCP-47 tag such as Telegram's language_code ("es-MX", "zh-hant", "fil")."""
+    if not tag:
+        return None
+    known = {s.casefold(): s for s in supported}
+    parts = [p.casefold() for p in re.split(r"[-_]", tag.strip()) if p]
+    if not parts:
+        return None
+    base = {"fil": "tl", "pes": "fa", "prs": "fa", "cmn": "zh", "yue": "zh", "arb": "ar"}.get(parts[0], parts[0])
+    if base == "zh":
+        rest = set(parts[1:])
+        traditional = "hant" in rest or bool(rest & {"tw", "hk", "mo"}) or parts[0] == "yue"
+        base = "zh-hant" if traditional and "hans" not in rest else "zh-hans"
+    return known.get(base)
 
 
 def referral_code(text: str, known: frozenset[str] | set[str] = frozenset()) -> str | None:

@@ -167,7 +167,7 @@ class LanguageList(_Strict):
 
 class KeywordFile(_Strict):
     keywords: dict[Literal[KEYWORD_ACTIONS], tuple[str, ...]]  # type: ignore[valid-type]
-    answer_words: dict[Literal["yes", "no", "skip"], tuple[str, ...]]
+    answer_words: dict[Literal["yes", "no", "skip", "none"], tuple[str, ...]]
 
 
 def _describe(exc: ValidationError, doc: Any) -> str:

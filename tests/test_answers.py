@@ -48,3 +48,14 @@ def test_parse_multi(raw, ids):
                                       ("٩٠٠١١", "90011"), ("9001", None), ("900111", None)])
 def test_parse_zip(raw, zip5):
     assert a.parse_zip(raw) == zip5
+
+
+DENSE = [(1, "construction"), (2, "healthcare"), (3, "shelter")]
+DENSE_WORDS = {"construction": ("건설 및 기술직", "建筑和技工"), "healthcare": ("의료", "医疗保健"),
+               "shelter": ("쉼터 또는 임시 주거", "收容所")}
+
+
+@pytest.mark.parametrize("raw,ids", [("건설", ["construction"]), ("쉼터", ["shelter"]), ("医疗", ["healthcare"]),
+                                     ("建筑", ["construction"]), ("医疗，建筑", ["healthcare", "construction"]), ("医", None)])
+def test_two_characters_are_a_word_in_dense_scripts(raw, ids):
+    assert a.parse_multi(raw, DENSE, DENSE_WORDS) == ids

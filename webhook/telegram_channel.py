@@ -17,6 +17,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 from telegram.request import HTTPXRequest
 
+from intake_flows.detect import from_locale_tag
+
 from bot.delivery import opt_out_contact, record_replies_sent, replies_sent
 from bot.messages import InboundMessage
 from bot.render import Rendered
@@ -26,25 +28,11 @@ log = logging.getLogger(__name__)
 bp = Blueprint("telegram", __name__)
 T = TypeVar("T")
 
-# Telegram's language_code is IETF-ish ("es", "zh-hans", "pt-br"); ours are BCP-47 ids.
-_LANGUAGE_CODES = {"zh-hans": "zh-Hans", "zh-cn": "zh-Hans", "zh-sg": "zh-Hans", "zh-hant": "zh-Hant",
-                   "zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh": "zh-Hans", "fil": "tl"}
 MAX_TEXT = 4096  # sendMessage's limit after entity parsing
 
 
 class BadUpdate(ValueError):
     """The update is not one we can read."""
-
-
-def language_of(code: str | None, supported: set[str]) -> str | None:
-    """Our language id for a Telegram language_code, or None when we don't support it."""
-    if not code:
-        return None
-    code = code.lower()
-    if code in _LANGUAGE_CODES:
-        return _LANGUAGE_CODES[code]
-    base = code.split("-")[0]
-    return base if base in supported else None
 
 
 @dataclass(frozen=True)
@@ -71,7 +59,7 @@ def parse_update(data: Any, supported: set[str]) -> ParsedUpdate:
         if chat is None or not query.data:
             raise BadUpdate("a button press without its chat")
         msg = InboundMessage("telegram", str(chat.id), query.data[:64], provider_id,
-                             language_hint=language_of(query.from_user.language_code, supported))
+                             language_hint=from_locale_tag(query.from_user.language_code, supported))
         return ParsedUpdate(msg, callback_id=query.id)
     message = update.message
     if message is None or message.chat is None:
@@ -85,7 +73,7 @@ def parse_update(data: Any, supported: set[str]) -> ParsedUpdate:
         payload, text = text.split(" ", 1)[1].strip()[:64] or None, "/start"
     user = message.from_user
     return ParsedUpdate(InboundMessage("telegram", str(message.chat.id), text, provider_id, media_count=media,
-                                       language_hint=language_of(user.language_code if user else None, supported),
+                                       language_hint=from_locale_tag(user.language_code if user else None, supported),
                                        start_payload=payload))
 
 

@@ -1,0 +1,306 @@
+"""Catalogs: every language complete and correct, the checker catches what it should, fallbacks hold."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from click.testing import CliRunner
+
+from bot import i18n_check as ic
+from bot.i18n import I18n, compile_catalogs
+from intake_flows import answers as parse
+from intake_flows.schema import load_keywords, load_languages
+from intake_flows.text import Msg, verbatim
+from webhook.cli_i18n import i18n_group
+
+LANGUAGES = load_languages()
+LANG_IDS = [lang.id for lang in LANGUAGES]
+KEYWORDS = load_keywords()
+
+
+@pytest.fixture(scope="module")
+def template(runtime) -> Catalog:
+    # `runtime` first: loading it compiles every catalog, as start-up does, so .mo files are fresh.
+    return ic.extract_template()
+
+
+# ---- the real catalogs -----------------------------------------------------------------------
+
+def test_messages_pot_holds_exactly_the_msgids_of_the_code_and_data(template: Catalog) -> None:
+    problems = ic.check_template(template)
+    assert not problems, "\n".join(map(str, problems))
+
+
+def test_the_pot_has_the_flow_rules_and_engine_texts(template: Catalog) -> None:
+    ids = {m.id for m in template}
+    assert "Do you agree to answer a few questions?" in ids  # intake.yaml
+    assert "You live in LA County." in ids  # rules.yaml
+    assert "Sorry, please reply 1 for yes or 2 for no." in ids  # bot/engine.py
+
+
+@pytest.mark.parametrize("lang_id", LANG_IDS)
+def test_catalog_is_complete_and_correct(lang_id: str, template: Catalog) -> None:
+    lang = next(lang for lang in LANGUAGES if lang.id == lang_id)
+    problems = ic.check_catalog(lang_id, ic.existing_catalogs().get(lang_id), template, KEYWORDS, lang)
+    assert not problems, f"{len(problems)} problem(s) in {lang_id}:\n" + "\n".join(map(str, problems[:40]))
+
+
+@pytest.mark.parametrize("lang_id", [i for i in LANG_IDS if i != "en"])
+def test_each_language_actually_translates(lang_id: str, runtime) -> None:
+    t = runtime.i18n(lang_id)
+    assert t.lang == lang_id
+    assert t.gettext("Do you agree to answer a few questions?") != "Do you agree to answer a few questions?"
+
+
+@pytest.mark.parametrize("lang_id", LANG_IDS)
+def test_translated_option_labels_are_distinct_and_understood(lang_id: str, runtime) -> None:
+    """Typing an option's words in one's own language picks that option, and nothing else."""
+    t = runtime.i18n(lang_id)
+    keywords = {parse.fold(w) for words in KEYWORDS.keywords.values() for w in words}
+    for step in runtime.bundle.flow.steps:
+        if not step.options:
+            continue
+        labels = {o.id: t.render(Msg(o.label)) for o in step.options}
+        folded = [parse.fold(label) for label in labels.values()]
+        assert len(set(folded)) == len(folded), f"{lang_id} {step.id}: two options read the same: {labels}"
+        vocab = {o.id: (o.label, *o.words, labels[o.id]) for o in step.options}
+        numbered = [(i, o.id) for i, o in enumerate(step.options, 1)]
+        for o in step.options:
+            assert parse.parse_choice(labels[o.id], numbered, vocab) == o.id, f"{lang_id} {step.id}: {labels[o.id]!r}"
+            assert parse.fold(labels[o.id]) not in keywords, f"{lang_id} {step.id}: {labels[o.id]!r} is a global keyword"
+    for label in ("Yes", "No", "Skip"):
+        assert parse.fold(t.gettext(label)) not in keywords - {"si", "yes"}, f"{lang_id}: {label!r} is a global keyword"
+
+
+def test_no_word_acts_for_two_keywords() -> None:
+    owner: dict[str, str] = {}
+    for action, words in KEYWORDS.keywords.items():
+        for w in words:
+            f = parse.fold(w)
+            assert owner.setdefault(f, action) == action, f"{w!r} is both {owner[f]} and {action}"
+    answers = {parse.fold(w): key for key, words in KEYWORDS.answer_words.items() for w in words}
+    clash = {w: (owner[w], answers[w]) for w in answers if w in owner and owner[w] != "opt_in"}
+    assert not clash, f"keywords that are also answers: {clash}"
+
+
+def test_yes_no_and_skip_words_do_not_overlap() -> None:
+    seen: dict[str, str] = {}
+    for key, words in KEYWORDS.answer_words.items():
+        if key == "none":
+            continue  # read only by the ZIP question, where "no" rightly means no address
+        for w in words:
+            f = parse.fold(w)
+            assert seen.setdefault(f, key) == key, f"{w!r} is both {seen[f]} and {key}"
+
+
+@pytest.mark.parametrize("word, action", [
+    ("AYUDA", "help"), ("Idioma", "language"), ("幫助", "help"), ("语言", "language"), ("상담원", "person"),
+    ("Xóa", "delete"), ("Ngôn ngữ", "language"), ("TULONG", "help"), ("Լեզու", "language"), ("Помощь", "help"),
+    ("زبان", "language"), ("ភាសា", "language"), ("مساعدة", "help"), ("言語", "language"), ("मदद", "help"),
+    ("ภาษา", "language"), ("STOP", "opt_out"), ("Dừng lại", "opt_out"), ("no más", "opt_out"),
+    ("menu", "help"), ("BORRAR", "delete"), ("atrás", "back"), ("뒤로", "back"),
+])
+def test_keywords_work_in_every_language(word: str, action: str, runtime) -> None:
+    from bot.engine import EngineContext
+
+    ctx = EngineContext(runtime.bundle, runtime.i18n, runtime.screen, runtime.facts)
+    assert ctx.keyword(word) == action
+
+
+@pytest.mark.parametrize("word", ["đúng", "Huy", "Tao", "sí", "네", "có", "да", "oo", "այո"])
+def test_answers_and_names_are_not_keywords(word: str, runtime) -> None:
+    from bot.engine import EngineContext
+
+    ctx = EngineContext(runtime.bundle, runtime.i18n, runtime.screen, runtime.facts)
+    assert ctx.keyword(word) in (None, "opt_in")
+
+
+# ---- the checker catches what it should ------------------------------------------------------
+
+def _template(*msgids: str | tuple[str, str]) -> Catalog:
+    cat = Catalog(project="HRTP Intake")
+    for m in msgids:
+        cat.add(m)
+    return cat
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+PO_HEAD = '''# Test catalog.
+# Drafted translations await review by a qualified translator.
+msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=utf-8\\n"
+"Language: {locale}\\n"
+"Plural-Forms: {plural}\\n"
+
+'''
+
+
+def _po(tmp_path: Path, lang_id: str, body: str, locale: str = "es_US",
+        plural: str = "nplurals=2; plural=(n != 1);", head: str = PO_HEAD) -> Path:
+    return _write(tmp_path / lang_id / "LC_MESSAGES" / "messages.po", head.format(locale=locale, plural=plural) + body)
+
+
+def _kinds(problems: list[ic.Problem]) -> list[str]:
+    return sorted(p.kind for p in problems)
+
+
+def test_a_good_catalog_passes(tmp_path: Path) -> None:
+    path = _po(tmp_path, "es", 'msgid "Hello %(name)s."\nmsgstr "Hola %(name)s."\n\n'
+                               'msgid "Reply HELP for help."\nmsgstr "Responde AYUDA para recibir ayuda."\n')
+    assert ic.check_catalog("es", path, _template("Hello %(name)s.", "Reply HELP for help."), KEYWORDS) == []
+
+
+def test_untranslated_fuzzy_and_missing_entries_fail(tmp_path: Path) -> None:
+    path = _po(tmp_path, "es", 'msgid "One"\nmsgstr ""\n\n#, fuzzy\nmsgid "Two"\nmsgstr "Dos"\n')
+    problems = ic.check_catalog("es", path, _template("One", "Two", "Three"), KEYWORDS)
+    assert _kinds(problems) == ["fuzzy", "missing", "untranslated"]
+
+
+def test_a_placeholder_mismatch_fails(tmp_path: Path) -> None:
+    path = _po(tmp_path, "es", 'msgid "Hello %(name)s."\nmsgstr "Hola %(nombre)s."\n\n'
+                               'msgid "Up to %(max)s letters."\nmsgstr "Hasta %(max)s letras, 100%."\n')
+    problems = ic.check_catalog("es", path, _template("Hello %(name)s.", "Up to %(max)s letters."), KEYWORDS)
+    assert _kinds(problems) == ["placeholder", "placeholder"]
+    assert "%(nombre)s" in str(problems[0]) or "%(nombre)s" in str(problems[1])
+
+
+def test_wrong_plural_forms_fail(tmp_path: Path) -> None:
+    body = ('msgid "%(n)s message"\nmsgid_plural "%(n)s messages"\nmsgstr[0] "%(n)s сообщение"\n'
+            'msgstr[1] "%(n)s сообщения"\n')
+    path = _po(tmp_path, "ru", body, locale="ru_RU")
+    cat = Catalog()
+    cat.add(("%(n)s message", "%(n)s messages"))
+    problems = ic.check_catalog("ru", path, cat, KEYWORDS, next(lang for lang in LANGUAGES if lang.id == "ru"))
+    assert "plural" in _kinds(problems)
+    assert any("nplurals=2" in p.detail and "3" in p.detail for p in problems)
+
+
+def test_a_catalog_that_does_not_load_fails(tmp_path: Path) -> None:
+    path = _write(tmp_path / "es" / "LC_MESSAGES" / "messages.po", 'msgid "One"\nmsgstr "Uno\nbroken')
+    assert _kinds(ic.check_catalog("es", path, _template("One"), KEYWORDS)) == ["load"]
+
+
+def test_a_missing_catalog_and_a_missing_review_notice_fail(tmp_path: Path) -> None:
+    assert _kinds(ic.check_catalog("ko", None, _template("One"), KEYWORDS)) == ["no_catalog"]
+    path = _po(tmp_path, "es", 'msgid "One"\nmsgstr "Uno"\n', head=PO_HEAD.replace("Drafted", "Reviewed").replace("await", "had"))
+    assert _kinds(ic.check_catalog("es", path, _template("One"), KEYWORDS)) == ["header"]
+
+
+def test_a_stale_mo_fails(tmp_path: Path) -> None:
+    path = _po(tmp_path, "es", 'msgid "One"\nmsgstr "Uno"\n')
+    compile_catalogs(tmp_path)
+    assert ic.check_catalog("es", path, _template("One"), KEYWORDS) == []
+    path.write_text(path.read_text(encoding="utf-8").replace('"Uno"', '"Una"'), encoding="utf-8")
+    assert _kinds(ic.check_catalog("es", path, _template("One"), KEYWORDS)) == ["stale_mo"]
+    compile_catalogs(tmp_path)
+    assert ic.check_catalog("es", path, _template("One"), KEYWORDS) == []
+
+
+def test_keywords_must_stay_typeable(tmp_path: Path) -> None:
+    body = ('msgid "Text STOP to stop."\nmsgstr "Envía PARAR para dejar de recibir."\n\n'
+            'msgid "Reply HELP for help."\nmsgstr "Responde SOCORRO para ayuda."\n\n'
+            'msgid "Reply PERSON to talk."\nmsgstr "Responde PERSONA para hablar."\n\n'
+            'msgid "Reply BACK to go back."\nmsgstr "Responde BACK para volver."\n')
+    template = _template("Text STOP to stop.", "Reply HELP for help.", "Reply PERSON to talk.", "Reply BACK to go back.")
+    problems = ic.check_catalog("es", _po(tmp_path, "es", body), template, KEYWORDS)
+    assert [(p.kind, p.msgid) for p in problems] == [("keyword", "Text STOP to stop."), ("keyword", "Reply HELP for help.")]
+
+
+def test_caseless_scripts_need_the_word_anywhere(tmp_path: Path) -> None:
+    body = 'msgid "Reply HELP for help."\nmsgstr "需要帮助请回复“帮助”。"\n'
+    path = _po(tmp_path, "zh-Hans", body, locale="zh_Hans_CN", plural="nplurals=1; plural=0;")
+    assert ic.check_catalog("zh-Hans", path, _template("Reply HELP for help."), KEYWORDS,
+                            next(lang for lang in LANGUAGES if lang.id == "zh-Hans")) == []
+
+
+def test_a_message_over_three_segments_fails(tmp_path: Path) -> None:
+    long = "Это очень длинное сообщение. " * 8
+    path = _po(tmp_path, "ru", f'msgid "Short."\nmsgstr "{long}"\n', locale="ru_RU",
+               plural="nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);")
+    assert _kinds(ic.check_catalog("ru", path, _template("Short."), KEYWORDS)) == ["too_long"]
+
+
+def test_update_adds_new_msgids_everywhere_and_english_fills_itself(tmp_path: Path) -> None:
+    locales = tmp_path / "locales"
+    for lang_id in ("en", "es"):
+        shutil.copytree(ic.po_path(lang_id).parent.parent, locales / lang_id)
+    template = ic.extract_template()
+    template.add("A brand new question?")
+    by_id = {lang.id: lang for lang in LANGUAGES}
+    assert ic.update_catalog(ic.po_path("es", locales), template, by_id["es"], "es")
+    assert ic.update_catalog(ic.po_path("en", locales), template, by_id["en"], "en")
+    es = ic.read_catalog(ic.po_path("es", locales))
+    en = ic.read_catalog(ic.po_path("en", locales))
+    assert es.get("A brand new question?").string == ""
+    assert en.get("A brand new question?").string == "A brand new question?"
+    assert es.get("Yes").string == "Sí"
+    assert ic.existing_catalogs(locales).keys() == {"en", "es"}
+    # A second update with nothing new leaves the files alone, so their .mo stays fresh.
+    assert not ic.update_catalog(ic.po_path("es", locales), template, by_id["es"], "es")
+
+
+def test_a_new_catalog_has_the_notice_and_the_plural_forms(template: Catalog) -> None:
+    ar = next(lang for lang in LANGUAGES if lang.id == "ar")
+    cat = ic.new_catalog(ar, "ar", template)
+    assert ic.REVIEW_NOTICE in cat.header_comment
+    assert cat.num_plurals == 6
+    assert not cat.fuzzy
+
+
+# ---- rendering: fallback, direction, formatting ---------------------------------------------
+
+def test_a_missing_or_broken_translation_falls_back_to_english(tmp_path: Path) -> None:
+    _po(tmp_path, "es", 'msgid "Hello %(name)s."\nmsgstr "Hola %(nombre)s."\n\nmsgid "One"\nmsgstr "Uno"\n')
+    i18n = I18n(LANGUAGES, tmp_path)
+    es = i18n("es")
+    assert es.render(Msg("One")) == "Uno"
+    assert es.render(Msg("Not in any catalog")) == "Not in any catalog"
+    assert es.render(Msg("Hello %(name)s.", {"name": verbatim("Ana")})) == "Hello Ana."
+    assert i18n("xx").lang == "en"
+    assert i18n("ko").render(Msg("One")) == "One"  # no catalog at all: English, never an error
+
+
+@pytest.mark.parametrize("lang_id, rtl", [("fa", True), ("ar", True), ("en", False), ("es", False), ("hy", False)])
+def test_right_to_left_languages_are_marked(lang_id: str, rtl: bool, runtime) -> None:
+    assert runtime.i18n(lang_id).rtl is rtl
+
+
+def test_numbers_and_dates_follow_the_locale(runtime) -> None:
+    assert runtime.i18n("en").format_value(1234.5) == "1,234.5"
+    assert runtime.i18n("ru").format_value(1234.5) in ("1 234,5", "1\u00a0234,5")
+    assert "2026" in runtime.i18n("ko").format_value(date(2026, 11, 2))
+    assert runtime.i18n("es").format_value(date(2026, 11, 2)) != runtime.i18n("en").format_value(date(2026, 11, 2))
+
+
+# ---- commands and the segment report --------------------------------------------------------
+
+def test_segment_report_covers_every_language_within_three_segments(runtime) -> None:
+    rows = ic.segment_report(runtime, LANGUAGES)
+    assert [r.lang for r in rows] == LANG_IDS
+    for r in rows:
+        assert r.status == "completed" and not r.failures, (r.lang, r.status, r.failures)
+        assert 1 <= r.max_segments <= 3, (r.lang, r.max_segments, r.longest)
+        assert r.total_segments >= r.messages
+    table = ic.segment_table(rows)
+    assert table.count("\n") == len(rows) + 1
+
+
+def test_i18n_commands(runtime) -> None:
+    runner = CliRunner()
+    result = runner.invoke(i18n_group, ["check", "--lang", "en", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "Every catalog is complete" in result.output
+    result = runner.invoke(i18n_group, ["segments", "--lang", "es", "--markdown"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("| language |") and "| es |" in result.output
+    assert runner.invoke(i18n_group, ["check", "--lang", "xx"]).exit_code == 2
