@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 _CONTROL = {"Cc", "Cf", "Cs", "Co", "Cn"}
-_PUNCT = re.compile(r"[\s\.,;:!¡\?¿\"'`´’‘“”«»()\[\]{}<>*_~#|\\/。、，！？；：「」『』（）【】…\-–—·]+")
+_PUNCT = re.compile(r"[\s\.,;:!¡\?¿\"'`´’‘“”«»()\[\]{}<>*_~〜～#|\\/。、，！？；：「」『』（）【】…\-–—·]+")
 _LIST_SPLIT = re.compile(r"\s*(?:[,;/&+\n、，،؛]|\band\b|\by\b|\bat\b|\bva\b|\bet\b|\bи\b|\bو\b)\s*")
 
 
@@ -38,8 +38,22 @@ def fold(text: str) -> str:
             if base and unicodedata.name(base, "").startswith(("LATIN", "CYRILLIC", "GREEK")):
                 continue
         out.append(ch)
-    folded = unicodedata.normalize("NFC", "".join(out)).replace("đ", "d").replace("ı", "i")
-    return _PUNCT.sub(" ", folded).strip()
+    folded = unicodedata.normalize("NFC", "".join(out)).translate(_SAME_LETTER)
+    folded = to_ascii_digits(_PUNCT.sub(" ", folded).strip())
+    if "\u0627\u0644" in folded:
+        # The Arabic article is part of the word as typed ("المواصلات") but not always of the label.
+        folded = " ".join(w[2:] if len(w) > 3 and w.startswith("\u0627\u0644") else w for w in folded.split())
+    return folded
+
+
+# Spellings people type interchangeably: Arabic hamza seats, taa marbuta and alef maqsura, the
+# Arabic and Persian forms of kaf and yeh, Devanagari nukta and candrabindu, zero-width joiners
+# (Persian "نمی‌کنم" is typed with or without one), Arabic vowel marks and tatweel.
+_SAME_LETTER = str.maketrans({
+    "đ": "d", "ı": "i", "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ی": "ي", "ک": "ك",
+    "\u093c": None, "\u0901": "\u0902", "\u200c": None, "\u200d": None, "\u0640": None,
+    **{chr(c): None for c in range(0x064B, 0x0660)}, "\u0670": None,
+})
 
 
 def has_letters(text: str) -> bool:
@@ -101,7 +115,7 @@ def _match_piece(piece: str, numbered: Sequence[tuple[int, str]], vocab: Mapping
     for k, words in vocab.items():
         for w in words:
             fw = fold(w)
-            if len(fw) >= shortest and (f in fw.split() or fw in f or (dense and f in fw)):
+            if len(fw) >= shortest and (f" {f} " in f" {fw} " or fw in f or (dense and f in fw)):
                 contained.add(k)
     return [contained.pop()] if len(contained) == 1 else None
 
@@ -130,7 +144,12 @@ def parse_multi(text: str, numbered: Sequence[tuple[int, str]], vocab: Mapping[s
     pieces = [p for p in _LIST_SPLIT.split(clean(text)) if p and p.strip()]
     if len(pieces) < 2:
         whole = _match_piece(text, numbered, vocab)
-        return list(dict.fromkeys(whole)) if whole else None
+        if whole:
+            return list(dict.fromkeys(whole))
+        # Thai and others often separate choices with a space alone ("สุขภาพ เทคโนโลยี").
+        pieces = fold(text).split()
+        if len(pieces) < 2:
+            return None
     chosen: list[str] = []
     for piece in pieces:
         ids = _match_piece(piece, numbered, vocab)

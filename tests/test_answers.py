@@ -11,9 +11,20 @@ SECTOR_WORDS = {"construction": ("Construction and trades", "construccion"), "he
 
 
 @pytest.mark.parametrize("raw,folded", [("Sí", "si"), ("  YES!! ", "yes"), ("No más", "no mas"), ("Ñandú", "nandu"),
-                                        ("Có", "co"), ("ДА", "да"), ("네", "네"), ("हाँ", "हाँ"), ("part-time", "part time")])
+                                        ("Có", "co"), ("ДА", "да"), ("네", "네"), ("हाँ", "हां"), ("part-time", "part time")])
 def test_fold(raw, folded):
     assert a.fold(raw) == folded
+
+
+@pytest.mark.parametrize("typed,label", [
+    ("کار نمیکنم", "کار نمی\u200cکنم"),  # Persian with and without the zero-width non-joiner
+    ("۲۵ تا ۵۴ سال", "25 تا 54 سال"),  # Persian digits
+    ("لا اعمل", "لا أعمل"), ("مواصلات", "المواصلات"), ("تكنولوجيا", "التكنولوجيا"),  # hamza, article
+    ("अंग्रेजी", "अंग्रेज़ी"),  # Devanagari nukta
+    ("25~54歳", "25〜54歳"),  # ASCII tilde and the Japanese wave dash
+])
+def test_fold_treats_spellings_people_type_interchangeably_as_one(typed, label):
+    assert a.fold(typed) == a.fold(label)
 
 
 def test_clean_drops_control_characters_and_caps_length():
