@@ -13,6 +13,7 @@ from webhook.config import from_env
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Builds the app: settings from the environment, overridden by `config` (tests pass one)."""
+    from bot import staff  # noqa: F401  (the staff tables must be known before create_all)
     from bot.service import IntakeService, Runtime, Settings
     from bot.store import Database
 
@@ -20,7 +21,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(from_env(app.instance_path))
     app.config.update(config or {})
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask ships SESSION_COOKIE_SAMESITE=None, so setdefault would never take effect.
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     if app.config.get("PUBLIC_BASE_URL", "").startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
     if app.config["TRUSTED_PROXIES"]:
@@ -29,15 +31,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db = Database(app.config["DATABASE_URL"])
     db.create_all()
+    from bot.programs import seed_if_empty
+
+    seed_if_empty(db)  # the first start copies the YAML catalog into the table staff edit
     runtime = app.config.get("RUNTIME") or Runtime.load()
     settings = Settings(idle_timeout=timedelta(hours=int(app.config["IDLE_TIMEOUT_HOURS"])),
                         support_phone=str(app.config["SUPPORT_PHONE"]))
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
 
-    from webhook import twilio_channel, webchat
+    from webhook import telegram_channel, twilio_channel, webchat
 
     app.register_blueprint(twilio_channel.bp)
+    app.register_blueprint(telegram_channel.bp)
     app.register_blueprint(webchat.bp)
+
+    from flask_wtf.csrf import CSRFProtect
+
+    from webhook import admin, twilio_status
+
+    app.register_blueprint(twilio_status.bp)
+    # Every form needs a CSRF token, except provider webhooks (signed) and the web chat (JSON only).
+    csrf = CSRFProtect(app)
+    for exempt in (twilio_channel.bp, telegram_channel.bp, webchat.bp, twilio_status.bp):
+        csrf.exempt(exempt)
+    admin.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

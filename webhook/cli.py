@@ -142,9 +142,136 @@ def add_referral_code_command(code: str, organisation: str | None, note: str | N
     click.echo(f"Referral code {code} is active. People can text: JOIN {code}")
 
 
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "staff", "partner"]), default="staff", show_default=True)
+@click.option("--name", "display_name", default=None, help="How the person's name shows in the admin.")
+@click.option("--program", "programs", multiple=True,
+              help="A program id this partner account sees referrals for (repeat for several).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@with_appcontext
+def create_user_command(username: str, role: str, display_name: str | None, programs: tuple[str, ...],
+                        password_stdin: bool) -> None:
+    """Create a staff, admin or partner account for the admin (or reset its password and role)."""
+    from bot.staff import audit, create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    from bot.programs import program_names
+
+    try:
+        with _service().db.writing() as s:
+            unknown = sorted(set(programs) - set(program_names(s))) if role == "partner" else []
+            if unknown:
+                raise ValueError(f"no program has the id {', '.join(unknown)} (see `hrtp-intake list-programs --all`)")
+            user = create_user(s, username, password, role, display_name, programs)
+            audit(s, None, "user_saved", "user", user.id, {"username": user.username, "role": role,
+                                                           "programs": list(user.program_ids), "via": "cli"})
+            summary = f"{user.username} ({user.role}" + (f": {', '.join(user.program_ids)}" if user.program_ids else "") + ")"
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Saved {summary}. Sign in at /admin/login")
+
+
 from webhook.cli_i18n import i18n_group  # noqa: E402
 
-COMMANDS = (serve_command, chat_command, simulate_command, export_command, add_referral_code_command, i18n_group)
+@click.command("load-areas")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-sample", is_flag=True, help="Load a file marked `# status: sample` (demos and training only).")
+@click.option("--dry-run", is_flag=True, help="Check the file and report what it holds without loading it.")
+@click.option("--clear", is_flag=True, help="Remove the loaded table: the area category goes back to unknown.")
+@with_appcontext
+def load_areas_command(file: Path | None, allow_sample: bool, dry_run: bool, clear: bool) -> None:
+    """Load the ZIP -> need-tier table behind the priority_area category (CSV: zip,tier[,source]).
+
+    Tiers are highest, high, moderate, low, lowest (or 1-5, 1 = highest need); moderate and
+    above count as a priority area. The file replaces any table loaded before. Until a table
+    is loaded, the area category is unknown for everyone. Format: intake_flows/areas.py.
+    """
+    from bot.programs import clear_areas, replace_areas
+    from intake_flows.areas import TIERS, AreaFileError, read_area_csv_bytes
+
+    service = _service()
+    if clear:
+        if file is not None:
+            raise click.UsageError("give either FILE or --clear, not both")
+        with service.db.writing() as s:
+            clear_areas(s)
+        service.forget_catalog()
+        click.echo("The need-tier table is cleared; priority_area is unknown until a table is loaded.")
+        return
+    if file is None:
+        raise click.UsageError("give the CSV FILE to load (or --clear)")
+    try:
+        table = read_area_csv_bytes(file.read_bytes(), str(file))
+    except AreaFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if table.sample and not allow_sample:
+        raise click.ClickException(f"{file} is marked `# status: sample`: its tiers are not the county's. "
+                                   "Load the real table, or pass --allow-sample for a demo.")
+    for warning in table.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    counts = ", ".join(f"{t} {n}" for t, n in table.counts().items())
+    if dry_run:
+        click.echo(f"{file}: {len(table.tiers)} ZIP codes ({counts}){' [SAMPLE]' if table.sample else ''}; nothing loaded.")
+        return
+    with service.db.writing() as s:
+        loaded = replace_areas(s, table, source=file.name)
+    service.forget_catalog()
+    click.echo(f"Loaded {loaded} ZIP codes ({counts}){' [SAMPLE DATA]' if table.sample else ''}. "
+               f"Tiers {', '.join(TIERS[:3])} count as a priority area.")
+
+
+@click.command("seed-programs")
+@click.option("--file", "path", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A catalog YAML other than the shipped intake_flows/data/programs.yaml.")
+@click.option("--reset", is_flag=True, help="Also overwrite programs already in the database, staff edits included.")
+@click.option("--yes", is_flag=True, help="Do not ask before --reset overwrites staff edits.")
+@with_appcontext
+def seed_programs_command(path: Path | None, reset: bool, yes: bool) -> None:
+    """Copy the program catalog into the database: adds programs it lacks, keeps staff edits."""
+    from bot.programs import seed_programs
+    from intake_flows.catalog import load_catalog
+    from intake_flows.schema import FlowError
+
+    try:
+        programs = load_catalog(path)
+    except FlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if reset and not yes:
+        click.confirm("Overwrite every program in the database with the file's version, losing staff edits?", abort=True)
+    service = _service()
+    with service.db.writing() as s:
+        report = seed_programs(s, programs, replace=reset)
+    service.forget_catalog()
+    click.echo(f"Programs: {len(report.added)} added, {len(report.updated)} overwritten, {len(report.kept)} kept as they are.")
+    for pid in report.added:
+        click.echo(f"  + {pid}")
+
+
+@click.command("list-programs")
+@click.option("--all", "show_all", is_flag=True, help="Include inactive programs.")
+@with_appcontext
+def list_programs_command(show_all: bool) -> None:
+    """Show the program catalog as matching uses it, with how many facts are still placeholders."""
+    from bot.programs import load_programs
+
+    with _service().db.session() as s:
+        programs = load_programs(s, active_only=not show_all)
+    for p in programs:
+        status = p.fact_status()
+        placeholders = sum(1 for v in status.values() if v == "placeholder")
+        flag = "" if p.active else " (inactive)"
+        click.echo(f"{p.id:32} {p.sector:18} {p.staff_name}{flag}  [{placeholders}/{len(status)} facts placeholder]")
+
+
+from webhook.telegram_channel import set_webhook_command as telegram_webhook_command  # noqa: E402
+
+COMMANDS = (serve_command, chat_command, simulate_command, export_command, add_referral_code_command,
+            create_user_command, i18n_group, load_areas_command, seed_programs_command, list_programs_command,
+            telegram_webhook_command)
 
 
 def register(app: Flask) -> None:

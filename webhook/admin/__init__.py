@@ -1,0 +1,193 @@
+"""The staff admin: sign-in, the intake list and detail, workflow, messages, programs, metrics, audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import wraps
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from sqlalchemy.orm import Session
+
+from bot.outbound import Outbound
+from bot.service import IntakeService
+from bot.staff import (CHANNEL_LABELS, ELIGIBILITY_LABELS, PRIORITY_LABELS, PROGRESS_LABELS, STATUS_LABELS, User,
+                       audit, authenticate, login_blocked)
+from bot.store import utcnow
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+login_manager = LoginManager()
+login_manager.login_view = "admin.login"
+login_manager.login_message = "Please sign in to see intakes."
+login_manager.session_protection = "strong"
+
+LOCAL_TZ = ZoneInfo("America/Los_Angeles")  # staff work in LA County time
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def service() -> IntakeService:
+    return current_app.extensions["hrtp"]
+
+
+def outbound() -> Outbound:
+    """The staff message sender, built once per app from its settings."""
+    ob = current_app.extensions.get("hrtp_outbound")
+    if ob is None:
+        from webhook.senders import senders_from_config
+
+        svc = service()
+        ob = Outbound(svc.db, svc.runtime.i18n, senders_from_config(current_app.config))
+        current_app.extensions["hrtp_outbound"] = ob
+    return ob
+
+
+@contextmanager
+def tx() -> Iterator[Session]:
+    """One write transaction for one request's work (every admin request writes at least its audit entry)."""
+    with service().db.writing() as s:
+        yield s
+
+
+def client_ip() -> str:
+    return request.remote_addr or ""
+
+
+def me() -> User:
+    return current_user._get_current_object()  # type: ignore[attr-defined,no-any-return]
+
+
+def roles(*allowed: str) -> Callable[[F], F]:
+    """Lets only these roles in; others get 403."""
+
+    def deco(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return deco
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    with service().db.session() as s:
+        user = s.get(User, int(user_id))
+        if user is None or not user.active:
+            return None
+        s.expunge(user)
+        return user
+
+
+# ---- sign-in -----------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("admin.intakes"))
+    error = None
+    status = 200
+    if request.method == "POST":
+        username = (request.form.get("username") or "").strip().lower()[:64]
+        password = request.form.get("password") or ""
+        now = utcnow()
+        with tx() as s:
+            if login_blocked(s, username, client_ip(), now):
+                error, status = "Too many failed sign-ins. Wait 15 minutes and try again.", 429
+                audit(s, None, "login_blocked", "user", None, {"username": username}, client_ip(), now)
+            else:
+                user = authenticate(s, username, password, client_ip(), now)
+                if user is None:
+                    error, status = "That username and password do not match.", 401
+                    audit(s, None, "login_failed", "user", None, {"username": username}, client_ip(), now)
+                else:
+                    audit(s, user, "login", "user", user.id, None, client_ip(), now)
+                    s.flush()
+                    s.expunge(user)
+        if error is None:
+            login_user(user)
+            # Staff sign-ins end with the browser, so a shared computer at an outreach site forgets them.
+            session.permanent = False
+            target = request.args.get("next") or ""
+            # Only same-site paths, so the sign-in page cannot bounce staff to another site.
+            if not target.startswith("/admin") or target.startswith("//"):
+                target = url_for("admin.intakes")
+            return redirect(target)
+    return render_template("admin/login.html", error=error), status
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Any:
+    with tx() as s:
+        audit(s, me(), "logout", "user", me().id, None, client_ip())
+    logout_user()
+    flash("You are signed out.")
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@login_required
+def home() -> Any:
+    return redirect(url_for("admin.intakes"))
+
+
+# ---- page furniture ----------------------------------------------------------------------------
+
+def local(dt: datetime | None, fmt: str = "%b %-d, %Y %-I:%M %p") -> str:
+    if dt is None:
+        return ""
+    return dt.astimezone(LOCAL_TZ).strftime(fmt)
+
+
+def money(cents: int | None) -> str:
+    return "" if cents is None else f"${cents / 100:,.2f}"
+
+
+def pct(x: float | None, digits: int = 0) -> str:
+    return "–" if x is None else f"{x * 100:.{digits}f}%"
+
+
+def number(n: int | None) -> str:
+    return "–" if n is None else f"{n:,}"
+
+
+@bp.after_request
+def security_headers(resp: Response) -> Response:
+    # Staff pages show personal data: never cache them, never frame them, no third-party anything.
+    resp.headers.setdefault("Cache-Control", "no-store")
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "same-origin"
+    resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                               "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    """Sets up sign-in, the admin blueprint and its template helpers on an app."""
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 12 * 3600)
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
+    login_manager.init_app(app)
+    from webhook.admin import intakes, programs, reports  # noqa: F401  (routes register on import)
+
+    app.register_blueprint(bp)
+    app.jinja_env.filters.update(local=local, money=money, pct=pct, number=number)
+    app.jinja_env.globals.update(STATUS_LABELS=STATUS_LABELS, ELIGIBILITY_LABELS=ELIGIBILITY_LABELS,
+                                 PRIORITY_LABELS=PRIORITY_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
+                                 PROGRESS_LABELS=PROGRESS_LABELS)
+
+
+__all__ = ["bp", "init_app", "outbound", "service", "tx", "me", "roles", "client_ip"]
