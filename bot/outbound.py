@@ -21,7 +21,9 @@ from bot.store import Contact, Database, Intake, Message, OptOut, utcnow
 log = logging.getLogger(__name__)
 
 MAX_LENGTH = 1600  # Twilio refuses longer bodies
-OPTED_OUT_CODES = frozenset({"21610"})  # Twilio: the recipient has replied STOP to this sender
+# Twilio 21610: the recipient has replied STOP to this sender; "blocked": the person blocked
+# the Telegram bot (a 403 from the Bot API). Both mean the person asked for no more messages.
+OPTED_OUT_CODES = frozenset({"21610", "blocked"})
 
 # Delivery statuses in the order they can happen; callbacks arrive out of order, so a status only
 # ever replaces one ranked lower.

@@ -135,3 +135,34 @@ def test_a_403_while_replying_is_an_opt_out(tg_client, bot_api):
     Chat(tg_client, chat_id=CHAT + 1).says("hi")
     with tg_client.application.extensions["hrtp"].db.session() as s:
         assert s.scalars(select(Contact)).one().opted_out_at is not None
+
+
+def test_staff_messages_reach_a_telegram_chat_and_a_block_is_an_opt_out(app_config, bot_api):
+    from tests.admin.helpers import make_user, post_form, sign_in
+    from webhook import create_app
+
+    app = create_app({**app_config, "TELEGRAM_BOT_TOKEN": "123:ABC", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+                      "TELEGRAM_API_BASE_URL": bot_api.base_url})
+    client = app.test_client()
+    chat = Chat(client)
+    chat.says("hi")
+    svc = app.extensions["hrtp"]
+    with svc.db.session() as s:
+        intake_id = s.scalars(select(Intake.id)).one()
+    make_user(svc, "sam", "staff")
+    sign_in(client, "sam")
+    post_form(client, f"/admin/intakes/{intake_id}/messages", {"action": "send", "text": "Hi Rosa, this is Sam."},
+              page=f"/admin/intakes/{intake_id}")
+    assert bot_api.sent(CHAT)[-1]["text"] == "Hi Rosa, this is Sam."
+    bot_api.blocked.add(CHAT)
+    post_form(client, f"/admin/intakes/{intake_id}/messages", {"action": "send", "text": "Are you there?"},
+              page=f"/admin/intakes/{intake_id}")
+    with svc.db.session() as s:
+        failed = s.scalars(select(Message).where(Message.text == "Are you there?")).one()
+        assert (failed.status, failed.error_code) == ("failed", "blocked")
+        assert s.scalars(select(Contact)).one().opted_out_at is not None
+    calls = len(bot_api.calls)
+    post_form(client, f"/admin/intakes/{intake_id}/messages", {"action": "send", "text": "Hello?"},
+              page=f"/admin/intakes/{intake_id}")
+    assert len(bot_api.calls) == calls  # refused after the opt-out: nothing reaches Telegram
+    app.extensions["hrtp"].db.dispose()

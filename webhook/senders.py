@@ -1,4 +1,4 @@
-"""Channel senders for staff messages: Twilio's REST API for SMS and WhatsApp."""
+"""Channel senders for staff messages: Twilio's REST API for SMS and WhatsApp, and the Telegram bot."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def _setting(config: Mapping[str, Any], name: str) -> str:
 
 
 def senders_from_config(config: Mapping[str, Any]) -> dict[str, Sender]:
-    """The senders the settings allow: Twilio for SMS and WhatsApp when its account is set."""
+    """The senders the settings allow: Twilio for SMS and WhatsApp, the Telegram bot, when configured."""
     senders: dict[str, Sender] = {}
     sid, token = _setting(config, "TWILIO_ACCOUNT_SID"), _setting(config, "TWILIO_AUTH_TOKEN")
     if sid and token:
@@ -79,4 +79,8 @@ def senders_from_config(config: Mapping[str, Any]) -> dict[str, Sender]:
                               base_url=_setting(config, "TWILIO_API_BASE_URL"))
         senders["sms"] = twilio
         senders["whatsapp"] = twilio
+    if _setting(config, "TELEGRAM_BOT_TOKEN"):
+        from webhook.telegram_channel import TelegramSender, client
+
+        senders["telegram"] = TelegramSender(client())
     return senders

@@ -21,6 +21,7 @@ from intake_flows.detect import from_locale_tag
 
 from bot.delivery import opt_out_contact, record_replies_sent, replies_sent
 from bot.messages import InboundMessage
+from bot.outbound import SendError, SendResult
 from bot.render import Rendered
 from bot.service import IntakeService
 
@@ -113,6 +114,23 @@ class TelegramClient:
 
     def set_webhook(self, url: str, secret: str) -> bool:
         return self.run(lambda bot: bot.set_webhook(url=url, secret_token=secret, allowed_updates=Update.ALL_TYPES))
+
+
+class TelegramSender:
+    """Staff messages to a Telegram chat, through the same Bot API client as the bot's replies."""
+
+    def __init__(self, api: TelegramClient) -> None:
+        self.api = api
+
+    def send(self, channel: str, address: str, text: str) -> SendResult:
+        if channel != "telegram":
+            raise SendError("no_channel", f"the Telegram bot does not carry the {channel} channel")
+        try:
+            return SendResult(f"tg:{address}:{self.api.send(address, text)}", "sent")
+        except Forbidden as exc:
+            raise SendError("blocked", "the person has blocked the bot") from exc
+        except (NetworkError, TelegramError, TimeoutError) as exc:
+            raise SendError("unreachable", f"could not reach Telegram: {exc}") from exc
 
 
 def telegram_text(m: Rendered) -> tuple[str, list[tuple[str, str]]]:

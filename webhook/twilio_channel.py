@@ -65,17 +65,22 @@ def twiml(texts: list[str]) -> Response:
     return Response(str(resp), status=200, mimetype="text/xml")
 
 
-@bp.post("/webhooks/twilio")
-def inbound() -> Response:
+def require_twilio_signature() -> None:
+    """Aborts with 403 unless the request carries Twilio's signature for our public URL."""
     token = current_app.config.get("TWILIO_AUTH_TOKEN")
     if not token:
-        log.error("TWILIO_AUTH_TOKEN is not set: refusing unsigned Twilio webhooks")
+        log.error("TWILIO_AUTH_TOKEN is not set: refusing unsigned Twilio requests")
         abort(403)
-    signature = request.headers.get("X-Twilio-Signature", "")
-    form = request.form
-    if not RequestValidator(token).validate(public_url(), form, signature):
+    # The header defaults to "": the validator raises TypeError on None, a 500 where 403 belongs.
+    if not RequestValidator(token).validate(public_url(), request.form, request.headers.get("X-Twilio-Signature", "")):
         log.warning("bad Twilio signature for %s", public_url())
         abort(403)
+
+
+@bp.post("/webhooks/twilio")
+def inbound() -> Response:
+    require_twilio_signature()
+    form = request.form
     try:
         msg = parse_inbound(form, current_app.config.get("DEFAULT_REGION", "US"))
     except BadRequest as exc:
