@@ -33,6 +33,7 @@ def serve_command(host: str, port: int, threads: int) -> None:
     click.echo(f"HRTP Intake is running on http://{shown}:{port}/")
     click.echo(f"  Talk to the bot in your browser: http://{shown}:{port}/chat")
     click.echo("  Or in a terminal: .venv/bin/hrtp-intake chat")
+    click.echo(f"  Staff admin: http://{shown}:{port}/admin (first account: .venv/bin/hrtp-intake create-user NAME --role admin)")
     click.echo(f"  Database: {app.config['DATABASE_URL']}")
     click.echo(f"  Twilio webhook: POST http://{shown}:{port}/webhooks/twilio")
     serve(app, host=host, port=port, threads=threads, ident="hrtp-intake")

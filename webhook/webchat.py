@@ -7,8 +7,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
 
+from sqlalchemy import select
+
+from intake_flows.text import N_
+
 from bot.messages import InboundMessage
 from bot.service import IntakeService
+from bot.store import Contact
 
 bp = Blueprint("webchat", __name__)
 
@@ -20,13 +25,35 @@ def _visitor() -> str:
     return "web:" + session["visitor"]
 
 
+# The page's own words, shown in the conversation's language as soon as it is known.
+UI = {"title": N_("LA County High Road Training Partnerships"),
+      "subtitle": N_("Free job-training screening. Type a message to begin, or HELP at any time."),
+      "label": N_("Your message"),
+      "placeholder": N_("Type your answer here"),
+      "send": N_("Send"),
+      "offline": N_("Sorry, we could not reach the server. Please try again.")}
+
+
+def ui_strings(service: IntakeService, lang: str) -> dict[str, str]:
+    """The page's labels in one language, with its text direction (fa and ar read right to left)."""
+    t = service.runtime.i18n(lang)
+    return {"lang": t.lang, "dir": "rtl" if t.rtl else "ltr", **{k: t.render(v) for k, v in UI.items()}}
+
+
+def _page_language(service: IntakeService, visitor: str) -> str:
+    with service.db.session() as s:
+        known = s.scalar(select(Contact.language).where(Contact.channel == "web", Contact.address == visitor))
+    return known or request.accept_languages.best_match(list(service.runtime.i18n.languages)) or "en"
+
+
 @bp.get("/")
 @bp.get("/chat")
 @bp.get("/apply")
 def page() -> str:
     ref = (request.args.get("ref") or "").strip()[:32]
-    _visitor()
-    return render_template("chat.html", ref=ref)
+    service: IntakeService = current_app.extensions["hrtp"]
+    ui = ui_strings(service, _page_language(service, _visitor()))
+    return render_template("chat.html", ref=ref, ui=ui)
 
 
 @bp.post("/chat/send")
@@ -42,7 +69,8 @@ def send() -> tuple[Response, int] | Response:
     msg = InboundMessage(channel="web", sender=_visitor(), text=text, start_payload=ref or None,
                          language_hint=lang_hint if lang_hint and lang_hint != "en" else None)
     result = service.handle(msg)
-    return jsonify(messages=[
+    last_lang = result.messages[-1].lang if result.messages else None
+    return jsonify(ui=ui_strings(service, last_lang) if last_lang else None, messages=[
         {"text": m.text, "lang": m.lang, "rtl": service.runtime.i18n(m.lang).rtl,
          "buttons": [{"number": b.number, "label": b.label} for b in m.buttons], "multi": m.multi}
         for m in result.messages])
