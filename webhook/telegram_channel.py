@@ -49,7 +49,8 @@ def parse_update(data: Any, supported: set[str]) -> ParsedUpdate:
         raise BadUpdate("not a Telegram update")
     try:
         update = Update.de_json(data, None)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # PTB trusts the shape of nested objects; a mangled one fails with any of these.
         raise BadUpdate(str(exc)) from exc
     provider_id = f"tg:{update.update_id}"
     if update.my_chat_member is not None and update.my_chat_member.new_chat_member.status == "kicked":
