@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, ColumnElement, ForeignKey, Index, Integer, String, Text, and_, case, cast, delete,
-                        false, func, or_, select, true)
+                        false, func, literal, or_, select, text, true)
+from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import operators
@@ -234,10 +235,6 @@ class FacetSync(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
     synced_at: Mapped[datetime | None]
-
-
-# Drop-off per question counts answers by step; this index keeps that an index-only scan.
-Index("ix_answers_step", Answer.__table__.c.step)
 
 
 # ---- accounts ----------------------------------------------------------------------------------
@@ -834,24 +831,47 @@ class Metrics:
     priority_target: float = PRIORITY_TARGET
 
 
-def _count_columns() -> list[Any]:
-    done = Intake.completed_at.is_not(None)
-    n = lambda cond: func.coalesce(func.sum(case((cond, 1), else_=0)), 0)  # noqa: E731
-    return [func.count(Intake.id), n(done), n(Intake.eligibility == "eligible"),
-            n(CaseFile.contacted_at.is_not(None)), n(CaseFile.enrolled_at.is_not(None)),
-            n(CaseFile.trained_at.is_not(None)), n(CaseFile.placed_at.is_not(None)),
-            n(and_(CaseFile.placed_at.is_not(None), CaseFile.apprenticeship.is_(True))),
-            n(and_(CaseFile.enrolled_at.is_not(None), Intake.is_priority.is_(True))),
-            n(and_(done, Intake.is_priority.is_(True)))]
-
-
-def _counts(row: Sequence[Any]) -> Counts:
-    return Counts(*(int(v or 0) for v in row[:10]))
-
-
 def _json_text(col: Any) -> ColumnElement[str]:
     """A JSON value as its serialised text, comparable on SQLite and PostgreSQL alike."""
     return cast(col, Text)
+
+
+def _skipped() -> ColumnElement[bool]:
+    """An answer the person skipped: SQL NULL or JSON null."""
+    return or_(Answer.value.is_(None), _json_text(Answer.value) == "null")
+
+
+# The dashboard counts every intake of a period and every answer; these narrow indexes let SQLite count from an
+# index alone and never read the wide intake rows (their JSON state and screening).
+Index("ix_intakes_metrics", Intake.started_at, Intake.referral_code, Intake.eligibility, Intake.is_priority,
+      Intake.completed_at)
+Index("ix_intakes_status_step", Intake.status, Intake.current_step, Intake.started_at)
+Index("ix_answers_step_intake", Answer.step, Answer.intake_id)
+# On the answer's text: PostgreSQL's json type has no btree ordering of its own.
+Index("ix_answers_field_value", Answer.field, _json_text(Answer.value), Answer.intake_id)
+Index("ix_answers_skipped", Answer.step, Answer.intake_id, sqlite_where=_skipped(), postgresql_where=_skipped())
+
+# The Counts fields that are a yes/no fact about one intake, as bits of a mask (bit i is FACTS[i]).
+FACTS = ("completed", "eligible", "contacted", "enrolled", "trained", "placed", "apprenticeships", "enrolled_priority",
+         "completed_priority", "with_needs")
+SECTOR_SEP = "\x1f"  # between the sectors of one intake; no option id contains it
+
+
+def _facts() -> list[ColumnElement[bool]]:
+    """The conditions behind FACTS, over an intake outer-joined to its case file."""
+    done = Intake.completed_at.is_not(None)
+    priority = Intake.is_priority.is_(True)
+    return [done, Intake.eligibility == "eligible", CaseFile.contacted_at.is_not(None),
+            CaseFile.enrolled_at.is_not(None), CaseFile.trained_at.is_not(None), CaseFile.placed_at.is_not(None),
+            and_(CaseFile.placed_at.is_not(None), CaseFile.apprenticeship.is_(True)),
+            and_(CaseFile.enrolled_at.is_not(None), priority), and_(done, priority),
+            Intake.id.in_(select(IntakeFacet.intake_id).where(IntakeFacet.facet == "need"))]
+
+
+def _sectors() -> Any:
+    """The intake's sectors of interest as one string, so intakes can be grouped by the set they picked."""
+    return (select(func.aggregate_strings(IntakeFacet.value, SECTOR_SEP))
+            .where(IntakeFacet.intake_id == Intake.id, IntakeFacet.facet == "sector").scalar_subquery())
 
 
 def _median(values: list[int]) -> int | None:
@@ -871,57 +891,93 @@ def _period(date_from: str, date_to: str) -> list[ColumnElement[bool]]:
     return where
 
 
+IdFilter = Callable[[Any], list[ColumnElement[bool]]]
+
+
+def _period_ids(s: Session, period: Sequence[ColumnElement[bool]]) -> IdFilter:
+    """Keeps an intake-id column (of answers, facets) to the intakes started in the period.
+
+    Ids grow with time, so a period's intakes are usually exactly the intakes of one id range; the range is then
+    the filter, which an index ending in intake_id reads directly instead of testing each row for membership."""
+    if not period:
+        return lambda col: []
+    lo, hi, n = s.execute(select(func.min(Intake.id), func.max(Intake.id), func.count()).where(*period)).one()
+    if not n:
+        return lambda col: [false()]
+    if s.scalar(select(func.count()).select_from(Intake).where(_unindexed(Intake.id).between(lo, hi))) == n:
+        return lambda col: [col.between(lo, hi)]
+    ids = select(Intake.id).where(*period)
+    return lambda col: [col.in_(ids)]
+
+
+@dataclass
+class _Group:
+    """The intakes of one dashboard row: how many share each mask of FACTS, and their wages at placement."""
+
+    masks: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    wages: list[int] = field(default_factory=list)
+
+    def add(self, mask: int, wage: int | None, n: int) -> None:
+        self.masks[mask] += n
+        if wage is not None:
+            self.wages.extend([wage] * n)
+
+    def merge(self, other: "_Group") -> None:
+        for mask, n in other.masks.items():
+            self.masks[mask] += n
+        self.wages.extend(other.wages)
+
+    def counts(self) -> Counts:
+        c = Counts(started=sum(self.masks.values()), median_wage_cents=_median(self.wages))
+        for bit, name in enumerate(FACTS):
+            setattr(c, name, sum(n for mask, n in self.masks.items() if mask >> bit & 1))
+        return c
+
+
+def _intake_groups(s: Session, period: Sequence[ColumnElement[bool]]) -> Result[Any]:
+    """Intakes counted by referral code, set of sectors, mask of FACTS and wage at placement, in one pass.
+
+    Every count on the dashboard's tables is a sum over these few thousand rows, so each intake is read once, from
+    narrow indexes (ix_intakes_metrics and the keys of the case files and facets), never from its wide row."""
+    mask = sum((case((cond, 1 << bit), else_=0) for bit, cond in enumerate(_facts())), literal(0))
+    wage = case((CaseFile.placed_at.is_not(None), CaseFile.hourly_wage_cents))
+    per_intake = (select(Intake.referral_code.label("code"), _sectors().label("sectors"), mask.label("mask"),
+                         wage.label("wage"))
+                  .outerjoin(CaseFile, CaseFile.intake_id == Intake.id).where(*period))
+    if s.get_bind().dialect.name == "sqlite":
+        # A LIMIT keeps SQLite from merging this into the grouping, which would run the per-intake lookups twice.
+        per_intake = per_intake.limit(-1)
+    t = per_intake.subquery()
+    keys = (t.c.code, t.c.sectors, t.c.mask, t.c.wage)
+    return s.execute(select(*keys, func.count()).group_by(*keys))
+
+
 def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = "") -> Metrics:
-    """Every indicator from the data, as grouped SQL aggregates (one pass per table)."""
+    """Every indicator from the data: the tables sum intakes grouped in SQL by what tells them apart."""
+    if s.get_bind().dialect.name == "postgresql":
+        # JIT-compiling these one-off aggregates takes PostgreSQL longer than running them at this size.
+        s.execute(text("SET LOCAL jit = off"))
     period = _period(date_from, date_to)
-    base = select(*_count_columns()).select_from(Intake).outerjoin(CaseFile, CaseFile.intake_id == Intake.id).where(*period)
-    total = _counts(s.execute(base).one())
-    wages = list(s.scalars(select(CaseFile.hourly_wage_cents).join(Intake, Intake.id == CaseFile.intake_id)
-                           .where(CaseFile.placed_at.is_not(None), CaseFile.hourly_wage_cents.is_not(None), *period)))
-    total.median_wage_cents = _median(wages)
-    need_any = select(IntakeFacet.intake_id).where(IntakeFacet.facet == "need").distinct().subquery()
-    total.with_needs = s.scalar(select(func.count()).select_from(need_any).join(Intake, Intake.id == need_any.c.intake_id)
-                                .where(*period)) or 0
-
-    def grouped(key: Any, joins: Any = None, extra: Sequence[ColumnElement[bool]] = ()) -> dict[str, Counts]:
-        q = select(key, *_count_columns()).select_from(Intake)
-        if joins is not None:
-            q = q.join(*joins)
-        q = q.outerjoin(CaseFile, CaseFile.intake_id == Intake.id).where(*period, *extra).group_by(key)
-        out = {(k if k is not None else "(none)"): _counts(rest) for k, *rest in s.execute(q)}
-        wq = select(key, CaseFile.hourly_wage_cents).select_from(Intake)
-        if joins is not None:
-            wq = wq.join(*joins)
-        wq = wq.join(CaseFile, CaseFile.intake_id == Intake.id).where(
-            CaseFile.placed_at.is_not(None), CaseFile.hourly_wage_cents.is_not(None), *period, *extra)
-        per: dict[str, list[int]] = defaultdict(list)
-        for k, w in s.execute(wq):
-            per[k if k is not None else "(none)"].append(w)
-        for k, ws in per.items():
-            if k in out:
-                out[k].median_wage_cents = _median(ws)
-        nq = select(key, func.count(func.distinct(Intake.id))).select_from(Intake)
-        if joins is not None:
-            nq = nq.join(*joins)
-        needer = IntakeFacet.__table__.alias("needer")
-        nq = nq.where(*period, *extra, Intake.id.in_(select(needer.c.intake_id).where(needer.c.facet == "need"))).group_by(key)
-        for k, n in s.execute(nq):
-            k = k if k is not None else "(none)"
-            if k in out:
-                out[k].with_needs = int(n)
-        return out
-
-    sector_join = (IntakeFacet, and_(IntakeFacet.intake_id == Intake.id, IntakeFacet.facet == "sector"))
-    by_sector = grouped(IntakeFacet.value, sector_join)
+    of_period = _period_ids(s, period)
+    cells: dict[tuple[str, str | None], _Group] = defaultdict(_Group)
+    for code, sectors, mask, wage, n in _intake_groups(s, period):
+        cells[code if code is not None else "(none)", sectors].add(mask, wage, n)
+    everyone = _Group()
+    by_code: dict[str, _Group] = defaultdict(_Group)
+    by_sector: dict[str, _Group] = defaultdict(_Group)
+    for (code, sectors), cell in cells.items():
+        for g in (everyone, by_code[code], *(by_sector[v] for v in (sectors.split(SECTOR_SEP) if sectors else ()))):
+            g.merge(cell)
+    total = everyone.counts()
     step = flow.by_field.get("sectors")
     order = [o.id for o in step.options] if step else []
-    sectors = sorted(by_sector.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0]))
-    by_referral = sorted(grouped(Intake.referral_code).items(), key=lambda kv: (kv[0] == "(none)", -kv[1].started, kv[0]))
+    sectors = sorted(((k, g.counts()) for k, g in by_sector.items()),
+                     key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0]))
+    by_referral = sorted(((k, g.counts()) for k, g in by_code.items()),
+                         key=lambda kv: (kv[0] == "(none)", -kv[1].started, kv[0]))
 
-    cq = select(func.count()).select_from(Answer).where(Answer.field == "consent", _json_text(Answer.value) == '"yes"')
-    if period:
-        cq = cq.join(Intake, Intake.id == Answer.intake_id).where(*period)
-    consented = s.scalar(cq)
+    consented = s.scalar(select(func.count()).select_from(Answer).where(
+        Answer.field == "consent", _json_text(Answer.value) == '"yes"', *of_period(Answer.intake_id)))
     funnel = [FunnelStage("started", "Started", total.started),
               FunnelStage("consented", "Agreed to answer", int(consented or 0)),
               FunnelStage("completed", "Completed the questions", total.completed),
@@ -931,34 +987,32 @@ def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = 
               FunnelStage("trained", "Completed training", total.trained),
               FunnelStage("placed", "Placed in a job", total.placed)]
 
-    needs_q = select(IntakeFacet.value, func.count()).where(IntakeFacet.facet == "need")
-    if period:
-        needs_q = needs_q.join(Intake, Intake.id == IntakeFacet.intake_id).where(*period)
-    needs_counts = dict(s.execute(needs_q.group_by(IntakeFacet.value)).all())
+    needs_counts = dict(s.execute(select(IntakeFacet.value, func.count()).where(
+        IntakeFacet.facet == "need", *of_period(IntakeFacet.intake_id)).group_by(IntakeFacet.value)).all())
     needs_step = flow.by_field.get("needs")
     needs = [(o.id, int(needs_counts.get(o.id, 0))) for o in (needs_step.options if needs_step else ()) if o.id != "none"]
-    needs_base_q = select(func.count()).select_from(Answer).where(Answer.field == "needs")
-    if period:
-        needs_base_q = needs_base_q.join(Intake, Intake.id == Answer.intake_id).where(*period)
-    return Metrics(total, sectors, by_referral, funnel, dropoff(s, flow, period), needs, int(s.scalar(needs_base_q) or 0))
+    needs_base = s.scalar(select(func.count()).select_from(Answer).where(
+        Answer.field == "needs", *of_period(Answer.intake_id)))
+    return Metrics(total, sectors, by_referral, funnel, dropoff(s, flow, period, of_period), needs,
+                   int(needs_base or 0))
 
 
-def dropoff(s: Session, flow: Flow, period: Sequence[ColumnElement[bool]] = ()) -> list[DropOff]:
+def dropoff(s: Session, flow: Flow, period: Sequence[ColumnElement[bool]] = (),
+            of_period: IdFilter | None = None) -> list[DropOff]:
     """Per question: how many answered, skipped, and stopped there without finishing (still at that step)."""
-    is_skip = or_(Answer.value.is_(None), _json_text(Answer.value) == "null")
-    aq = select(Answer.step, func.count(), func.coalesce(func.sum(case((is_skip, 1), else_=0)), 0))
-    if period:
-        aq = aq.join(Intake, Intake.id == Answer.intake_id).where(*period)
-    answered = {step: (int(n), int(skipped)) for step, n, skipped in s.execute(aq.group_by(Answer.step))}
+    where = (of_period or _period_ids(s, period))(Answer.intake_id)
+    if where:
+        # Within a period, naming the steps lets SQLite read each step's slice of the (step, intake_id) index
+        # instead of sorting the period's answers; for all time a plain scan of that index is quicker.
+        where.append(Answer.step.in_([st.id for st in flow.steps if st.kind not in ("result", "end")]))
+    counts = dict(s.execute(select(Answer.step, func.count()).where(*where).group_by(Answer.step)).all())
+    skips = dict(s.execute(select(Answer.step, func.count()).where(_skipped(), *where).group_by(Answer.step)).all())
+    answered = {step: (int(n), int(skips.get(step, 0))) for step, n in counts.items()}
     # Flags steps store one answer per field: count intakes, not answers.
-    flag_steps = [st for st in flow.steps if st.kind == "flags"]
-    for st in flag_steps:
-        fq = select(func.count(func.distinct(Answer.intake_id)),
-                    func.count(func.distinct(case((is_skip, Answer.intake_id))))).where(Answer.step == st.id)
-        if period:
-            fq = fq.join(Intake, Intake.id == Answer.intake_id).where(*period)
-        n, skipped = s.execute(fq).one()
-        answered[st.id] = (int(n or 0), int(skipped or 0))
+    for st in flow.steps:
+        if st.kind == "flags":
+            at_step = select(func.count(func.distinct(Answer.intake_id))).where(Answer.step == st.id, *where)
+            answered[st.id] = (int(s.scalar(at_step) or 0), int(s.scalar(at_step.where(_skipped())) or 0))
     sq = select(Intake.current_step, func.count()).where(Intake.status == "incomplete", Intake.current_step.is_not(None),
                                                           *period).group_by(Intake.current_step)
     stopped = {k: int(n) for k, n in s.execute(sq)}

@@ -121,3 +121,27 @@ def test_facets_follow_answers_changed_after_the_result(staff, svc):
     p.says("DELETE")
     p.says("YES")
     assert f'href="/admin/intakes/{iid}"' not in staff.get("/admin/intakes?sector=construction").get_data(as_text=True)
+
+
+def test_a_period_whose_intakes_are_not_one_run_of_ids(svc, runtime, program_year):
+    # Move Kim's intake (an id in the middle) into another month: the period is then two runs of ids.
+    from datetime import datetime, timezone
+
+    with svc.db.writing() as s:
+        s.get(Intake, program_year["kim"]).started_at = datetime(2026, 10, 15, 12, tzinfo=timezone.utc)
+    november = metrics(svc, runtime, date_from="2026-11-01", date_to="2026-11-30")
+    october = metrics(svc, runtime, date_from="2026-10-01", date_to="2026-10-31")
+    assert (november.total.started, november.total.placed) == (4, 1)
+    assert (october.total.started, october.total.placed, october.total.median_wage_cents) == (1, 1, 2000)
+    assert dict((sector, c.started) for sector, c in october.by_sector) == {"healthcare": 1}
+
+
+def test_skipped_answers_are_counted_per_question(svc, runtime):
+    p = Person(svc, "+13235550106")
+    p.says("Hi")
+    p.answer_until("gender", {"language": "1", "consent": "yes", "first_name": "skip", "zip": "90011",
+                              "age_range": "3", "sectors": "1", "background": "4", "needs": "skip"})
+    drop = {d.step: d for d in metrics(svc, runtime).dropoff}
+    assert (drop["first_name"].answered, drop["first_name"].skipped) == (1, 1)
+    assert (drop["needs"].answered, drop["needs"].skipped) == (1, 1)
+    assert drop["zip"].skipped == 0

@@ -43,8 +43,9 @@ def _metrics() -> Metrics:
     date_from, date_to = _period()
     with tx() as s:
         sync_facets(s)
-        m = compute_metrics(s, service().runtime.bundle.flow, date_from, date_to)
-    return m
+    # Counting needs no write lock; on SQLite a reader does not hold up the bot's messages while it counts.
+    with service().db.session() as s:
+        return compute_metrics(s, service().runtime.bundle.flow, date_from, date_to)
 
 
 @bp.get("/metrics")
