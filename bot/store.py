@@ -235,7 +235,7 @@ class Database:
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
-        """A session in a write transaction: row locks on PostgreSQL, the write lock on SQLite."""
+        """A session in one write transaction; on SQLite it takes the database's write lock at BEGIN."""
         with self.sessions() as session, session.begin():
             session.connection(execution_options={"write_lock": True})
             yield session
