@@ -87,15 +87,15 @@ class EngineContext:
     support_phone: str = "211"
 
     def __post_init__(self) -> None:
-        self.keywords = {action: {parse.fold(w) for w in words} for action, words in self.bundle.keywords.keywords.items()}
-        self.answer_words = {k: tuple(v) for k, v in self.bundle.keywords.answer_words.items()}
-        self.language_vocab = {lang.id: (lang.id, lang.name, *lang.words) for lang in self.bundle.languages}
+        # Built per message, so everything derived from the data files comes ready-made from the bundle.
+        self.answer_words = self.bundle.keywords.answer_words
+        self.language_vocab = self.bundle.language_vocab
 
     def keyword(self, text: str) -> str | None:
         f = parse.fold(text)
         if not f:
             return None
-        for action, words in self.keywords.items():
+        for action, words in self.bundle.keyword_index.items():
             if f in words:
                 return action
         return None
@@ -328,10 +328,13 @@ class _Turn:
             words.append(self.ctx.i18n(self.lang).render(label))
         return tuple(words)
 
+    def yes_no_vocab(self) -> dict[str, tuple[str, ...]]:
+        """Words for yes and no in every language, plus the Yes/No labels in the person's language."""
+        return {"yes": (*self.ctx.answer_words["yes"], *self.words_for(Msg(N_("Yes")))),
+                "no": (*self.ctx.answer_words["no"], *self.words_for(Msg(N_("No"))))}
+
     def yes_no(self, text: str) -> str | None:
-        vocab = {"yes": (*self.ctx.answer_words["yes"], *self.words_for(Msg(N_("Yes")))),
-                 "no": (*self.ctx.answer_words["no"], *self.words_for(Msg(N_("No"))))}
-        return parse.parse_choice(text, [(1, "yes"), (2, "no")], vocab)
+        return parse.parse_choice(text, [(1, "yes"), (2, "no")], self.yes_no_vocab())
 
     def is_skip(self, text: str) -> bool:
         return parse.match_word(text, {"skip": (*self.ctx.answer_words["skip"], *self.words_for(Msg(N_("Skip"))))}) == "skip"
@@ -350,10 +353,9 @@ class _Turn:
 
     def vocab_for(self, step: Step, choices: Sequence[Choice]) -> dict[str, tuple[str, ...]]:
         if step.kind == "language":
-            return {k: tuple(v) for k, v in self.ctx.language_vocab.items()}
+            return self.ctx.language_vocab
         if step.kind == "yesno":
-            return {"yes": (*self.ctx.answer_words["yes"], *self.words_for(Msg(N_("Yes")))),
-                    "no": (*self.ctx.answer_words["no"], *self.words_for(Msg(N_("No"))))}
+            return self.yes_no_vocab()
         extra = {o.id: o.words for o in step.options}
         return {c.value: self.words_for(c.label, extra.get(c.value, ())) for c in choices}
 

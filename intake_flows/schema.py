@@ -231,3 +231,15 @@ class FlowBundle:
     def load(cls, data_dir: Path | str | None = None) -> "FlowBundle":
         d = Path(data_dir) if data_dir else DATA_DIR
         return cls(load_flow(d / "intake.yaml"), load_languages(d / "languages.yaml"), load_keywords(d / "keywords.yaml"))
+
+    @cached_property
+    def keyword_index(self) -> dict[str, frozenset[str]]:
+        """Per keyword action, its words folded once, so matching a message is a set lookup."""
+        from intake_flows.answers import fold
+
+        return {action: frozenset(fold(w) for w in words) for action, words in self.keywords.keywords.items()}
+
+    @cached_property
+    def language_vocab(self) -> dict[str, tuple[str, ...]]:
+        """Per language id, what a person may type to choose it: the id, its own name, other names."""
+        return {lang.id: (lang.id, lang.name, *lang.words) for lang in self.languages}
