@@ -13,6 +13,8 @@ from bot.store import Database
 from tests.transcript import Person
 
 T0 = datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_TOKEN = "test-auth-token"
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +43,7 @@ def person(service: IntakeService) -> Person:
 @pytest.fixture
 def app_config(tmp_path: Path, runtime: Runtime) -> dict:
     return {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "SECRET_KEY": "test-secret",
-            "TWILIO_AUTH_TOKEN": "test-auth-token", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_ACCOUNT_SID": TWILIO_SID,
             "PUBLIC_BASE_URL": "", "RUNTIME": runtime}
 
 
@@ -78,3 +80,13 @@ def pg_db(postgres_url: str) -> Iterator[Database]:
     database.create_all()
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def twilio():
+    """A fake Twilio REST API on loopback that records the messages sent through it."""
+    from tests.admin.fake_twilio import FakeTwilio
+
+    fake = FakeTwilio(TWILIO_SID, TWILIO_TOKEN)
+    yield fake
+    fake.close()

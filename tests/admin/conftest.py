@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 
 from tests.admin.fake_twilio import FakeTwilio
 from tests.admin.helpers import make_user, sign_in
+from tests.conftest import TWILIO_SID, TWILIO_TOKEN
 
-SID = "AC" + "0" * 32
-TOKEN = "test-auth-token"
-
-
-@pytest.fixture
-def twilio() -> Iterator[FakeTwilio]:
-    fake = FakeTwilio(SID, TOKEN)
-    yield fake
-    fake.close()
+SID, TOKEN = TWILIO_SID, TWILIO_TOKEN
 
 
 @pytest.fixture

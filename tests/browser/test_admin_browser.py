@@ -13,20 +13,12 @@ import pytest
 
 from bot.staff import User, refer
 from bot.store import Intake
-from tests.admin.fake_twilio import FakeTwilio
+from tests.conftest import TWILIO_SID, TWILIO_TOKEN
 from tests.admin.helpers import PASSWORD, complete_intake, intake_id_of, make_user
 from tests.browser.conftest import LiveServer
 from tests.transcript import Person
 
-SID = "AC" + "1" * 32
-TOKEN = "browser-test-token"
-
-
-@pytest.fixture
-def twilio() -> Iterator[FakeTwilio]:
-    fake = FakeTwilio(SID, TOKEN)
-    yield fake
-    fake.close()
+SID, TOKEN = TWILIO_SID, TWILIO_TOKEN
 
 
 @pytest.fixture
