@@ -9,13 +9,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from intake_flows import answers as parse
-from intake_flows import detect
+from intake_flows import detect, geo
+from intake_flows.matching import is_check
 from intake_flows.schema import FlowBundle, Step
 from intake_flows.screening import Screening
 from intake_flows.text import Msg, MsgList, N_, verbatim
 
 from bot.i18n import I18n
 from bot.messages import Choice, Event, InboundMessage, Reply
+from bot.sms import MAX_SEGMENTS, segment_info
 
 TALK = "talk_to_someone"
 LONG_MESSAGE = 500  # characters; a longer "answer" is almost never an answer
@@ -406,8 +408,6 @@ class _Turn:
             zip5 = parse.parse_zip(text)
             if zip5 is None:
                 return None, Msg(N_("Please send a 5-digit ZIP code like 90011, or NONE if you have no fixed address."))
-            from intake_flows import geo  # local: keeps the dataset unloaded until a ZIP arrives
-
             if geo.lookup(zip5) is None:
                 return None, Msg(N_("I couldn't find ZIP code %(zip)s. Please check it, or send NONE."), {"zip": verbatim(zip5)})
             return zip5, None
@@ -638,9 +638,6 @@ class _Turn:
             self.say(*(screening.instead or (Msg(N_("You can still get free job help at an America's Job Center of California. Call 211 to find the nearest one.")),)))
             return
         if screening.matches:
-            from bot.sms import MAX_SEGMENTS, segment_info
-            from intake_flows.matching import is_check
-
             translator = self.ctx.i18n(self.lang)
             # Pluses may be dropped to keep the SMS within its segment budget, weakest last-listed
             # first; things to talk through with staff are never dropped.
