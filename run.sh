@@ -4,11 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/hrtp-intake ] || [ pyproject.toml -nt .venv/.installed-run ]; then
+if [ ! -x .venv/bin/hrtp-intake ] || [ pyproject.toml -nt .venv/.installed-run ] || [ requirements.lock -nt .venv/.installed-run ]; then
   echo "Setting up .venv (first run only)..."
   "$PYTHON" -m venv .venv
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e .
+  # requirements.lock holds the exact versions the suite passed with (see README, "Dependencies").
+  .venv/bin/pip install --quiet --constraint requirements.lock -e .
   .venv/bin/hrtp-intake i18n compile >/dev/null  # .mo files are built, never committed
   touch .venv/.installed-run
 fi

@@ -4,11 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.installed-test ]; then
+if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.installed-test ] || [ requirements.lock -nt .venv/.installed-test ]; then
   echo "Setting up .venv with the test dependencies..."
   "$PYTHON" -m venv .venv
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e ".[test]"
+  # requirements.lock holds the exact versions the suite passed with (see README, "Dependencies").
+  .venv/bin/pip install --quiet --constraint requirements.lock -e ".[test]"
   .venv/bin/hrtp-intake i18n compile >/dev/null  # .mo files are built, never committed
   touch .venv/.installed-test
 fi

@@ -121,7 +121,7 @@ def extract_template(root: Path = ROOT) -> Catalog:
     with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(root):
         out = Path(tmp) / f"{DOMAIN}.pot"
         CommandLineInterface().run([
-            "pybabel", "-q", "extract", "-F", "pyproject.toml", "-o", str(out), "--no-wrap",
+            "pybabel", "-q", "extract", "-F", "pyproject.toml", "-o", str(out), "--no-wrap", "--add-location=file",
             "--add-comments=TRANSLATORS:", "--project=HRTP Intake", "--copyright-holder=LA County HRTP Intake",
             "--ignore-dirs=.* _* build dist instance locales tests", ".",
         ])
@@ -164,10 +164,19 @@ def _fill_source(catalog: Catalog) -> None:
             message.previous_id = []
 
 
+def _adopt_plural_forms(catalog: Catalog, locale: str) -> None:
+    """Sets Plural-Forms to the installed Babel's table, so a CLDR change reaches every catalog."""
+    # Catalogs have no plural messages yet; once they do, a changed count must be re-translated,
+    # which the check reports entry by entry.
+    headers = [(k, v) for k, v in catalog.mime_headers if k.lower() != "plural-forms"]
+    catalog.mime_headers = [*headers, ("Plural-Forms", get_plural(locale).plural_forms)]
+
+
 def update_catalog(path: Path, template: Catalog, lang: Language | None, lang_id: str) -> bool:
     """Merges new and changed msgids into one catalog (changed ones come back fuzzy); True if written."""
     catalog = read_catalog(path, _babel_locale(lang, lang_id))
     catalog.update(copy.deepcopy(template), update_creation_date=False)
+    _adopt_plural_forms(catalog, _babel_locale(lang, lang_id))
     if REVIEW_MARK not in (catalog.header_comment or ""):
         catalog.header_comment = header_comment(lang, lang_id)
     if lang_id == SOURCE_LANGUAGE:

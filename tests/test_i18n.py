@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
+from babel.messages.plurals import get_plural
 from click.testing import CliRunner
 
 from bot import i18n_check as ic
@@ -146,7 +147,9 @@ msgstr ""
 
 
 def _po(tmp_path: Path, lang_id: str, body: str, locale: str = "es_US",
-        plural: str = "nplurals=2; plural=(n != 1);", head: str = PO_HEAD) -> Path:
+        plural: str | None = None, head: str = PO_HEAD) -> Path:
+    # The right Plural-Forms is whatever the pinned Babel's CLDR data says (Spanish gained a third form in 2.19).
+    plural = plural or get_plural(locale).plural_forms
     return _write(tmp_path / lang_id / "LC_MESSAGES" / "messages.po", head.format(locale=locale, plural=plural) + body)
 
 
@@ -177,12 +180,33 @@ def test_a_placeholder_mismatch_fails(tmp_path: Path) -> None:
 def test_wrong_plural_forms_fail(tmp_path: Path) -> None:
     body = ('msgid "%(n)s message"\nmsgid_plural "%(n)s messages"\nmsgstr[0] "%(n)s сообщение"\n'
             'msgstr[1] "%(n)s сообщения"\n')
-    path = _po(tmp_path, "ru", body, locale="ru_RU")
+    path = _po(tmp_path, "ru", body, locale="ru_RU", plural="nplurals=2; plural=(n != 1);")
     cat = Catalog()
     cat.add(("%(n)s message", "%(n)s messages"))
     problems = ic.check_catalog("ru", path, cat, KEYWORDS, next(lang for lang in LANGUAGES if lang.id == "ru"))
     assert "plural" in _kinds(problems)
     assert any("nplurals=2" in p.detail and "3" in p.detail for p in problems)
+
+
+def test_a_plural_count_the_pinned_babel_disagrees_with_fails(tmp_path: Path) -> None:
+    path = _po(tmp_path, "es", 'msgid "One"\nmsgstr "Uno"\n', plural="nplurals=2; plural=(n != 1);")
+    problems = ic.check_catalog("es", path, _template("One"), KEYWORDS)
+    assert _kinds(problems) == ["plural"]
+    assert f"has {get_plural('es_US').num_plurals}" in problems[0].detail
+
+
+def test_update_takes_plural_forms_from_babel(tmp_path: Path) -> None:
+    path = _po(tmp_path, "es", 'msgid "One"\nmsgstr "Uno"\n', plural="nplurals=2; plural=(n != 1);")
+    ic.update_catalog(path, _template("One"), next(lang for lang in LANGUAGES if lang.id == "es"), "es")
+    assert ic.read_catalog(path).num_plurals == get_plural("es_US").num_plurals
+    assert ic.check_catalog("es", path, _template("One"), KEYWORDS) == []
+
+
+def test_extract_on_a_clean_tree_changes_nothing(tmp_path: Path) -> None:
+    locales = tmp_path / "locales"
+    shutil.copytree(ic.LOCALES_DIR, locales, ignore=shutil.ignore_patterns("*.mo"))
+    pot_written, updated = ic.extract_and_update(LANGUAGES, locales_dir=locales)
+    assert (pot_written, updated) == (False, []), "run `hrtp-intake i18n extract` and commit locales/"
 
 
 def test_a_catalog_that_does_not_load_fails(tmp_path: Path) -> None:
