@@ -239,11 +239,10 @@ class Runner:
             return text
         t = self.service.runtime.i18n(lang)
         words = self.service.runtime.bundle.keywords.answer_words
-        withheld = next((o for o in step.options if o.id == "prefer_not"), None)
+        withheld = [w for o in step.options if o.id == "prefer_not" for w in (o.label, t.render(Msg(o.label)), *o.words)]
         vocab = {"yes": (*words["yes"], "Yes", t.render(Msg("Yes"))),
                  "no": (*words["no"], "No", t.render(Msg("No"))),
-                 "prefer_not": (("prefer not", *((withheld.label, t.render(Msg(withheld.label)), *withheld.words)
-                                                 if withheld else ())))}
+                 "prefer_not": ("prefer not", *withheld)}
         value = parse.match_word(text, vocab)
         if value is None:
             self.fail(f"answers.{field_id}: {text!r} is not yes, no or prefer_not")
