@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 
+from bot.messages import Event, InboundMessage
 from bot.render import Rendered
 from bot.service import IntakeService
-from bot.messages import InboundMessage
 from bot.sms import segment_info
 from bot.store import Contact, Intake
+from intake_flows import answers as parse
+from intake_flows.schema import Step
 from intake_flows.text import Msg
 
 MAX_TURNS = 200
+FLAG_VALUES = ("yes", "no", "prefer_not")
 
 
 class ScenarioError(ValueError):
@@ -64,6 +68,14 @@ class Scenario(BaseModel):
     say: list[Say] = []
     expect: Expect | None = None
 
+    @field_validator("answers", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        # YAML reads a bare yes/no as a boolean; the person typed the word.
+        if isinstance(value, dict):
+            return {k: ("yes" if v else "no") if isinstance(v, bool) else v for k, v in value.items()}
+        return value
+
 
 def load_scenario(path: str | Path) -> Scenario:
     """Reads and validates a scenario file, naming the file in any error."""
@@ -95,28 +107,36 @@ class SimResult:
 
 
 class Runner:
-    """Drives one scenario through an IntakeService."""
+    """Drives one scenario through an IntakeService, as a person new to its database."""
 
     def __init__(self, service: IntakeService, scenario: Scenario, start: datetime | None = None) -> None:
         self.service = service
         self.sc = scenario
+        self.flow = service.runtime.bundle.flow
         self.clock = start or datetime.now(timezone.utc)
+        # Provider ids are de-duplicated by the store, so they must never repeat across runs sharing a database.
+        self.run_id = uuid.uuid4().hex[:12]
+        self.address = scenario.from_
         self.transcript: list[dict[str, Any]] = []
         self.failures: list[str] = []
         self.sent = 0
         self.answers_sent = 0
         self.replies_before_result: int | None = None
+        self.intake_id: int | None = None
+        self.asked: dict[str, int] = {}
+        self.said: set[int] = set()
         self._seq = 0
 
-    def send(self, text: str, answer: bool = True) -> list[Rendered]:
+    def send(self, text: str, answer: bool = True) -> tuple[list[Rendered], list[Event]]:
         self._seq += 1
         self.clock += timedelta(seconds=20)
         info = segment_info(text)
         self.transcript.append({"from": "person", "text": text, "segments": info.segments, "encoding": info.encoding})
-        sender = self.sc.from_
-        msg = InboundMessage(channel=self.sc.channel, sender=sender, text=text,
-                             provider_id=f"SIM{self.clock.timestamp():.0f}{self._seq:05d}")
+        msg = InboundMessage(channel=self.sc.channel, sender=self.address, text=text,
+                             provider_id=f"SIM-{self.run_id}-{self._seq:05d}")
         result = self.service.handle(msg, now=self.clock)
+        if result.intake_id is not None:
+            self.intake_id = result.intake_id
         for m in result.messages:
             self.transcript.append({"from": "bot", "text": m.text, "segments": m.segments, "encoding": m.encoding})
         if any(e.kind == "step_missed" for e in result.events):
@@ -126,43 +146,138 @@ class Runner:
         self.answers_sent += answer
         if self.replies_before_result is None and any(e.kind == "screening_completed" for e in result.events):
             self.replies_before_result = self.answers_sent
-        return result.messages
+        return result.messages, result.events
 
     def fail(self, why: str) -> None:
         if why not in self.failures:
             self.failures.append(why)
 
     def field_name(self, step_id: str) -> str:
-        step = self.service.runtime.bundle.flow.by_id.get(step_id)
-        return (step.field or step.id) if step else step_id
+        step = self.flow.by_id.get(step_id)
+        if step is None:
+            return step_id
+        return step.field or (", ".join(step.fields) if step.fields else step.id)
+
+    def names(self, step_id: str) -> tuple[str, ...]:
+        """What a scenario may call a question: its step id and every field it sets."""
+        step = self.flow.by_id.get(step_id)
+        if step is None:
+            return (step_id,)
+        return (step.id, *([step.field] if step.field else []), *step.fields)
 
     def typed(self, step_id: str, last: Rendered) -> str | None:
-        step = self.service.runtime.bundle.flow.by_id.get(step_id)
+        step = self.flow.by_id.get(step_id)
+        if step is not None and step.kind == "flags" and any(f in self.sc.answers for f in step.fields):
+            if step.id in self.sc.answers:
+                both = [step.id, *(f for f in step.fields if f in self.sc.answers)]
+                self.fail(f"answers: {', '.join(both)} all answer the {step.id} question; keep either {step.id} "
+                          "or its fields")
+                return None
+            return self.flags_reply(step, last)
         keys = [step_id] + ([step.field] if step and step.field else [])
         answer: Any = next((self.sc.answers[k] for k in keys if k in self.sc.answers), None)
         if answer is None:
             if step_id == "resume":
                 return "1"
+            if step is not None and step.kind == "flags":
+                # `otherwise` is typed as is: for a question that sets several fields it would pick by position.
+                self.fail(f"no answer for fields {', '.join(step.fields)} (asked together as {step.id})")
+                return None
             return self.sc.otherwise
         if isinstance(answer, Choose):
-            numbers = {b.value: b.number for b in last.buttons}
-            missing = [v for v in answer.choose if v not in numbers]
-            if missing:
-                self.fail(f"{self.field_name(step_id)}: no option {missing} is offered")
-                return None
-            return ",".join(str(numbers[v]) for v in answer.choose)
+            numbers = self.numbers(step_id, last, answer.choose)
+            return None if numbers is None else ",".join(numbers)
         return str(answer)
 
+    def numbers(self, step_id: str, last: Rendered, values: list[str]) -> list[str] | None:
+        """The option numbers for value ids: what a person types, taps or ticks on every channel."""
+        # SMS and WhatsApp show numbered lines; a Telegram button's data and a web button's text are that number,
+        # and several-at-once questions are typed (Telegram) or ticked into the box (web) as "1,3".
+        numbers = {b.value: b.number for b in last.buttons}
+        missing = [v for v in values if v not in numbers]
+        if missing:
+            self.fail(f"{self.field_name(step_id)}: no option {missing} is offered")
+            return None
+        return [str(numbers[v]) for v in values]
+
+    def flags_reply(self, step: Step, last: Rendered) -> str | None:
+        """One reply to a "which of these apply" question, composed from each of its fields' answers."""
+        values: dict[str, str] = {}
+        for f in step.fields:
+            value = self.flag_value(step, f, last.lang) if f in self.sc.answers else "no"
+            if value is None:
+                return None
+            values[f] = value
+        yes = [f for f in step.fields if values[f] == "yes"]
+        withheld = [f for f in step.fields if values[f] == "prefer_not"]
+        if yes:
+            picks = yes
+        elif len(withheld) == len(step.fields):
+            picks = ["prefer_not"]
+        elif not withheld:
+            picks = ["none"]
+        else:
+            picks = []
+        if not picks or (yes and withheld):
+            # The question records "prefer not to say" only for all its fields at once; else it would record wrong.
+            self.fail(f"answers: {', '.join(f'{f}: {values[f]}' for f in step.fields)} cannot be recorded by the "
+                      f"{step.id} question, which takes prefer_not only for all of its fields at once")
+            return None
+        numbers = self.numbers(step.id, last, picks)
+        return None if numbers is None else ",".join(numbers)
+
+    def flag_value(self, step: Step, field_id: str, lang: str) -> str | None:
+        """yes, no or prefer_not for one field of a flags question, from its entry in `answers`."""
+        entry = self.sc.answers[field_id]
+        if isinstance(entry, Choose):
+            if len(entry.choose) == 1 and entry.choose[0] in FLAG_VALUES:
+                return entry.choose[0]
+            self.fail(f"answers.{field_id}: choose one of {list(FLAG_VALUES)}, not {entry.choose}")
+            return None
+        text = str(entry)
+        if text in FLAG_VALUES:
+            return text
+        t = self.service.runtime.i18n(lang)
+        words = self.service.runtime.bundle.keywords.answer_words
+        withheld = [w for o in step.options if o.id == "prefer_not" for w in (o.label, t.render(Msg(o.label)), *o.words)]
+        vocab = {"yes": (*words["yes"], "Yes", t.render(Msg("Yes"))),
+                 "no": (*words["no"], "No", t.render(Msg("No"))),
+                 "prefer_not": ("prefer not", *withheld)}
+        value = parse.match_word(text, vocab)
+        if value is None:
+            self.fail(f"answers.{field_id}: {text!r} is not yes, no or prefer_not")
+        return value
+
+    def say_after(self, step_id: str, events: list[Event]) -> tuple[list[Rendered], list[Event]] | None:
+        """Sends each `say` entry once, right after its field is first answered; the last replies, if any."""
+        answered = any(e.kind == "answer_recorded" and e.data.get("step") == step_id for e in events)
+        out = None
+        for i, extra in enumerate(self.sc.say):
+            if i not in self.said and answered and extra.after in self.names(step_id):
+                self.said.add(i)
+                out = self.send(extra.text, answer=False)
+        return out
+
+    def fresh_address(self) -> str:
+        """The scenario's `from`, unless the database already knows it: then an address of this run's own."""
+        with self.service.db.session() as s:
+            known = s.scalar(select(Contact.id).where(Contact.channel == self.sc.channel,
+                                                      Contact.address == self.sc.from_))
+        if known is None:
+            return self.sc.from_
+        suffix = f"~{self.run_id}"
+        return self.sc.from_[:64 - len(suffix)] + suffix
+
     def run(self) -> SimResult:
-        replies = self.send(self.sc.start, answer=False)
-        asked: dict[str, int] = {}
+        self.address = self.fresh_address()
+        replies, _ = self.send(self.sc.start, answer=False)
         for _ in range(MAX_TURNS):
             last = next((m for m in reversed(replies) if m.asks), None)
             if last is None or self.failures:
                 break
             step_id = last.asks or ""
-            asked[step_id] = asked.get(step_id, 0) + 1
-            if asked[step_id] > 3:
+            self.asked[step_id] = self.asked.get(step_id, 0) + 1
+            if self.asked[step_id] > 3:
                 self.fail(f"not understood: {self.field_name(step_id)}")
                 break
             text = self.typed(step_id, last)
@@ -170,21 +285,48 @@ class Runner:
                 if not self.failures:
                     self.fail(f"no answer for field {self.field_name(step_id)}")
                 break
-            replies = self.send(text)
-            for extra in self.sc.say:
-                if extra.after in (step_id, self.field_name(step_id)):
-                    replies = self.send(extra.text, answer=False)
+            replies, events = self.send(text)
+            replies = (self.say_after(step_id, events) or (replies, events))[0]
         return self.result()
+
+    def unused(self, status: str, recorded: dict[str, Any], facts: dict[str, Any]) -> None:
+        """Fails for every `answers` key and `say` entry the run never used, saying why it was not."""
+        asked = {n for step_id in self.asked for n in self.names(step_id)}
+        for key in self.sc.answers:
+            if key not in asked:
+                self.fail(f"answers.{key} was never asked: {self.why_not_asked(key, status, recorded, facts)}")
+        for i, extra in enumerate(self.sc.say):
+            if i not in self.said:
+                self.fail(f"say after {extra.after} was never sent: {extra.after} was never answered")
+
+    def why_not_asked(self, key: str, status: str, recorded: dict[str, Any], facts: dict[str, Any]) -> str:
+        step = next((s for s in self.flow.steps if key in (s.id, s.field, *s.fields)), None)
+        if step is None:
+            return f"the flow has no field or question {key}"
+        if key in recorded:
+            return "the conversation set it without asking (from an earlier message)"
+        unmet = [c for c in step.when if not c.holds(recorded.get(c.field) if c.field else facts.get(c.subject))]
+        if unmet:
+            conds = " and ".join(f"{c.subject} {'in' if c.in_ is not None else 'not in'} "
+                                 f"{list(c.in_ if c.in_ is not None else c.not_in or ())}" for c in unmet)
+            return f"its question ({step.id}) only comes when {conds}, which this run did not meet"
+        if step.kind == "program_choice" and not facts.get("match_count"):
+            return f"no program matched, so its question ({step.id}) did not come"
+        return f"the run ended ({status}) before its question ({step.id})"
 
     def result(self) -> SimResult:
         svc = self.service
         with svc.db.session() as s:
-            contact = s.scalar(select(Contact).where(Contact.channel == self.sc.channel, Contact.address == self.sc.from_))
-            intake = s.get(Intake, contact.active_intake_id) if contact and contact.active_intake_id else None
-            if intake is None and contact is not None and contact.intakes:
-                intake = contact.intakes[-1]
+            contact = s.scalar(select(Contact).where(Contact.channel == self.sc.channel, Contact.address == self.address))
+            intake = s.get(Intake, self.intake_id) if self.intake_id is not None else None
             data = intake_json(svc, intake) if intake else {}
             status = "opted_out" if contact and contact.opted_out_at else (intake.status if intake else "not_started")
+            recorded = data.get("answers") or {}
+            if not self.failures:
+                facts = dict(svc.runtime.facts(recorded, svc.catalog.snapshot(s).area_tier))
+                facts.update(eligibility=(data.get("eligibility") or {}).get("status"),
+                             match_count=len(data.get("matches") or []))
+                self.unused(status, recorded, facts)
         bot = [t for t in self.transcript if t["from"] == "bot"]
         stats = {"person_messages": len(self.transcript) - len(bot), "bot_messages": len(bot),
                  "segments": sum(t["segments"] for t in bot)}

@@ -72,37 +72,52 @@ def chat_command(sender: str, channel: str, segments: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option("--database", default=None, help="Run against this DATABASE_URL instead of a fresh temporary one.")
 def simulate_command(files: tuple[Path, ...], as_json: bool, database: str | None) -> None:
-    """Run scripted people (scenario YAML files) through the real engine and store."""
+    """Run scripted people (scenario YAML files) through the real engine and store, each as a new person."""
     import tempfile
 
     from bot.service import Runtime
-    from bot.simulate import Runner, ScenarioError, load_scenario
+    from bot.simulate import Runner, Scenario, ScenarioError, SimResult, load_scenario
     from bot.store import Database
 
+    try:
+        scenarios = [(path, load_scenario(path)) for path in files]
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from exc
     runtime = Runtime.load()
+    shared = Database(database) if database else None
+    if shared is not None:
+        shared.create_all()
+
+    def run_one(scenario: Scenario) -> SimResult:
+        if shared is not None:
+            return Runner(IntakeService(shared, runtime), scenario).run()
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Database(f"sqlite:///{Path(tmp) / 'simulate.db'}")
+            db.create_all()
+            try:
+                return Runner(IntakeService(db, runtime), scenario).run()
+            finally:
+                db.dispose()
+
     failed = 0
     outputs = []
-    for path in files:
-        try:
-            scenario = load_scenario(path)
-        except ScenarioError as exc:
-            raise click.ClickException(str(exc)) from exc
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Database(database or f"sqlite:///{Path(tmp) / 'simulate.db'}")
-            db.create_all()
-            result = Runner(IntakeService(db, runtime), scenario).run()
-            db.dispose()
-        failed += not result.ok
-        if as_json:
-            outputs.append(result.to_json())
-        else:
-            mark = click.style("ok  ", fg="green") if result.ok else click.style("FAIL", fg="red")
-            click.echo(f"{mark} {path}: {scenario.name} -> {result.status}, "
-                       f"eligibility {result.intake.get('eligibility', {}).get('status')}, "
-                       f"{result.stats['person_messages']} person / {result.stats['bot_messages']} bot messages, "
-                       f"{result.stats['segments']} segments")
-            for f in result.failures:
-                click.echo(f"     {f}")
+    try:
+        for path, scenario in scenarios:
+            result = run_one(scenario)
+            failed += not result.ok
+            if as_json:
+                outputs.append(result.to_json())
+            else:
+                mark = click.style("ok  ", fg="green") if result.ok else click.style("FAIL", fg="red")
+                click.echo(f"{mark} {path}: {scenario.name} -> {result.status}, "
+                           f"eligibility {result.intake.get('eligibility', {}).get('status')}, "
+                           f"{result.stats['person_messages']} person / {result.stats['bot_messages']} bot messages, "
+                           f"{result.stats['segments']} segments")
+                for f in result.failures:
+                    click.echo(f"     {f}")
+    finally:
+        if shared is not None:
+            shared.dispose()
     if as_json:
         click.echo(json.dumps(outputs[0] if len(outputs) == 1 else outputs, ensure_ascii=False, indent=2))
     if failed:
