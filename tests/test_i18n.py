@@ -252,8 +252,10 @@ def test_khmer_consent_notice_and_decline_say_what_the_english_says() -> None:
     notice = _msgstr("km", "LA County's free job-training screener. It's voluntary. We keep your answers and only "
                            "County and training-partner staff see them. Your result is a screening, not a final decision.")
     assert "រក្សាទុកចម្លើយ" in notice  # "we keep your answers": the retention disclosure
-    declined = _msgstr("km", "OK. We won't keep your answers. If you change your mind, text RESTART.")
-    assert not declined.startswith("យល់ព្រម")  # "I agree", right after the person said no
+    # "OK" after a No must not open with យល់ព្រម ("I agree").
+    agreeing = {m.id: m.string for m in ic.read_catalog(ic.po_path("km"))
+                if m.id and m.id.startswith("OK") and m.string.startswith("យល់ព្រម")}
+    assert not agreeing, agreeing
 
 
 RESTART_MSGIDS = ("Reply BACK to change your last answer, LANGUAGE to change language, RESTART to start over, "
@@ -267,17 +269,25 @@ def test_tagalog_offers_a_restart_word_that_means_start_over(msgid: str) -> None
     assert "SIMULA ULIT" in text and "ULITIN" not in text
 
 
+# Keywords whose English word no language shares: each language has its own words for them.
+OWN_WORD_KEYWORDS = ("HELP", "BACK", "LANGUAGE", "RESTART", "NEW", "DELETE", "SKIP")
+
+
 @pytest.mark.parametrize("lang_id", [i for i in LANG_IDS if i != "en"])
-def test_the_help_text_names_each_languages_own_keywords(lang_id: str) -> None:
-    """Where a language has its own word for a keyword, the HELP text names it, not only the English one."""
+def test_translations_name_each_languages_own_keywords(lang_id: str) -> None:
+    """Where a language has its own word for a keyword, the translation names it, not only the English one."""
     catalog = ic.read_catalog(ic.po_path(lang_id))
-    text = catalog.get(RESTART_MSGIDS[0]).string
     accepted = ic.accepted_words(KEYWORDS, catalog)
-    shouted, plain = ic._shouted_phrases(text), parse.fold(text)
-    for token in ("BACK", "LANGUAGE", "RESTART", "NEW", "DELETE"):
-        english = {parse.fold(token), "start over"}
-        own = ic._named(accepted[ic.KEYWORD_TOKENS[token]] - english, shouted, plain)
-        assert own, f"{lang_id}: the HELP text offers only {token} for {ic.KEYWORD_TOKENS[token]}: {text!r}"
+    english_only = []
+    for message in catalog:
+        if not message.id:
+            continue
+        shouted, plain = ic._shouted_phrases(message.string), parse.fold(message.string)
+        for token in set(re.findall(r"\b[A-Z]{2,}\b", message.id)) & set(OWN_WORD_KEYWORDS):
+            action = ic.KEYWORD_TOKENS[token]
+            if not ic._named(accepted[action] - {parse.fold(token), "start over"}, shouted, plain):
+                english_only.append(f"{token} in {message.string!r}")
+    assert not english_only, f"{lang_id} offers only the English word: " + "; ".join(english_only)
 
 
 # ---- the checker catches what it should ------------------------------------------------------
