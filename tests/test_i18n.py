@@ -190,11 +190,18 @@ JUSTICE_TERMS = {
 }
 
 
+JUSTICE_NOW_ONLY = {"zh-Hant": ("中",), "zh-Hans": ("中",), "ko": ("중이",), "vi": ("đang",), "tl": ("naka-",),
+                    "hy": ("տակ եմ",)}
+
+
 @pytest.mark.parametrize("lang_id", sorted(JUSTICE_TERMS))
 def test_the_justice_option_names_arrest_probation_parole_and_prison(lang_id: str) -> None:
     label = _msgstr(lang_id, JUSTICE)
     missing = [term for term in JUSTICE_TERMS[lang_id] if term not in label]
     assert not missing, f"{lang_id}: {label!r} lacks {missing}"
+    # "Have been ... on probation or parole" is past or present: "now on probation" leaves out the rest.
+    now_only = [w for w in JUSTICE_NOW_ONLY.get(lang_id, ()) if w in label]
+    assert not now_only, f"{lang_id}: {label!r} says {now_only}"
 
 
 @pytest.mark.parametrize("lang_id", ["zh-Hant", "zh-Hans"])
