@@ -304,6 +304,27 @@ def keyword_problems(lang_id: str, msgid: str, msgstr: str, accepted: Mapping[st
     return problems
 
 
+# 以下/以上 (Korean 이하/이상) count the number itself: "16 歲以下" takes in 16-year-olds, so an
+# English bound that leaves the number out ("Under 16") needs 未滿/不满/未満/미만 instead.
+_INCLUSIVE_BOUNDS = {"zh": ("以下", "以上"), "ja": ("以下", "以上"), "ko": ("이하", "이상")}
+_EXCLUSIVE_BOUND = re.compile(r"\b(?:(?P<below>under|below|less than|younger than|fewer than)"
+                              r"|(?P<above>over|above|more than|older than))\s+(?P<n>\d+)(?!\d)", re.I)
+
+
+def boundary_problems(lang_id: str, msgid: str, msgstr: str) -> list[Problem]:
+    """An English bound that leaves its number out must not become one that takes it in."""
+    words = _INCLUSIVE_BOUNDS.get(lang_id.split("-")[0])
+    if words is None:
+        return []
+    problems = []
+    for m in _EXCLUSIVE_BOUND.finditer(msgid):
+        n, word = m.group("n"), words[0] if m.group("below") else words[1]
+        if re.search(rf"(?<!\d){n}\s*[^\d\s]{{0,2}}\s*{word}", msgstr):
+            problems.append(Problem(lang_id, "boundary", msgid,
+                                    f"{word} includes {n}, which {m.group(0)!r} leaves out: say it the exclusive way"))
+    return problems
+
+
 def allowed_plural_counts(locale: str) -> set[int]:
     """Babel's gettext table (what `pybabel init` writes) or CLDR's categories plus "other"."""
     # They differ for a few languages (Persian, Armenian: one form in gettext use, two in CLDR);
@@ -389,6 +410,7 @@ def _message_problems(lang_id: str, message: Message, catalog: Catalog, accepted
                                     f"{info.segments} SMS segments ({info.units} {info.encoding} units) with sample values; "
                                     f"the limit is {max_segments}: shorten it"))
         problems.extend(keyword_problems(lang_id, first, s, accepted))
+        problems.extend(boundary_problems(lang_id, first, s))
     return problems
 
 

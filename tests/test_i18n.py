@@ -430,6 +430,19 @@ def test_the_way_back_after_stop_is_start_alone(tmp_path: Path) -> None:
     alone = _po(tmp_path / "c", "es", f'msgid "{msgid}"\nmsgstr "Envía START para volver."\n')
     assert ic.check_catalog("es", alone, template, KEYWORDS) == []
 
+
+@pytest.mark.parametrize("lang_id, locale, under, older, flagged", [
+    ("zh-Hant", "zh_Hant_TW", "16 歲以下", "55 歲以上", True), ("zh-Hant", "zh_Hant_TW", "未滿 16 歲", "55 歲以上", False),
+    ("zh-Hans", "zh_Hans_CN", "16岁以下", "55 岁及以上", True), ("ja", "ja_JP", "16歳未満", "55歳以上", False),
+    ("ko", "ko_KR", "16세 이하", "55세 이상", True), ("ko", "ko_KR", "16세 미만", "55세 이상", False),
+])
+def test_an_exclusive_bound_must_not_become_an_inclusive_one(tmp_path: Path, lang_id: str, locale: str, under: str,
+                                                            older: str, flagged: bool) -> None:
+    body = f'msgid "Under 16"\nmsgstr "{under}"\n\nmsgid "55 or older"\nmsgstr "{older}"\n'
+    path = _po(tmp_path, lang_id, body, locale=locale, plural="nplurals=1; plural=0;")
+    problems = ic.check_catalog(lang_id, path, _template("Under 16", "55 or older"), KEYWORDS)
+    assert [(p.kind, p.msgid) for p in problems] == ([("boundary", "Under 16")] if flagged else [])
+
 def test_caseless_scripts_need_the_word_anywhere(tmp_path: Path) -> None:
     body = 'msgid "Reply HELP for help."\nmsgstr "需要帮助请回复“帮助”。"\n'
     path = _po(tmp_path, "zh-Hans", body, locale="zh_Hans_CN", plural="nplurals=1; plural=0;")
