@@ -417,7 +417,6 @@ def test_keywords_must_stay_typeable(tmp_path: Path) -> None:
     assert [(p.kind, p.msgid) for p in problems] == [("keyword", "Text STOP to stop."), ("keyword", "Reply HELP for help.")]
 
 
-
 def test_the_way_back_after_stop_is_start_alone(tmp_path: Path) -> None:
     msgid = "Text START to come back."
     template = _template(msgid)
