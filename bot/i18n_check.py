@@ -45,6 +45,9 @@ KEYWORD_TOKENS = {
 # Carriers act on the English STOP, and Twilio lifts a block only on START, UNSTOP or YES,
 # whatever the language: so every translation keeps these two in English.
 ALWAYS_ENGLISH = frozenset({"STOP", "START"})
+# The only words that lift a carrier's block: a translation that offers another word as the way
+# back leaves the person blocked while they believe they have come back.
+CARRIER_OPT_IN = frozenset({"start", "unstop", "yes"})
 
 _PLACEHOLDER = re.compile(r"%(?:\((?P<name>[^)]*)\))?[-#0 +]*\d*(?:\.\d+)?(?P<type>[diouxXeEfFgGcrsa%])")
 
@@ -270,6 +273,11 @@ def _has_token(text: str, token: str) -> bool:
     return re.search(rf"(?<![A-Za-z]){token}(?![A-Za-z])", text) is not None
 
 
+def _named(words: Iterable[str], shouted: set[str], plain: str) -> list[str]:
+    """The words a translation names: upper case in cased scripts, anywhere in the others."""
+    return sorted(w for w in words if w in shouted or (w and not _is_cased(w) and w in plain))
+
+
 def keyword_problems(lang_id: str, msgid: str, msgstr: str, accepted: Mapping[str, set[str]]) -> list[Problem]:
     """Each upper-case keyword in the msgid must appear in the translation in a form people can type back."""
     problems = []
@@ -282,16 +290,38 @@ def keyword_problems(lang_id: str, msgid: str, msgstr: str, accepted: Mapping[st
         if token in ALWAYS_ENGLISH:
             if not _has_token(msgstr, token):
                 problems.append(Problem(lang_id, "keyword", msgid, f"keep the English keyword {token} (carriers act on it)"))
+            elif token == "START" and (others := _named(accepted.get(action, set()) - CARRIER_OPT_IN, shouted, plain)):
+                problems.append(Problem(lang_id, "keyword", msgid,
+                                        f"offer START alone: carriers lift their block on START, UNSTOP or YES, "
+                                        f"not on {', '.join(others)}"))
             continue
         if _has_token(msgstr, token):
             continue
-        words = accepted.get(action, set())
-        ok = any(w in shouted for w in words) or any(
-            w and not _is_cased(w) and w in plain for w in words)
-        if not ok:
+        if not _named(accepted.get(action, set()), shouted, plain):
             problems.append(Problem(lang_id, "keyword", msgid,
                                     f"{token} has no word people can type back: keep {token}, or write a word "
                                     f"keywords.yaml accepts for {action} (upper case in cased scripts)"))
+    return problems
+
+
+# 以下/以上 (Korean 이하/이상) count the number itself: "16 歲以下" takes in 16-year-olds, so an
+# English bound that leaves the number out ("Under 16") needs 未滿/不满/未満/미만 instead.
+_INCLUSIVE_BOUNDS = {"zh": ("以下", "以上"), "ja": ("以下", "以上"), "ko": ("이하", "이상")}
+_EXCLUSIVE_BOUND = re.compile(r"\b(?:(?P<below>under|below|less than|younger than|fewer than)"
+                              r"|(?P<above>over|above|more than|older than))\s+(?P<n>\d+)(?!\d)", re.I)
+
+
+def boundary_problems(lang_id: str, msgid: str, msgstr: str) -> list[Problem]:
+    """An English bound that leaves its number out must not become one that takes it in."""
+    words = _INCLUSIVE_BOUNDS.get(lang_id.split("-")[0])
+    if words is None:
+        return []
+    problems = []
+    for m in _EXCLUSIVE_BOUND.finditer(msgid):
+        n, word = m.group("n"), words[0] if m.group("below") else words[1]
+        if re.search(rf"(?<!\d){n}\s*[^\d\s]{{0,2}}\s*{word}", msgstr):
+            problems.append(Problem(lang_id, "boundary", msgid,
+                                    f"{word} includes {n}, which {m.group(0)!r} leaves out: say it the exclusive way"))
     return problems
 
 
@@ -380,6 +410,7 @@ def _message_problems(lang_id: str, message: Message, catalog: Catalog, accepted
                                     f"{info.segments} SMS segments ({info.units} {info.encoding} units) with sample values; "
                                     f"the limit is {max_segments}: shorten it"))
         problems.extend(keyword_problems(lang_id, first, s, accepted))
+        problems.extend(boundary_problems(lang_id, first, s))
     return problems
 
 

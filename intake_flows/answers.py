@@ -39,6 +39,8 @@ def fold(text: str) -> str:
                 continue
         out.append(ch)
     folded = unicodedata.normalize("NFC", "".join(out)).translate(_SAME_LETTER)
+    for typed, kept in _SAME_SPELLING:
+        folded = folded.replace(typed, kept)
     folded = to_ascii_digits(_PUNCT.sub(" ", folded).strip())
     if "\u0627\u0644" in folded:
         # The Arabic article is part of the word as typed ("المواصلات") but not always of the label.
@@ -54,6 +56,9 @@ _SAME_LETTER = str.maketrans({
     "\u093c": None, "\u0901": "\u0902", "\u200c": None, "\u200d": None, "\u0640": None,
     **{chr(c): None for c in range(0x064B, 0x0660)}, "\u0670": None,
 })
+# Letter pairs that look the same and are typed either way: Khmer subscript DA and subscript TA
+# are drawn alike, so "ចាប់ផ្ដើម" and "ចាប់ផ្តើម" are one word to the reader.
+_SAME_SPELLING = (("\u17d2\u178a", "\u17d2\u178f"),)
 
 
 def has_letters(text: str) -> bool:
@@ -103,6 +108,10 @@ def _match_piece(piece: str, numbered: Sequence[tuple[int, str]], vocab: Mapping
     if exact:
         return [exact]
     f = fold(piece)
+    if _NUMBER.search(f):
+        # A number among words is most often the person's own age or count ("16 лет", "16세"),
+        # and "Under 16" holds those words too: only the option's number or its exact words pick it.
+        return None
     dense = is_dense(f)
     shortest = 2 if dense else 3
     if len(f) < shortest:
@@ -121,6 +130,8 @@ def _match_piece(piece: str, numbered: Sequence[tuple[int, str]], vocab: Mapping
 
 
 _DENSE_SCRIPTS = ("CJK", "HANGUL", "HIRAGANA", "KATAKANA", "THAI", "KHMER")
+# A number of its own; "mc3" and "a+" name things instead.
+_NUMBER = re.compile(r"(?<![a-z])\d+(?![a-z])")
 
 
 def is_dense(text: str) -> bool:

@@ -22,6 +22,8 @@ def test_fold(raw, folded):
     ("لا اعمل", "لا أعمل"), ("مواصلات", "المواصلات"), ("تكنولوجيا", "التكنولوجيا"),  # hamza, article
     ("अंग्रेजी", "अंग्रेज़ी"),  # Devanagari nukta
     ("25~54歳", "25〜54歳"),  # ASCII tilde and the Japanese wave dash
+    ("ចាប់ផ្ដើម", "ចាប់ផ្តើម"),  # Khmer subscript DA and subscript TA, drawn alike
+    ("ប្ដូរភាសា", "ប្តូរភាសា"),
 ])
 def test_fold_treats_spellings_people_type_interchangeably_as_one(typed, label):
     assert a.fold(typed) == a.fold(label)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -118,6 +119,182 @@ def test_answers_and_names_are_not_keywords(word: str, runtime) -> None:
 
     ctx = EngineContext(runtime.bundle, runtime.i18n, runtime.screen, runtime.facts)
     assert ctx.keyword(word) in (None, "opt_in")
+
+
+
+def test_ulitin_repeats_nothing_and_restarts_nothing(runtime) -> None:
+    """Tagalog "ulitin" means "repeat": someone typing it to see a question again must keep their answers."""
+    from bot.engine import EngineContext
+
+    ctx = EngineContext(runtime.bundle, runtime.i18n, runtime.screen, runtime.facts)
+    assert ctx.keyword("ulitin") is None
+    assert ctx.keyword("Ulitin!") is None
+    assert ctx.keyword("SIMULA ULIT") == "restart"
+
+
+def test_texting_ulitin_mid_intake_keeps_the_answers(service) -> None:
+    from sqlalchemy import select
+
+    from bot.store import Answer
+    from tests.transcript import Person
+
+    p = Person(service, "+13235550177")
+    p.says("Hi")
+    p.says("Tagalog")
+    p.says("oo")
+    p.says("Maria")
+    p.answer_until("age_range", {"zip": "90011"})
+    reply = p.says("ulitin")
+    assert p.asked == "age_range"
+    assert service.runtime.i18n("tl").gettext("Starting over.") not in reply
+    with service.db.session() as s:
+        kept = {a.field: a.value for a in s.scalars(select(Answer))}
+    assert kept["first_name"] == "Maria" and kept["zip"] == "90011"
+
+
+def test_start_typed_with_either_khmer_subscript_comes_back(service) -> None:
+    from tests.transcript import Person
+
+    again = service.runtime.i18n("km").gettext("You're subscribed again to LA County HRTP messages. Text STOP to stop.")
+    assert again != "You're subscribed again to LA County HRTP messages. Text STOP to stop."
+    for n, start in enumerate(("ចាប់ផ្តើម", "ចាប់ផ្ដើម")):  # subscript TA, then subscript DA
+        p = Person(service, f"+1323555018{n}")
+        p.says("Hi")
+        p.says("ខ្មែរ")
+        assert "START" in p.says("STOP")
+        assert p.says(start).startswith(again), start
+
+
+# ---- what the translations say (a bilingual review's findings, kept from coming back) ----------
+
+def _msgstr(lang_id: str, msgid: str) -> str:
+    message = ic.read_catalog(ic.po_path(lang_id)).get(msgid)
+    assert message is not None and message.string, (lang_id, msgid)
+    return message.string
+
+
+JUSTICE = "I have been arrested, on probation or parole, or in jail or prison"
+# Each language's words for arrest, probation, parole and jail or prison: leaving one out keeps
+# people in that situation from claiming the priority the option gives.
+JUSTICE_TERMS = {
+    "es": ("arrestado", "probatoria", "condicional", "cárcel"),
+    "zh-Hant": ("逮捕", "緩刑", "假釋", "坐過牢"), "zh-Hans": ("逮捕", "缓刑", "假释", "坐过牢"),
+    "ko": ("체포", "보호관찰", "가석방", "교도소"), "vi": ("bị bắt", "quản chế", "tạm tha", "ở tù"),
+    "tl": ("aresto", "probation", "parole", "kulong"),
+    "hy": ("Ձերբակալ", "փորձաշրջան", "պայմանական ազատ", "բանտ"),
+    "ru": ("Арест", "пробация", "УДО", "заключение"), "fa": ("بازداشت", "تعلیق مراقبتی", "آزادی مشروط", "زندان"),
+    "km": ("ចាប់ខ្លួន", "សាកល្បង", "ដោះលែងមានលក្ខខណ្ឌ", "គុក"),
+    "ar": ("اعتقال", "المراقبة القضائية", "الإفراج المشروط", "السجن"),
+    "ja": ("逮捕", "保護観察", "仮釈放", "刑務所"), "hi": ("गिरफ़्तारी", "प्रोबेशन", "पैरोल", "जेल"),
+    "th": ("จับกุม", "คุมประพฤติ", "พักโทษ", "คุก"),
+}
+
+
+JUSTICE_NOW_ONLY = {"zh-Hant": ("中",), "zh-Hans": ("中",), "ko": ("중이",), "vi": ("đang",), "tl": ("naka-",),
+                    "hy": ("տակ եմ",)}
+
+
+@pytest.mark.parametrize("lang_id", sorted(JUSTICE_TERMS))
+def test_the_justice_option_names_arrest_probation_parole_and_prison(lang_id: str) -> None:
+    label = _msgstr(lang_id, JUSTICE)
+    missing = [term for term in JUSTICE_TERMS[lang_id] if term not in label]
+    assert not missing, f"{lang_id}: {label!r} lacks {missing}"
+    # "Have been ... on probation or parole" is past or present: "now on probation" leaves out the rest.
+    now_only = [w for w in JUSTICE_NOW_ONLY.get(lang_id, ()) if w in label]
+    assert not now_only, f"{lang_id}: {label!r} says {now_only}"
+
+
+@pytest.mark.parametrize("lang_id", ["zh-Hant", "zh-Hans"])
+def test_chinese_age_bounds_and_words_say_what_the_english_says(lang_id: str) -> None:
+    catalog = ic.read_catalog(ic.po_path(lang_id))
+    texts = {m.id: m.string for m in catalog if m.id}
+    # 以下 counts the number itself: "16 歲以下" takes in 16-year-olds, who then screen themselves out.
+    inclusive_below = {i: s for i, s in texts.items() if re.search(r"\d\s*(?:歲|岁)?\s*以下", s)}
+    assert not inclusive_below, inclusive_below
+    assert texts["Under 16"] in ("未滿 16 歲", "不满 16 岁")
+    # 收容所 reads as detention, 篩檢/筛查 as a medical test.
+    for word in ("收容所", "篩檢", "筛查", "筛检"):
+        assert not [i for i, s in texts.items() if word in s], (lang_id, word)
+
+
+@pytest.mark.parametrize("lang_id, typed, option", [
+    ("zh-Hant", "庇護所", "shelter"), ("zh-Hans", "庇护所", "shelter"), ("zh-Hant", "收容所", "shelter"),
+    ("zh-Hans", "收容所", "shelter"), ("zh-Hant", "未滿 16 歲", "under_16"), ("zh-Hans", "不满 16 岁", "under_16"),
+])
+def test_chinese_answers_still_pick_their_option(lang_id: str, typed: str, option: str, runtime) -> None:
+    step = next(s for s in runtime.bundle.flow.steps if option in {o.id for o in s.options})
+    t = runtime.i18n(lang_id)
+    vocab = {o.id: (o.label, *o.words, t.render(Msg(o.label))) for o in step.options}
+    assert parse.parse_choice(typed, list(enumerate(vocab, 1)), vocab) == option
+
+
+@pytest.mark.parametrize("lang_id, typed", [("zh-Hant", "16 歲"), ("zh-Hans", "16岁"), ("ko", "16세"), ("ja", "16歳"),
+                                            ("ru", "16 лет"), ("th", "16 ปี"), ("km", "16 ឆ្នាំ"), ("en", "16")])
+def test_typing_ones_age_never_picks_under_16(lang_id: str, typed: str, runtime) -> None:
+    """A 16-year-old who types their age must be asked again, not screened out by "Under 16"'s words."""
+    step = next(s for s in runtime.bundle.flow.steps if s.id == "age_range")
+    t = runtime.i18n(lang_id)
+    vocab = {o.id: (o.label, *o.words, t.render(Msg(o.label))) for o in step.options}
+    assert parse.parse_choice(typed, list(enumerate(vocab, 1)), vocab) != "under_16"
+
+
+def test_no_translation_promises_high_wages() -> None:
+    # "High Road" names the partnership model; 고임금 ("high-wage") promises pay the English does not.
+    offending = {m.id: m.string for m in ic.read_catalog(ic.po_path("ko")) if m.id and "고임금" in (m.string or "")}
+    assert not offending, offending
+    assert "동의" in _msgstr("ko", "Do you agree to answer a few questions?")
+
+
+def test_armenian_names_la_county_in_armenian() -> None:
+    catalog = ic.read_catalog(ic.po_path("hy"))
+    latin = {m.id: m.string for m in catalog if m.id and re.search(r"\bCounty\b", m.string or "")}
+    assert not latin, latin
+    assert "Training Partnerships" not in _msgstr("hy", "Welcome to LA County High Road Training Partnerships. "
+                                                       "Reply with the number of your language:")
+    assert "մոտակա կենտրոնը" in _msgstr("hy", "You can still get free job help at an America's Job Center of "
+                                             "California. Call 211 to find the nearest one.")
+
+
+def test_khmer_consent_notice_and_decline_say_what_the_english_says() -> None:
+    notice = _msgstr("km", "LA County's free job-training screener. It's voluntary. We keep your answers and only "
+                           "County and training-partner staff see them. Your result is a screening, not a final decision.")
+    assert "រក្សាទុកចម្លើយ" in notice  # "we keep your answers": the retention disclosure
+    # "OK" after a No must not open with យល់ព្រម ("I agree").
+    agreeing = {m.id: m.string for m in ic.read_catalog(ic.po_path("km"))
+                if m.id and m.id.startswith("OK") and m.string.startswith("យល់ព្រម")}
+    assert not agreeing, agreeing
+
+
+RESTART_MSGIDS = ("Reply BACK to change your last answer, LANGUAGE to change language, RESTART to start over, "
+                  "NEW for another person on this phone, DELETE to erase your answers, STOP to stop.",
+                  "OK. We won't keep your answers. If you change your mind, text RESTART.")
+
+
+@pytest.mark.parametrize("msgid", RESTART_MSGIDS)
+def test_tagalog_offers_a_restart_word_that_means_start_over(msgid: str) -> None:
+    text = _msgstr("tl", msgid)
+    assert "SIMULA ULIT" in text and "ULITIN" not in text
+
+
+# Keywords whose English word no language shares: each language has its own words for them.
+OWN_WORD_KEYWORDS = ("HELP", "BACK", "LANGUAGE", "RESTART", "NEW", "DELETE", "SKIP")
+
+
+@pytest.mark.parametrize("lang_id", [i for i in LANG_IDS if i != "en"])
+def test_translations_name_each_languages_own_keywords(lang_id: str) -> None:
+    """Where a language has its own word for a keyword, the translation names it, not only the English one."""
+    catalog = ic.read_catalog(ic.po_path(lang_id))
+    accepted = ic.accepted_words(KEYWORDS, catalog)
+    english_only = []
+    for message in catalog:
+        if not message.id:
+            continue
+        shouted, plain = ic._shouted_phrases(message.string), parse.fold(message.string)
+        for token in set(re.findall(r"\b[A-Z]{2,}\b", message.id)) & set(OWN_WORD_KEYWORDS):
+            action = ic.KEYWORD_TOKENS[token]
+            if not ic._named(accepted[action] - {parse.fold(token), "start over"}, shouted, plain):
+                english_only.append(f"{token} in {message.string!r}")
+    assert not english_only, f"{lang_id} offers only the English word: " + "; ".join(english_only)
 
 
 # ---- the checker catches what it should ------------------------------------------------------
@@ -239,6 +416,31 @@ def test_keywords_must_stay_typeable(tmp_path: Path) -> None:
     problems = ic.check_catalog("es", _po(tmp_path, "es", body), template, KEYWORDS)
     assert [(p.kind, p.msgid) for p in problems] == [("keyword", "Text STOP to stop."), ("keyword", "Reply HELP for help.")]
 
+
+def test_the_way_back_after_stop_is_start_alone(tmp_path: Path) -> None:
+    msgid = "Text START to come back."
+    template = _template(msgid)
+    offered = _po(tmp_path / "a", "es", f'msgid "{msgid}"\nmsgstr "Envía START o COMENZAR para volver."\n')
+    problems = ic.check_catalog("es", offered, template, KEYWORDS)
+    assert [p.kind for p in problems] == ["keyword"] and "comenzar" in problems[0].detail
+    caseless = _po(tmp_path / "b", "th", f'msgid "{msgid}"\nmsgstr "ส่ง START หรือ เริ่ม เพื่อกลับมา"\n',
+                   locale="th_TH", plural="nplurals=1; plural=0;")
+    assert _kinds(ic.check_catalog("th", caseless, template, KEYWORDS)) == ["keyword"]
+    alone = _po(tmp_path / "c", "es", f'msgid "{msgid}"\nmsgstr "Envía START para volver."\n')
+    assert ic.check_catalog("es", alone, template, KEYWORDS) == []
+
+
+@pytest.mark.parametrize("lang_id, locale, under, older, flagged", [
+    ("zh-Hant", "zh_Hant_TW", "16 歲以下", "55 歲以上", True), ("zh-Hant", "zh_Hant_TW", "未滿 16 歲", "55 歲以上", False),
+    ("zh-Hans", "zh_Hans_CN", "16岁以下", "55 岁及以上", True), ("ja", "ja_JP", "16歳未満", "55歳以上", False),
+    ("ko", "ko_KR", "16세 이하", "55세 이상", True), ("ko", "ko_KR", "16세 미만", "55세 이상", False),
+])
+def test_an_exclusive_bound_must_not_become_an_inclusive_one(tmp_path: Path, lang_id: str, locale: str, under: str,
+                                                            older: str, flagged: bool) -> None:
+    body = f'msgid "Under 16"\nmsgstr "{under}"\n\nmsgid "55 or older"\nmsgstr "{older}"\n'
+    path = _po(tmp_path, lang_id, body, locale=locale, plural="nplurals=1; plural=0;")
+    problems = ic.check_catalog(lang_id, path, _template("Under 16", "55 or older"), KEYWORDS)
+    assert [(p.kind, p.msgid) for p in problems] == ([("boundary", "Under 16")] if flagged else [])
 
 def test_caseless_scripts_need_the_word_anywhere(tmp_path: Path) -> None:
     body = 'msgid "Reply HELP for help."\nmsgstr "需要帮助请回复“帮助”。"\n'
