@@ -21,6 +21,7 @@ It always exits 0: it is a measurement; the test that fails on misreads comes wi
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -46,6 +47,9 @@ CORPUS_DIR = ROOT / "tests" / "data" / "utterances"
 LANGUAGES = ("en", "es", "zh-Hant", "zh-Hans", "ko", "vi", "tl", "hy", "ru", "fa", "km", "ar", "ja", "hi", "th")
 MIN_ENTRIES = 60
 ACTIONS = ("ask", "opt-out", "help", "back", "person", "language", "skip")
+# Two moments that are not flow steps: the very first message from a new number (which language
+# the bot goes on in), and "continue where you left off?" after a long gap.
+MOMENTS = {"start": ("ask", "opt-out"), "resume": ("continue", "restart", "ask", "opt-out", "help", "person")}
 TALK = "talk_to_someone"
 T0 = datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)
 # The HELP reply's first line; the engine emits no event for it, so the bench knows it by its msgid.
@@ -129,6 +133,14 @@ def entry_problems(entry: Entry, flow: Flow, language_ids: Sequence[str]) -> lis
     where = f"{entry.where}: "
     if not isinstance(entry.at, str):
         return [where + "`at` must name a field or step"]
+    if entry.at in MOMENTS:
+        if not isinstance(entry.text, str) or not entry.text.strip():
+            return [where + "`text` must be a non-empty string (quote numbers)"]
+        e = entry.expect
+        ok = isinstance(e, str) and (e in MOMENTS[entry.at] or (
+            entry.at == "start" and e.startswith("language:") and e.split(":", 1)[1] in language_ids))
+        return [] if ok else [where + f"at {entry.at}, expect one of {MOMENTS[entry.at]}"
+                              + (" or language:<id>" if entry.at == "start" else "") + f", not {e!r}"]
     step = step_for(flow, entry.at)
     if step is None or step.kind in ("result", "end"):
         return [where + f"`at: {entry.at}` is neither a field nor a question step of the flow"]
@@ -336,6 +348,50 @@ def judge(step: Step, expect: Any, got: Any) -> str:
     return "understood" if _same(step, got, _expected_value(step, expect)) else "misread"
 
 
+def run_moment(bench: Bench, entry: Entry, states: Mapping[str, tuple[Conversation, datetime, tuple]]) -> Result:
+    """A first message from a new number, or an answer to "continue where you left off?"."""
+    if entry.at == "start":
+        now = T0
+        out = bench.send(Conversation(ContactState(), None), entry.text, now)
+        intake = out.conversation.intake
+        if any(e.kind == "opted_out" for e in out.events):
+            got = "opt-out"
+        elif intake is not None and intake.lang:
+            got = "language:" + intake.lang
+        elif intake is not None and intake.step == "language":
+            got = "ask"
+        else:
+            got = f"moved on to {intake.step if intake else None}"
+    else:
+        convo, now, _ = states["age_range"]
+        convo = copy.deepcopy(convo)
+        assert convo.intake is not None
+        convo.intake.pending = "resume"
+        out = bench.send(convo, entry.text, now + timedelta(seconds=20))
+        kinds = {e.kind for e in out.events}
+        if "opted_out" in kinds:
+            got = "opt-out"
+        elif "resumed" in kinds:
+            got = "continue"
+        elif "restarted" in kinds:
+            got = "restart"
+        elif "handoff_requested" in kinds:
+            got = "person"
+        elif any(r.text and r.text[0].msgid.startswith(HELP_MSGID_START) for r in out.replies):
+            got = "help"
+        else:
+            got = "ask"
+    expect = entry.expect
+    if got == expect or (expect == "ask" and got in QUESTIONS):
+        outcome = "understood"
+    elif got in QUESTIONS:
+        outcome = "asked_again"
+    else:
+        outcome = "misread"
+    texts = [bench.runtime.i18n(entry.lang).render(m) for r in out.replies for m in r.text]
+    return Result(entry, outcome, got, texts)
+
+
 def run(bench: Bench, corpus: Mapping[str, Sequence[Entry]]) -> list[Result]:
     results: list[Result] = []
     for lang, entries in corpus.items():
@@ -343,6 +399,9 @@ def run(bench: Bench, corpus: Mapping[str, Sequence[Entry]]) -> list[Result]:
             continue
         states = bench.states(lang)
         for entry in entries:
+            if entry.at in MOMENTS:
+                results.append(run_moment(bench, entry, states))
+                continue
             step = step_for(bench.flow, entry.at)
             assert step is not None, entry.where
             convo, now, choices = states[step.id]

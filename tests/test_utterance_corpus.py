@@ -41,8 +41,8 @@ def test_every_entry_names_a_real_question_and_real_values(lang: str) -> None:
 @pytest.mark.parametrize("lang", LANGUAGE_IDS)
 def test_every_question_kind_is_covered_with_opt_outs_and_keywords(lang: str) -> None:
     entries = bench.load_corpus(languages=[lang])[lang]
-    asked = {bench.step_for(FLOW, e.at).id for e in entries}
-    questions = {s.id for s in FLOW.steps if s.kind not in ("result", "end")}
+    asked = {e.at if e.at in bench.MOMENTS else bench.step_for(FLOW, e.at).id for e in entries}
+    questions = {s.id for s in FLOW.steps if s.kind not in ("result", "end")} | set(bench.MOMENTS)
     assert questions - asked == set(), f"{lang}: no entries for {sorted(questions - asked)}"
     expects = [e.expect for e in entries if isinstance(e.expect, str)]
     for needed in ("opt-out", "help", "back", "person", "ask"):
@@ -62,11 +62,13 @@ def test_the_checker_names_what_is_wrong() -> None:
         bench.Entry("en", "zip", "french", "language:xx", line=10),         # no such language
         bench.Entry("en", "zip", "STOP", "opt-out", line=11),
         bench.Entry("en", "zip", "STOP", "opt-out", line=12),             # the same entry twice
+        bench.Entry("en", "resume", "yes", "yes", line=13),               # continue or restart, not yes
+        bench.Entry("en", "start", "hi", "en", line=14),                  # a language is language:<id>
     ]
     found = bench.problems({"en": entries}, FLOW, LANGUAGE_IDS, minimum=60)
     lines = sorted(int(p.split(":")[1]) for p in found if p.split(":")[1].isdigit())
-    assert lines == [3, 4, 5, 6, 7, 8, 9, 10, 12]
-    assert any("10 entries, at least 60" in p for p in found)
+    assert lines == [3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14]
+    assert any("12 entries, at least 60" in p for p in found)
 
 
 def test_the_bench_reads_an_outcome_for_every_kind_of_expectation() -> None:
@@ -82,7 +84,11 @@ def test_the_bench_reads_an_outcome_for_every_kind_of_expectation() -> None:
         bench.Entry("en", "age_range", "BACK", "back"),
         bench.Entry("en", "first_name", "SKIP", "skip"),
         bench.Entry("en", "program_choice", "1", "shown:1"),
+        bench.Entry("en", "start", "STOP", "opt-out"),
+        bench.Entry("en", "start", "hola", "language:es"),
+        bench.Entry("en", "resume", "1", "continue"),
+        bench.Entry("en", "resume", "2", "restart"),
     ]
     results = bench.run(bench.Bench(), {"en": entries})
-    assert [r.outcome for r in results] == ["understood"] * 3 + ["misread"] + ["understood"] * 6
+    assert [r.outcome for r in results] == ["understood"] * 3 + ["misread"] + ["understood"] * 10
     assert bench.summary(results)["en"]["misread"] == 1
