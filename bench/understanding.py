@@ -243,7 +243,8 @@ class Bench:
 
     def _typed(self, step_id: str, plan: Mapping[str, Any], choices: Sequence[Any]) -> str:
         step = self.flow.by_id[step_id]
-        want = plan[step_id if step.kind == "flags" else step.field or step_id]
+        # A question added to the flow after this plan was written is answered with its first option.
+        want = plan.get(step_id if step.kind == "flags" else step.field or step_id, "shown:1")
         if step.kind in ("text", "zip"):
             return want
         if isinstance(want, str) and want.startswith("shown:"):
