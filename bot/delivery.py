@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.store import Contact, Database, IntakeEvent, Message, OptOut, utcnow
+from bot.privacy import set_opted_out
+from bot.store import Contact, Database, IntakeEvent, Message, utcnow
 
 
 def record_replies_sent(db: Database, channel: str, inbound_provider_id: str,
@@ -19,8 +20,11 @@ def record_replies_sent(db: Database, channel: str, inbound_provider_id: str,
         if inbound is None:
             return
         replies = s.scalars(select(Message).where(Message.in_reply_to_id == inbound.id).order_by(Message.id)).all()
+        contact = s.get(Contact, inbound.contact_id)
+        # The reply that confirms an erasure must not bring the address back (tg:<chat id>:<message id>).
+        erased = contact is None or contact.erased_at is not None
         for row, (provider_id, status, error) in zip(replies, outcomes):
-            row.provider_id = provider_id or row.provider_id
+            row.provider_id = None if erased else (provider_id or row.provider_id)
             row.status, row.error_code = status, error
 
 
@@ -42,8 +46,7 @@ def opt_out_contact(db: Database, channel: str, address: str, reason: str, now: 
         contact = s.scalar(select(Contact).where(Contact.channel == channel, Contact.address == address).with_for_update())
         if contact is None or contact.opted_out_at is not None:
             return False
-        contact.opted_out_at = now
-        s.add(OptOut(contact_id=contact.id, kind="out", keyword=reason[:64], created_at=now))
+        set_opted_out(s, contact, True, reason, now)
         s.add(IntakeEvent(contact_id=contact.id, intake_id=contact.active_intake_id, kind="opted_out",
                           data={"keyword": reason}, created_at=now))
         return True

@@ -166,3 +166,17 @@ def test_staff_messages_reach_a_telegram_chat_and_a_block_is_an_opt_out(app_conf
               page=f"/admin/intakes/{intake_id}")
     assert len(bot_api.calls) == calls  # refused after the opt-out: nothing reaches Telegram
     app.extensions["hrtp"].db.dispose()
+
+
+def test_delete_erases_the_chat_id_and_the_replies_telegram_ids(tg_client, bot_api):
+    from tests.privacy_scan import left_behind, traces
+
+    db = tg_client.application.extensions["hrtp"].db
+    chat = Chat(tg_client, chat_id=777123456)
+    before = traces(db, ("777123456", "Zelda"))
+    for text in ("hi", "1", "Zelda", "DELETE"):
+        chat.says(text)
+    assert traces(db, ("777123456",))[("messages", "provider_id", "777123456")] > 0  # tg:<chat id>:<message id>
+    assert chat.says("yes").status_code == 200
+    assert "erased" in bot_api.sent(777123456)[-1]["text"]
+    assert left_behind(db, ("777123456", "Zelda"), before) == {}

@@ -36,7 +36,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     seed_if_empty(db)  # the first start copies the YAML catalog into the table staff edit
     runtime = app.config.get("RUNTIME") or Runtime.load()
     settings = Settings(idle_timeout=timedelta(hours=int(app.config["IDLE_TIMEOUT_HOURS"])),
-                        support_phone=str(app.config["SUPPORT_PHONE"]))
+                        support_phone=str(app.config["SUPPORT_PHONE"]),
+                        privacy_key=str(app.config.get("PRIVACY_KEY") or ""))
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
 
     from webhook import telegram_channel, twilio_channel, webchat
