@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import String, Text, cast, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.staff import AuditLog, IntakeFacet, Note, StatusChange, User, audit
+from bot.staff import AuditLog, CaseFile, IntakeFacet, Note, StatusChange, User, audit
 from bot.store import Answer, Base, Contact, Intake, IntakeEvent, Message, OptOut, utcnow
 
 # One phone number reaches us as an SMS contact and a WhatsApp contact; its opt-out covers both.
@@ -139,6 +139,9 @@ def erase_intakes(s: Session, intake_ids: Iterable[int], now: datetime, by: str,
     # Outbound ids can carry the address (Telegram's are tg:<chat id>:<message id>); inbound ones are kept
     # so a late redelivery of the erasing message is still recognised.
     s.execute(update(Message).where(Message.intake_id.in_(ids), Message.direction == "out").values(provider_id=None))
+    # A contact that stays (another person on the phone) must not carry on in an erased intake.
+    s.execute(update(Contact).where(Contact.active_intake_id.in_(ids)).values(active_intake_id=None,
+                                                                              pending_delete=False))
     for c in gone:
         _forget_contact(s, c, now, configured_key)
     _scrub_audit(s, names, addresses)
@@ -217,8 +220,47 @@ def decline(s: Session, intake: Intake) -> None:
 
 # ---- retention -------------------------------------------------------------------------------------
 
+@dataclass
+class Purge:
+    cutoff: datetime
+    intakes: int = 0
+    contacts: int = 0
+
+
 def stale_intakes(s: Session, now: datetime, days: int) -> list[int]:
-    """Incomplete intakes with no activity for `days` days."""
+    """Incomplete intakes that neither the person nor staff have touched for `days` days."""
     cutoff = now - timedelta(days=days)
-    return list(s.scalars(select(Intake.id).where(Intake.status == "incomplete", Intake.updated_at < cutoff)
-                          .order_by(Intake.id)))
+    touched = select(CaseFile.intake_id).where(CaseFile.updated_at >= cutoff).union(
+        select(Note.intake_id).where(Note.created_at >= cutoff))
+    return list(s.scalars(select(Intake.id).where(Intake.status == "incomplete", Intake.updated_at < cutoff,
+                                                  Intake.id.not_in(touched)).order_by(Intake.id)))
+
+
+def purge(db: Any, now: datetime, days: int, dry_run: bool = False, configured_key: str | None = None,
+          batch: int = 500) -> Purge:
+    """Erases stale incomplete intakes (the same erasure as DELETE), a batch per transaction."""
+    report = Purge(now - timedelta(days=days))
+    with db.session() as s:
+        ids = stale_intakes(s, now, days)
+        if dry_run:
+            report.intakes = len(ids)
+            report.contacts = _contacts_left_empty(s, ids)
+            return report
+    for start in range(0, len(ids), batch):
+        with db.writing() as s:
+            # Re-checked inside the write: a person may have answered since the list was read.
+            chunk = [i for i in stale_intakes(s, now, days) if i in set(ids[start:start + batch])]
+            done = erase_intakes(s, chunk, now, "retention", configured_key=configured_key)
+        report.intakes += done.intakes
+        report.contacts += done.contacts
+    return report
+
+
+def _contacts_left_empty(s: Session, ids: Sequence[int]) -> int:
+    """How many contacts erasing these intakes would leave with no intake, and so erase too."""
+    if not ids:
+        return 0
+    contact_ids = set(s.scalars(select(Intake.contact_id).where(Intake.id.in_(ids))))
+    kept = set(s.scalars(select(Intake.contact_id).where(Intake.contact_id.in_(contact_ids), Intake.id.not_in(ids),
+                                                         Intake.status != "erased")))
+    return len(contact_ids - kept)

@@ -268,11 +268,30 @@ def list_programs_command(show_all: bool) -> None:
         click.echo(f"{p.id:32} {p.sector:18} {p.staff_name}{flag}  [{placeholders}/{len(status)} facts placeholder]")
 
 
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Report what would be erased without erasing anything.")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Idle days before an incomplete intake is erased (default: RETENTION_DAYS, 180).")
+@with_appcontext
+def purge_command(dry_run: bool, days: int | None) -> None:
+    """Erase incomplete intakes with no activity for RETENTION_DAYS days, as if each person sent DELETE."""
+    from bot.privacy import purge
+    from bot.store import utcnow
+
+    service = _service()
+    days = days or int(current_app.config.get("RETENTION_DAYS") or 180)
+    report = purge(service.db, utcnow(), days, dry_run, service.settings.privacy_key)
+    since = report.cutoff.strftime("%Y-%m-%d")
+    what = (f"{report.intakes} incomplete intake{'s' if report.intakes != 1 else ''} idle since before {since} "
+            f"({days} days) and {report.contacts} contact{'s' if report.contacts != 1 else ''} left with nothing else")
+    click.echo(f"Would erase {what}; nothing was changed." if dry_run else f"Erased {what}.")
+
+
 from webhook.telegram_channel import set_webhook_command as telegram_webhook_command  # noqa: E402
 
 COMMANDS = (serve_command, chat_command, simulate_command, export_command, add_referral_code_command,
             create_user_command, i18n_group, load_areas_command, seed_programs_command, list_programs_command,
-            telegram_webhook_command)
+            purge_command, telegram_webhook_command)
 
 
 def register(app: Flask) -> None:

@@ -90,11 +90,14 @@ def test_erasing_one_intake_of_a_shared_phone_keeps_the_other_person(admin_clien
     p.says("NEW")
     p.answer_until("zip", {"language": "1", "consent": "yes", "first_name": "Beto"})
     second = intake_id_of(p)
-    page = f"/admin/intakes/{first}"
+    page = f"/admin/intakes/{second}"
     post_form(admin_client, f"{page}/erase", {"confirm": "erase"}, page=page)
     with svc.db.session() as s:
-        assert s.get(Intake, first).first_name is None
-        assert s.get(Intake, second).first_name == "Beto"
-        assert s.get(Contact, s.get(Intake, second).contact_id).address == PHONE
-    p.says("90011")  # Beto's intake carries on where it was
-    assert p.asked not in (None, "zip")
+        assert s.get(Intake, second).first_name is None
+        assert s.get(Intake, first).first_name == "Zelda"
+        assert s.get(Contact, s.get(Intake, first).contact_id).address == PHONE
+    # The phone's next message starts afresh; the erased intake stays erased.
+    p.says("hi")
+    assert p.last.intake_id not in (first, second)
+    with svc.db.session() as s:
+        assert s.get(Intake, second).status == "erased"
