@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.privacy import set_opted_out
 from bot.store import Contact, Database, IntakeEvent, Message, utcnow
@@ -50,3 +51,15 @@ def opt_out_contact(db: Database, channel: str, address: str, reason: str, now: 
         s.add(IntakeEvent(contact_id=contact.id, intake_id=contact.active_intake_id, kind="opted_out",
                           data={"keyword": reason}, created_at=now))
         return True
+
+
+def first_word_to_group(db: Database, chat_id: str, now: datetime | None = None) -> bool:
+    """True the first time a group chat writes to the bot (it is told once to write privately), then False."""
+    try:
+        with db.writing() as s:
+            if s.scalar(select(Contact.id).where(Contact.channel == "telegram", Contact.address == chat_id)) is not None:
+                return False
+            s.add(Contact(channel="telegram", address=chat_id, created_at=now or utcnow()))
+        return True
+    except IntegrityError:
+        return False  # a twin message from the same group got there first

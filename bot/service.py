@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +29,23 @@ from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
 from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, ReferralCode, utcnow
 
 log = logging.getLogger(__name__)
+
+MAX_STORED_TEXT = 5000  # characters of one inbound message kept; longer than any channel's own limit
+MAX_ID = 64  # the provider-id and address columns
+
+
+class BadInbound(ValueError):
+    """A message the adapter should have refused: an id or address that does not fit its column."""
+
+
+def clean_inbound(msg: InboundMessage) -> InboundMessage:
+    """The message as it can be stored: no NUL (PostgreSQL refuses it in text), text of bounded length."""
+    for name, value in (("sender", msg.sender), ("provider id", msg.provider_id or "")):
+        if len(value) > MAX_ID or "\x00" in value:
+            raise BadInbound(f"{name} {value[:80]!r} does not fit")
+    payload = msg.start_payload.replace("\x00", "")[:64] if msg.start_payload else msg.start_payload
+    return dataclasses.replace(msg, text=(msg.text or "").replace("\x00", "")[:MAX_STORED_TEXT],
+                               start_payload=payload or None, media_count=max(0, min(msg.media_count, 100)))
 
 
 @dataclass
@@ -121,6 +139,7 @@ class IntakeService:
     # ---- the one transaction --------------------------------------------------------------
     def handle(self, msg: InboundMessage, now: datetime | None = None) -> HandleResult:
         now = now or utcnow()
+        msg = clean_inbound(msg)
         for attempt in range(3):
             try:
                 with self.db.writing() as session:

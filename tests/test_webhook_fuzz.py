@@ -48,15 +48,22 @@ def test_web_chat_never_gets_500(client, body):
     assert client.post("/chat/send", json=body).status_code in (200, 400)
 
 
-update = st.fixed_dictionaries({"update_id": st.integers(1, 2**31)}, optional={
+# Ids and fields of the wrong size or type too: real Telegram never sends them, forged requests might.
+ids = st.integers(1, 2**40) | st.integers(-(2**70), 2**70) | st.none() | text
+update = st.fixed_dictionaries({"update_id": st.integers(1, 2**31) | st.integers(2**52, 10**70)}, optional={
     "message": st.fixed_dictionaries({"message_id": st.integers(1, 99), "date": st.integers(0, 2**31),
-                                      "chat": st.fixed_dictionaries({"id": st.integers(1, 2**40), "type": st.just("private")})},
-                                     optional={"text": text, "from": st.fixed_dictionaries(
+                                      "chat": st.fixed_dictionaries({"id": ids, "type": st.sampled_from(
+                                          ["private", "group", "supergroup", "channel"])})},
+                                     optional={"text": text | json_values, "from": st.fixed_dictionaries(
                                          {"id": st.integers(1, 2**40), "is_bot": st.booleans(), "first_name": text},
-                                         optional={"language_code": st.sampled_from(["es", "zh-hant", "xx", ""])})}),
+                                         optional={"language_code": st.sampled_from(["es", "zh-hant", "xx", ""])
+                                                   | st.integers() | st.none()})}),
     "callback_query": st.fixed_dictionaries({"id": text, "from": st.fixed_dictionaries(
         {"id": st.integers(1, 2**40), "is_bot": st.just(False), "first_name": text}), "chat_instance": text},
-        optional={"data": text}),
+        optional={"data": text, "message": st.fixed_dictionaries({
+            "message_id": st.integers(1, 99), "date": st.integers(0, 2**31),
+            "chat": st.fixed_dictionaries({"id": ids, "type": st.sampled_from(["private", "group"])})})}),
+    "poll_answer": json_values,
     "edited_message": json_values,
 })
 
