@@ -152,13 +152,16 @@ def erase_intakes(s: Session, intake_ids: Iterable[int], now: datetime, by: str,
 
 def erase_contact(s: Session, contact: Contact, now: datetime, by: str = "person",
                   configured_key: str | None = None) -> Erased:
-    """Erases everything a contact told us, every intake of it, and the contact's address."""
-    ids = list(s.scalars(select(Intake.id).where(Intake.contact_id == contact.id)))
-    if ids:
-        return erase_intakes(s, ids, now, by, configured_key=configured_key)
-    _forget_contact(s, contact, now, configured_key)
-    audit(s, None, "erase", "contact", None, {"by": by, "intakes": 0, "contacts": 1}, None, now)
-    return Erased(0, 1)
+    """Erases everything a number or chat told us: every intake, on SMS and WhatsApp alike, and the address."""
+    contacts = same_number(s, contact)
+    ids = list(s.scalars(select(Intake.id).where(Intake.contact_id.in_([c.id for c in contacts]))))
+    result = erase_intakes(s, ids, now, by, configured_key=configured_key) if ids else Erased()
+    bare = [c for c in contacts if c.erased_at is None]  # contacts that never started an intake
+    for c in bare:
+        _forget_contact(s, c, now, configured_key)
+    if not ids:
+        audit(s, None, "erase", "contact", None, {"by": by, "intakes": 0, "contacts": len(bare)}, None, now)
+    return Erased(result.intakes, result.contacts + len(bare))
 
 
 def _forget_contact(s: Session, c: Contact, now: datetime, configured_key: str | None) -> None:

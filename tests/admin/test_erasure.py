@@ -101,3 +101,15 @@ def test_erasing_one_intake_of_a_shared_phone_keeps_the_other_person(admin_clien
     assert p.last.intake_id not in (first, second)
     with svc.db.session() as s:
         assert s.get(Intake, second).status == "erased"
+
+
+def test_delete_by_sms_also_erases_the_same_number_on_whatsapp(svc):
+    before = traces(svc.db, NEEDLES)
+    on_whatsapp = complete_intake(svc, PHONE, "Zelda", ANSWERS, channel="whatsapp")
+    by_sms = complete_intake(svc, PHONE, "Zelda", ANSWERS)
+    by_sms.says("DELETE")
+    assert "erased" in by_sms.says("YES")
+    assert left_behind(svc.db, NEEDLES, before) == {}
+    with svc.db.session() as s:
+        assert s.scalars(select(Intake.status).order_by(Intake.id)).all() == ["erased", "erased"]
+    assert "Reply with the number of your language" in on_whatsapp.says("hi")
