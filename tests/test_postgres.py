@@ -82,3 +82,20 @@ def test_delete_leaves_nothing_behind_on_postgres(pg_db, runtime):
 
         terms = [a.detail["filters"]["q"] for a in s.scalars(select(AuditLog).where(AuditLog.action == "list"))]
         assert terms == ["(erased)", "(erased)"]
+
+
+def test_retention_purge_on_postgres(pg_db, runtime):
+    from datetime import datetime, timedelta, timezone
+
+    from bot.privacy import purge
+
+    service = IntakeService(pg_db, runtime)
+    now = datetime.now(timezone.utc)
+    old = Person(service, "+13235550391", start=now - timedelta(days=200))
+    old.says("Hi")
+    old.answer_until("zip", {"language": "1", "consent": "yes", "first_name": "Olga"})
+    Person(service, "+13235550392", start=now - timedelta(days=1)).says("Hi")
+    assert (purge(pg_db, now, 180, dry_run=True).intakes, purge(pg_db, now, 180).intakes) == (1, 1)
+    with pg_db.session() as s:
+        assert sorted(s.scalars(select(Intake.status))) == ["erased", "incomplete"]
+        assert s.scalars(select(Intake.first_name).where(Intake.status == "erased")).all() == [None]
