@@ -29,15 +29,15 @@ def record_replies_sent(db: Database, channel: str, inbound_provider_id: str,
             row.status, row.error_code = status, error
 
 
-def replies_sent(db: Database, channel: str, inbound_provider_id: str) -> bool:
-    """True when every reply to this inbound message already went out (a redelivered update)."""
+def reply_statuses(db: Database, channel: str, inbound_provider_id: str) -> list[str | None]:
+    """The delivery status of each reply to this inbound message, in order (to resend only what did not go)."""
     with db.session() as s:
         inbound = s.scalar(select(Message.id).where(Message.channel == channel, Message.provider_id == inbound_provider_id,
                                                     Message.direction == "in"))
         if inbound is None:
-            return False
-        statuses = s.scalars(select(Message.status).where(Message.in_reply_to_id == inbound)).all()
-        return bool(statuses) and all(st == "sent" for st in statuses)
+            return []
+        return list(s.scalars(select(Message.status).where(Message.in_reply_to_id == inbound).order_by(Message.id)))
+
 
 
 def opt_out_contact(db: Database, channel: str, address: str, reason: str, now: datetime | None = None) -> bool:

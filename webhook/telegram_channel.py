@@ -21,7 +21,7 @@ from telegram.request import HTTPXRequest
 from intake_flows.detect import from_locale_tag
 from intake_flows.text import Msg, N_
 
-from bot.delivery import first_word_to_group, opt_out_contact, record_replies_sent, replies_sent
+from bot.delivery import first_word_to_group, opt_out_contact, record_replies_sent, reply_statuses
 from bot.messages import InboundMessage
 from bot.outbound import SendError, SendResult
 from bot.render import Rendered
@@ -221,14 +221,19 @@ def inbound() -> Response | tuple[Response, int]:
         _quietly(parsed, service)
         return jsonify(ok=True)
     result = service.handle(msg)
-    if result.replayed and replies_sent(service.db, "telegram", msg.provider_id or ""):
+    # A redelivery after a failure part-way sends only the replies that did not go out the first time.
+    done = reply_statuses(service.db, "telegram", msg.provider_id or "") if result.replayed else []
+    if done and all(st == "sent" for st in done):
         return jsonify(ok=True)
     api = client()
     outcomes: list[tuple[str | None, str, str | None]] = []
     try:
         if parsed.callback_id:
             api.answer_callback(parsed.callback_id)
-        for m in result.messages:
+        for i, m in enumerate(result.messages):
+            if i < len(done) and done[i] == "sent":
+                outcomes.append((None, "sent", None))  # keeps the id it was sent with
+                continue
             text, buttons = telegram_text(m)
             outcomes.append((f"tg:{msg.sender}:{api.send(msg.sender, text, buttons)}", "sent", None))
     except Forbidden:
