@@ -146,3 +146,27 @@ def test_a_group_chat_is_told_once_to_write_privately_and_no_intake_starts(web, 
     assert "privado" in reply["text"]
     with db_of(web).session() as s:
         assert s.scalar(select(func.count()).select_from(Intake)) == 0
+
+
+def test_status_callbacks_with_nul_or_oversize_fields_are_not_a_500(web):
+    from tests.test_twilio_webhook import TOKEN
+    from twilio.request_validator import RequestValidator
+
+    url = "http://localhost/webhooks/twilio/status"
+    client = web.test_client()
+    assert post(client, form("Hi", "SM" + "6" * 32)).status_code == 200
+    with db_of(web).writing() as s:
+        reply = s.scalars(select(Message).where(Message.direction == "out")).first()
+        reply.provider_id = "SM" + "7" * 32
+
+    def callback(data):
+        signature = RequestValidator(TOKEN).compute_signature(url, data)
+        return client.post("/webhooks/twilio/status", data=data, headers={"X-Twilio-Signature": signature})
+
+    assert callback({"MessageSid": "SM\x00" + "7" * 31, "MessageStatus": "delivered"}).status_code == 400
+    assert callback({"MessageSid": "SM" + "7" * 70, "MessageStatus": "delivered"}).status_code == 400
+    assert callback({"MessageSid": "SM" + "7" * 32, "MessageStatus": "undelivered",
+                     "ErrorCode": "30\x0003" + "9" * 40}).status_code == 204
+    with db_of(web).session() as s:
+        row = s.scalar(select(Message).where(Message.provider_id == "SM" + "7" * 32))
+        assert (row.status, row.error_code) == ("undelivered", None)
