@@ -12,20 +12,6 @@ from tests.test_twilio_webhook import form, post
 SECRET = "s3cret_token-1"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request, app_config):
-    """The app's settings on each database (PostgreSQL starts a throwaway server, or the case is skipped)."""
-    if request.param == "sqlite":
-        return app_config
-    from bot.store import Base, Database
-
-    url = request.getfixturevalue("postgres_url")
-    db = Database(url)
-    Base.metadata.drop_all(db.engine)
-    db.dispose()
-    return {**app_config, "DATABASE_URL": url}
-
-
 @pytest.fixture
 def bot_api():
     with FakeBotAPI() as api:
