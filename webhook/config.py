@@ -39,4 +39,5 @@ def from_env(instance_path: str) -> dict[str, Any]:
         # Keys the hashes that keep opt-outs after erasure; set it in production, outside the database.
         "PRIVACY_KEY": os.environ.get("PRIVACY_KEY", ""),
         "RETENTION_DAYS": _int("RETENTION_DAYS", 180),
+        "ADMIN_IDLE_MINUTES": _int("ADMIN_IDLE_MINUTES", 60),
     }
