@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, Text, cast, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.staff import AuditLog, CaseFile, IntakeFacet, Note, StatusChange, User, audit
@@ -48,8 +49,11 @@ def _key(s: Session, configured: str | None) -> bytes:
         return configured.encode()
     row = s.get(PrivacyKey, 1)
     if row is None:
-        s.add(PrivacyKey(id=1, key=secrets.token_hex(32)))
-        s.flush()
+        try:
+            with s.begin_nested():
+                s.add(PrivacyKey(id=1, key=secrets.token_hex(32)))
+        except IntegrityError:
+            pass  # another process made the key first; use theirs
         row = s.get(PrivacyKey, 1)
         assert row is not None
     return row.key.encode()
@@ -230,13 +234,15 @@ class Purge:
     contacts: int = 0
 
 
-def stale_intakes(s: Session, now: datetime, days: int) -> list[int]:
-    """Incomplete intakes that neither the person nor staff have touched for `days` days."""
+def stale_intakes(s: Session, now: datetime, days: int, among: Sequence[int] | None = None) -> list[int]:
+    """Incomplete intakes (of `among`, when given) that neither the person nor staff touched for `days` days."""
     cutoff = now - timedelta(days=days)
     touched = select(CaseFile.intake_id).where(CaseFile.updated_at >= cutoff).union(
         select(Note.intake_id).where(Note.created_at >= cutoff))
-    return list(s.scalars(select(Intake.id).where(Intake.status == "incomplete", Intake.updated_at < cutoff,
-                                                  Intake.id.not_in(touched)).order_by(Intake.id)))
+    q = select(Intake.id).where(Intake.status == "incomplete", Intake.updated_at < cutoff, Intake.id.not_in(touched))
+    if among is not None:
+        q = q.where(Intake.id.in_(list(among)))
+    return list(s.scalars(q.order_by(Intake.id)))
 
 
 def purge(db: Any, now: datetime, days: int, dry_run: bool = False, configured_key: str | None = None,
@@ -252,7 +258,7 @@ def purge(db: Any, now: datetime, days: int, dry_run: bool = False, configured_k
     for start in range(0, len(ids), batch):
         with db.writing() as s:
             # Re-checked inside the write: a person may have answered since the list was read.
-            chunk = [i for i in stale_intakes(s, now, days) if i in set(ids[start:start + batch])]
+            chunk = stale_intakes(s, now, days, among=ids[start:start + batch])
             done = erase_intakes(s, chunk, now, "retention", configured_key=configured_key)
         report.intakes += done.intakes
         report.contacts += done.contacts
