@@ -19,6 +19,12 @@ def _service() -> IntakeService:
     return current_app.extensions["hrtp"]
 
 
+# Waitress keeps at most 100 connections open, each up to 120 s idle: a hundred sockets that send nothing
+# locked everyone out. More room, idle ones closed sooner, and no request body near waitress's 1 GB default.
+SERVE_OPTIONS = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_interval": 5, "asyncore_use_poll": True,
+                 "max_request_body_size": 1 << 20}
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -36,7 +42,7 @@ def serve_command(host: str, port: int, threads: int) -> None:
     click.echo(f"  Staff admin: http://{shown}:{port}/admin (first account: .venv/bin/hrtp-intake create-user NAME --role admin)")
     click.echo(f"  Database: {app.config['DATABASE_URL']}")
     click.echo(f"  Twilio webhook: POST http://{shown}:{port}/webhooks/twilio")
-    serve(app, host=host, port=port, threads=threads, ident="hrtp-intake")
+    serve(app, host=host, port=port, threads=threads, ident="hrtp-intake", **SERVE_OPTIONS)
 
 
 @click.command("chat")
