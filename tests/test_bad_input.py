@@ -89,6 +89,11 @@ def test_deeply_nested_json_is_a_400_not_a_recursion_error(web):
     assert tg(web, '{"update_id": 1, "message": ' + "[" * 5000 + "]" * 5000 + "}").status_code == 400
 
 
+def test_deeply_nested_json_to_the_web_chat_is_a_400(web):
+    r = web.test_client().post("/chat/send", data="[" * 5000 + "]" * 5000, content_type="application/json")
+    assert r.status_code == 400
+
+
 @pytest.mark.parametrize("body", [
     message(chat_id=None), message(chat_id="555002"), message(text=[1]), message(update_id=10**70),
     message(chat_id=10**64), message(chat_id=True)])
