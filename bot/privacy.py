@@ -146,8 +146,7 @@ def erase_intakes(s: Session, intake_ids: Iterable[int], now: datetime, by: str,
     # A contact that stays (another person on the phone) must not carry on in an erased intake.
     s.execute(update(Contact).where(Contact.active_intake_id.in_(ids)).values(active_intake_id=None,
                                                                               pending_delete=False))
-    for c in gone:
-        _forget_contact(s, c, now, configured_key)
+    _forget_contacts(s, gone, now, configured_key)
     _scrub_audit(s, names, addresses)
     audit(s, user, "erase", "intake", ids[0] if len(ids) == 1 else None,
           {"by": by, "intakes": len(ids), "contacts": len(gone)}, ip, now)
@@ -161,26 +160,31 @@ def erase_contact(s: Session, contact: Contact, now: datetime, by: str = "person
     ids = list(s.scalars(select(Intake.id).where(Intake.contact_id.in_([c.id for c in contacts]))))
     result = erase_intakes(s, ids, now, by, configured_key=configured_key) if ids else Erased()
     bare = [c for c in contacts if c.erased_at is None]  # contacts that never started an intake
-    for c in bare:
-        _forget_contact(s, c, now, configured_key)
+    _forget_contacts(s, bare, now, configured_key)
     if not ids:
         audit(s, None, "erase", "contact", None, {"by": by, "intakes": 0, "contacts": len(bare)}, None, now)
     return Erased(result.intakes, result.contacts + len(bare))
 
 
-def _forget_contact(s: Session, c: Contact, now: datetime, configured_key: str | None) -> None:
-    if c.opted_out_at is not None:
-        key = address_key(s, c.channel, c.address, configured_key)
-        if s.get(Suppression, key) is None:
-            s.add(Suppression(key=key, created_at=now))
-    s.execute(update(Message).where(Message.contact_id == c.id).values(text=None, meta={"redacted": True}, language=None))
-    s.execute(update(Message).where(Message.contact_id == c.id, Message.direction == "out").values(provider_id=None))
-    s.execute(update(IntakeEvent).where(IntakeEvent.contact_id == c.id).values(data=None))
-    c.address = f"{ERASED_PREFIX}{c.id}"
-    c.language = None
-    c.pending_delete = False
-    c.active_intake_id = None
-    c.erased_at = now
+def _forget_contacts(s: Session, contacts: Sequence[Contact], now: datetime, configured_key: str | None) -> None:
+    if not contacts:
+        return
+    for c in contacts:
+        if c.opted_out_at is not None:
+            key = address_key(s, c.channel, c.address, configured_key)
+            if s.get(Suppression, key) is None:
+                s.add(Suppression(key=key, created_at=now))
+    ids = [c.id for c in contacts]
+    s.execute(update(Message).where(Message.contact_id.in_(ids)).values(text=None, meta={"redacted": True},
+                                                                        language=None))
+    s.execute(update(Message).where(Message.contact_id.in_(ids), Message.direction == "out").values(provider_id=None))
+    s.execute(update(IntakeEvent).where(IntakeEvent.contact_id.in_(ids)).values(data=None))
+    for c in contacts:
+        c.address = f"{ERASED_PREFIX}{c.id}"
+        c.language = None
+        c.pending_delete = False
+        c.active_intake_id = None
+        c.erased_at = now
 
 
 def _digits(text: str) -> str:
@@ -246,7 +250,7 @@ def stale_intakes(s: Session, now: datetime, days: int, among: Sequence[int] | N
 
 
 def purge(db: Any, now: datetime, days: int, dry_run: bool = False, configured_key: str | None = None,
-          batch: int = 500) -> Purge:
+          batch: int = 200) -> Purge:
     """Erases stale incomplete intakes (the same erasure as DELETE), a batch per transaction."""
     report = Purge(now - timedelta(days=days))
     with db.session() as s:
