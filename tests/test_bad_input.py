@@ -96,7 +96,9 @@ def test_deeply_nested_json_to_the_web_chat_is_a_400(web):
 
 @pytest.mark.parametrize("body", [
     message(chat_id=None), message(chat_id="555002"), message(text=[1]), message(update_id=10**70),
-    message(chat_id=10**64), message(chat_id=True)])
+    message(chat_id=10**64), message(chat_id=True),
+    {"update_id": 9101, "message": {**message()["message"], "date": 10**20}},
+    {"update_id": 9102, "message": {**message()["message"], "date": 1.5e308}}])
 def test_updates_no_real_telegram_sends_are_refused_and_store_nothing(web, body):
     assert tg(web, body).status_code == 400
     with db_of(web).session() as s:
@@ -120,6 +122,7 @@ def test_a_nul_in_telegram_text_is_dropped(web, bot_api):
                                         "option_ids": [0]}},
     {"update_id": 9202, "message_reaction": {"chat": {"id": 555002, "type": "private"}, "message_id": 1,
                                              "date": 1763700000, "old_reaction": [], "new_reaction": []}},
+    {"update_id": 9203, "my_chat_member": {}},
 ])
 def test_updates_we_cannot_answer_get_200_so_telegram_stops_resending(web, body):
     assert tg(web, body).status_code == 200

@@ -62,7 +62,8 @@ def test_web_chat_never_gets_500(client, body):
 # Ids and fields of the wrong size or type too: real Telegram never sends them, forged requests might.
 ids = st.integers(1, 2**40) | st.integers(-(2**70), 2**70) | st.none() | text
 update = st.fixed_dictionaries({"update_id": st.integers(1, 2**31) | st.integers(2**52, 10**70)}, optional={
-    "message": st.fixed_dictionaries({"message_id": st.integers(1, 99), "date": st.integers(0, 2**31),
+    "message": st.fixed_dictionaries({"message_id": st.integers(1, 99),
+                                      "date": st.integers(0, 2**31) | st.integers() | st.floats(),
                                       "chat": st.fixed_dictionaries({"id": ids, "type": st.sampled_from(
                                           ["private", "group", "supergroup", "channel"])})},
                                      optional={"text": text | json_values, "from": st.fixed_dictionaries(

@@ -82,12 +82,15 @@ def parse_update(data: Any, supported: set[str]) -> ParsedUpdate:
         return ParsedUpdate(None)  # polls, reactions, joins...: nothing for the intake, and no reason to resend
     try:
         update = Update.de_json(data, None)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        # PTB trusts the shape of nested objects; a mangled one fails with any of these.
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+        # PTB trusts the shape of nested objects; a mangled one (a date past year 9999) fails with any of these.
         raise BadUpdate(str(exc)) from exc
     provider_id = f"tg:{update.update_id}"
-    if update.my_chat_member is not None and update.my_chat_member.new_chat_member.status == "kicked":
-        return ParsedUpdate(None, blocked_chat=str(_id(update.my_chat_member.chat.id)))
+    member = update.my_chat_member
+    if member is not None:
+        if getattr(member.new_chat_member, "status", None) == "kicked" and member.chat is not None:
+            return ParsedUpdate(None, blocked_chat=str(_id(member.chat.id)))
+        return ParsedUpdate(None)  # added to a group, promoted, ...: nothing for the intake
     if update.callback_query is not None:
         query = update.callback_query
         chat = query.message.chat if query.message is not None else None
