@@ -496,6 +496,9 @@ class _Turn:
         intake.step = None
         self.event("intake_" + outcome)
         if outcome == "declined":
+            # Answers typed before going BACK to consent go too: only the language and the "no" stay.
+            intake.answers = {k: v for k, v in intake.answers.items() if k in ("language", "consent")}
+            intake.history = [h for h in intake.history if h in ("language", "consent")]
             self.say(N_("OK. We won't keep your answers. If you change your mind, text RESTART."))
 
     def after_answer(self, step: Step) -> None:

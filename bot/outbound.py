@@ -16,7 +16,8 @@ from intake_flows.text import Msg, N_, verbatim
 from bot.i18n import I18n, Translator
 from bot.sms import segment_info
 from bot.staff import User, audit
-from bot.store import Contact, Database, Intake, Message, OptOut, utcnow
+from bot.privacy import same_number, set_opted_out
+from bot.store import Contact, Database, Intake, Message, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,8 @@ class Outbound:
                 raise OutboundError("not_found", "there is no such intake")
             contact = s.get(Contact, intake.contact_id)
             assert contact is not None
-            if contact.opted_out_at is not None:
+            # STOP by SMS also covers the same number on WhatsApp, and the other way round.
+            if any(c.opted_out_at is not None for c in same_number(s, contact)):
                 raise OutboundError("opted_out", "this person texted STOP: they get no more messages until they opt back in")
             if intake.status in ("erased", "declined"):
                 raise OutboundError("no_consent", "this person declined or erased their intake, so we do not message them")
@@ -213,5 +215,4 @@ class Outbound:
         # The carrier says this person opted out (e.g. STOP to a Messaging Service); honour it here too.
         contact = s.get(Contact, contact_id)
         if contact is not None and contact.opted_out_at is None:
-            contact.opted_out_at = now
-            s.add(OptOut(contact_id=contact_id, kind="out", keyword="carrier:21610", created_at=now))
+            set_opted_out(s, contact, True, "carrier:21610", now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,9 +25,27 @@ from bot.i18n import LOCALES_DIR, I18n
 from bot.messages import Event, InboundMessage
 from bot.programs import CatalogCache
 from bot.render import Rendered, render
-from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
+from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
+from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, ReferralCode, utcnow
 
 log = logging.getLogger(__name__)
+
+MAX_STORED_TEXT = 5000  # characters of one inbound message kept; longer than any channel's own limit
+MAX_ID = 64  # the provider-id and address columns
+
+
+class BadInbound(ValueError):
+    """A message the adapter should have refused: an id or address that does not fit its column."""
+
+
+def clean_inbound(msg: InboundMessage) -> InboundMessage:
+    """The message as it can be stored: no NUL (PostgreSQL refuses it in text), text of bounded length."""
+    for name, value in (("sender", msg.sender), ("provider id", msg.provider_id or "")):
+        if len(value) > MAX_ID or "\x00" in value:
+            raise BadInbound(f"{name} {value[:80]!r} does not fit")
+    payload = msg.start_payload.replace("\x00", "")[:64] if msg.start_payload else msg.start_payload
+    return dataclasses.replace(msg, text=(msg.text or "").replace("\x00", "")[:MAX_STORED_TEXT],
+                               start_payload=payload or None, media_count=max(0, min(msg.media_count, 100)))
 
 
 @dataclass
@@ -34,6 +53,8 @@ class Settings:
     idle_timeout: timedelta = timedelta(hours=48)
     support_phone: str = "211"
     referral_cache_seconds: float = 60.0
+    # Keys the hashes that keep an opt-out after erasure; unset, a random key kept in the database is used.
+    privacy_key: str = ""
 
 
 @dataclass
@@ -118,6 +139,7 @@ class IntakeService:
     # ---- the one transaction --------------------------------------------------------------
     def handle(self, msg: InboundMessage, now: datetime | None = None) -> HandleResult:
         now = now or utcnow()
+        msg = clean_inbound(msg)
         for attempt in range(3):
             try:
                 with self.db.writing() as session:
@@ -173,12 +195,16 @@ class IntakeService:
             contact = Contact(channel=channel, address=address, created_at=now)
             s.add(contact)
             s.flush()  # a concurrent first message raises IntegrityError here; handle() retries
+            why = inherited_opt_out(s, channel, address, self.settings.privacy_key)
+            if why:
+                set_opted_out(s, contact, True, why, now, self.settings.privacy_key)
         return contact
 
     # ---- applying the outcome ---------------------------------------------------------------
     def _apply(self, s: Session, contact: Contact, row: Intake | None, outcome: Outcome, now: datetime) -> Intake | None:
         convo = outcome.conversation
         current = row
+        erased = False
         for ev in outcome.events:
             kind, data = ev.kind, ev.data
             if kind == "intake_started":
@@ -192,20 +218,13 @@ class IntakeService:
                 self._upsert_answer(s, current, data["field"], data["value"], data.get("step"), now)
             elif kind == "answer_cleared" and current is not None:
                 s.execute(delete(Answer).where(Answer.intake_id == current.id, Answer.field == data["field"]))
-            elif kind == "opted_out":
-                contact.opted_out_at = now
-                s.add(OptOut(contact_id=contact.id, kind="out", keyword=(data.get("keyword") or "")[:64], created_at=now))
-            elif kind == "opted_in":
-                contact.opted_out_at = None
-                s.add(OptOut(contact_id=contact.id, kind="in", keyword=(data.get("keyword") or "")[:64], created_at=now))
+            elif kind in ("opted_out", "opted_in"):
+                set_opted_out(s, contact, kind == "opted_out", data.get("keyword") or "", now, self.settings.privacy_key)
             elif kind == "erased":
-                self._erase(s, contact)
+                erased = True
                 current = None
-                contact.active_intake_id = None
             elif kind == "intake_declined" and current is not None:
-                self._redact_inbound(s, current.id)
-                s.execute(delete(Answer).where(Answer.intake_id == current.id,
-                                               Answer.field.not_in(("language", "consent"))))
+                decline(s, current)
             elif kind == "program_chosen" and current is not None:
                 current.program_choice = data["program"]
             elif kind == "handoff_requested" and current is not None:
@@ -234,6 +253,10 @@ class IntakeService:
             if sc and current.completed_at is None:
                 current.completed_at = now
             current.updated_at = now
+        if erased:
+            # Last, so nothing this turn wrote (the contact's language, its events) survives the erasure.
+            s.flush()
+            erase_contact(s, contact, now, configured_key=self.settings.privacy_key)
         return current
 
     def _upsert_answer(self, s: Session, intake: Intake, field_id: str, value: Any, step: str | None, now: datetime) -> None:
@@ -242,15 +265,3 @@ class IntakeService:
             s.add(Answer(intake_id=intake.id, field=field_id, value=value, step=step, answered_at=now))
         else:
             row.value, row.step, row.answered_at = value, step, now
-
-    def _redact_inbound(self, s: Session, intake_id: int) -> None:
-        s.execute(update(Message).where(Message.intake_id == intake_id, Message.direction == "in")
-                  .values(text=None, meta={"redacted": True}))
-
-    def _erase(self, s: Session, contact: Contact) -> None:
-        ids = [i.id for i in contact.intakes]
-        if ids:
-            s.execute(delete(Answer).where(Answer.intake_id.in_(ids)))
-            s.execute(update(Intake).where(Intake.id.in_(ids)).values(
-                status="erased", first_name=None, state={}, screening=None, program_choice=None))
-        s.execute(update(Message).where(Message.contact_id == contact.id).values(text=None, meta={"redacted": True}))

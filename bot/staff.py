@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -81,6 +82,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Part of every session's id: a new one (at sign-out, a password reset) ends every session of the account.
+    session_token: Mapped[str | None] = mapped_column(String(32))
 
     # Flask-Login reads these; defined here so `bot` stays free of Flask.
     @property
@@ -96,7 +99,11 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}:{self.session_token or ''}"
+
+    def end_sessions(self) -> None:
+        """Makes every session signed in as this account invalid, including copies of its cookie."""
+        self.session_token = secrets.token_hex(16)
 
     @property
     def is_partner(self) -> bool:
@@ -260,6 +267,7 @@ def create_user(s: Session, username: str, password: str, role: str, display_nam
     user.program_ids = sorted({p.strip() for p in program_ids if p.strip()}) if role == "partner" else []
     user.active = True
     user.set_password(password)
+    user.end_sessions()
     s.add(user)
     s.flush()
     return user
@@ -286,6 +294,8 @@ def authenticate(s: Session, username: str, password: str, ip: str, now: datetim
     s.add(LoginAttempt(username=username, ip=ip[:64], ok=ok, created_at=now))
     if ok and user is not None:
         user.last_login_at = now
+        if not user.session_token:
+            user.end_sessions()  # an account made before session tokens existed
         return user
     return None
 

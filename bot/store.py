@@ -55,6 +55,8 @@ class Contact(Base):
     address: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     opted_out_at: Mapped[datetime | None]
+    # Set when the person's data was erased: the address is then a placeholder, never the number.
+    erased_at: Mapped[datetime | None]
     pending_delete: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(16))
     active_intake_id: Mapped[int | None] = mapped_column(ForeignKey("intakes.id", use_alter=True, ondelete="SET NULL"))

@@ -47,6 +47,20 @@ def app_config(tmp_path: Path, runtime: Runtime) -> dict:
             "PUBLIC_BASE_URL": "", "RUNTIME": runtime}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, app_config: dict) -> dict:
+    """The app's settings on each database (PostgreSQL starts a throwaway server, or the case is skipped)."""
+    if request.param == "sqlite":
+        return app_config
+    from bot.store import Base
+
+    url = request.getfixturevalue("postgres_url")
+    db = Database(url)
+    Base.metadata.drop_all(db.engine)
+    db.dispose()
+    return {**app_config, "DATABASE_URL": url}
+
+
 @pytest.fixture
 def app(app_config: dict):
     from webhook import create_app

@@ -92,3 +92,55 @@ def test_add_referral_code(tmp_path):
     run(["chat", "--from", "+13105550103"], env, input="join EastLA1\n")
     rec = json.loads(run(["export", "--format", "jsonl"], env).output)
     assert (rec["referral_code"], rec["referral_known"]) == ("EASTLA1", True)
+
+
+def test_purge_erases_incomplete_intakes_idle_past_retention_and_reports_counts(tmp_path, runtime):
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from bot.service import IntakeService
+    from bot.staff import add_note, create_user
+    from bot.store import Database, Intake
+    from tests.admin.helpers import complete_intake
+    from tests.transcript import Person
+
+    env = env_for(tmp_path)
+    db = Database(env["DATABASE_URL"])
+    db.create_all()
+    service = IntakeService(db, runtime)
+    now = datetime.now(timezone.utc)
+    old = now - timedelta(days=200)
+
+    def started(phone: str, name: str, at: datetime) -> int:
+        p = Person(service, phone, start=at)
+        p.says("Hi")
+        p.answer_until("zip", {"language": "1", "consent": "yes", "first_name": name})
+        assert p.last is not None and p.last.intake_id is not None
+        return p.last.intake_id
+
+    idle = started("+13235550401", "Olga", old)
+    worked = started("+13235550402", "Pia", old)
+    recent = started("+13235550403", "Rhea", now - timedelta(days=10))
+    finished = complete_intake(service, "+13235550404", "Sara", start=old).last.intake_id
+    with db.writing() as s:
+        sam = create_user(s, "sam", "a long password", "staff")
+        add_note(s, s.get(Intake, worked), sam, "Called Pia, she will finish by phone", now - timedelta(days=3))
+
+    dry = run(["purge", "--dry-run"], env)
+    assert dry.exit_code == 0, dry.output
+    assert "Would erase 1 incomplete intake idle since before" in dry.output and "(180 days)" in dry.output
+    assert "1 contact left with nothing else; nothing was changed" in dry.output
+    with db.session() as s:
+        assert s.get(Intake, idle).first_name == "Olga"
+
+    done = run(["purge"], env)
+    assert "Erased 1 incomplete intake" in done.output
+    with db.session() as s:
+        statuses = dict(s.execute(select(Intake.id, Intake.status)).all())
+        assert s.get(Intake, idle).first_name is None
+    assert statuses == {idle: "erased", worked: "incomplete", recent: "incomplete", finished: "completed"}
+    assert "Erased 0 incomplete intakes" in run(["purge"], env).output
+    # A shorter retention, from the environment, reaches the recent one too.
+    assert "Erased 1 incomplete intake" in run(["purge"], {**env, "RETENTION_DAYS": "5"}).output
+    db.dispose()

@@ -74,6 +74,27 @@ def test_declining_consent_keeps_nothing(person, service):
     assert "complete" in person.says("hello") or person.asked is None
 
 
+def test_going_back_to_consent_and_declining_keeps_nothing_typed(person, service):
+    from tests.privacy_scan import left_behind, traces
+
+    start_english(person)
+    before = traces(service.db, ("Zelda", "90744"))  # after the first message seeded the catalog
+    assert "ZIP" in person.says("Zelda")
+    person.says("90744")
+    while person.asked != "consent":
+        person.says("BACK")
+    assert "We won't keep your answers" in person.says("no")
+    assert left_behind(service.db, ("Zelda", "90744"), before) == {}
+    with service.db.session() as s:
+        intake = s.scalars(select(Intake)).one()
+        assert (intake.status, intake.first_name) == ("declined", None)
+        assert set(intake.state["answers"]) == {"language", "consent"}
+        assert answers_of(service, intake.id) == {"language": "en", "consent": "no"}
+    # Changing their mind starts the questions again from nothing.
+    person.says("RESTART")
+    assert person.asked == "consent"
+
+
 # ---- answers in many forms ---------------------------------------------------------------------
 
 def test_yes_no_understood_as_number_word_or_accented_synonym(service):

@@ -57,3 +57,45 @@ def test_duplicates_and_simultaneous_messages_on_postgres(pg_db, runtime):
                             .group_by(Message.provider_id)).all()
         assert dict(inbound) == {"SMdup": 1, "SMa": 1, "SMb": 1}
         assert s.scalar(select(func.count()).select_from(Intake)) == 2
+
+
+def test_delete_leaves_nothing_behind_on_postgres(pg_db, runtime):
+    from bot.staff import add_note, audit, create_user
+    from tests.admin.helpers import complete_intake, intake_id_of
+    from tests.privacy_scan import left_behind, traces
+
+    service = IntakeService(pg_db, runtime)
+    Person(service, "+13235550399").says("Hi")  # seeds the catalog before the baseline
+    needles = ("Zelda", "90744", "3105550042", "555-0042", "shelter")
+    before = traces(pg_db, needles)
+    p = complete_intake(service, "+13105550042", "Zelda", {"zip": "90744", "housing": "4"})
+    with pg_db.writing() as s:
+        sam = create_user(s, "sam", "a long password", "staff")
+        audit(s, sam, "list", "intakes", None, {"filters": {"q": "zel"}, "shown": [intake_id_of(p)]})
+        audit(s, sam, "list", "intakes", None, {"filters": {"q": "555-0042"}})
+        add_note(s, s.get(Intake, intake_id_of(p)), sam, "Zelda lives in a shelter", p.now)
+    p.says("DELETE")
+    assert "erased" in p.says("yes")
+    assert left_behind(pg_db, needles, before) == {}
+    with pg_db.session() as s:
+        from bot.staff import AuditLog
+
+        terms = [a.detail["filters"]["q"] for a in s.scalars(select(AuditLog).where(AuditLog.action == "list"))]
+        assert terms == ["(erased)", "(erased)"]
+
+
+def test_retention_purge_on_postgres(pg_db, runtime):
+    from datetime import datetime, timedelta, timezone
+
+    from bot.privacy import purge
+
+    service = IntakeService(pg_db, runtime)
+    now = datetime.now(timezone.utc)
+    old = Person(service, "+13235550391", start=now - timedelta(days=200))
+    old.says("Hi")
+    old.answer_until("zip", {"language": "1", "consent": "yes", "first_name": "Olga"})
+    Person(service, "+13235550392", start=now - timedelta(days=1)).says("Hi")
+    assert (purge(pg_db, now, 180, dry_run=True).intakes, purge(pg_db, now, 180).intakes) == (1, 1)
+    with pg_db.session() as s:
+        assert sorted(s.scalars(select(Intake.status))) == ["erased", "incomplete"]
+        assert s.scalars(select(Intake.first_name).where(Intake.status == "erased")).all() == [None]

@@ -117,6 +117,18 @@ def test_when_the_bot_api_is_down_telegram_is_asked_to_retry_and_the_retry_sends
     assert "Do you agree" in bot_api.sent(CHAT)[-1]["text"]  # language_code "en" settled the language
 
 
+def test_a_retry_after_a_failure_midway_sends_only_the_replies_not_yet_sent(tg_client, bot_api):
+    chat = Chat(tg_client)
+    bot_api.sends_left = 1  # "hi" gets several replies (language tip, notice, question): one goes, then the API fails
+    assert chat.says("hi", update_id=780).status_code == 502
+    bot_api.sends_left, bot_api.down = None, False
+    assert chat.says("hi", update_id=780).status_code == 200
+    texts = [m["text"] for m in bot_api.sent(CHAT)]
+    assert len(texts) == len(set(texts)) and "LANGUAGE" in texts[0] and "Do you agree" in texts[-1], texts
+    with tg_client.application.extensions["hrtp"].db.session() as s:
+        assert all(m.status == "sent" for m in s.scalars(select(Message).where(Message.direction == "out")))
+
+
 def test_blocking_the_bot_is_an_opt_out(tg_client, bot_api):
     chat = Chat(tg_client)
     chat.says("hi")
@@ -166,3 +178,17 @@ def test_staff_messages_reach_a_telegram_chat_and_a_block_is_an_opt_out(app_conf
               page=f"/admin/intakes/{intake_id}")
     assert len(bot_api.calls) == calls  # refused after the opt-out: nothing reaches Telegram
     app.extensions["hrtp"].db.dispose()
+
+
+def test_delete_erases_the_chat_id_and_the_replies_telegram_ids(tg_client, bot_api):
+    from tests.privacy_scan import left_behind, traces
+
+    db = tg_client.application.extensions["hrtp"].db
+    chat = Chat(tg_client, chat_id=777123456)
+    before = traces(db, ("777123456", "Zelda"))
+    for text in ("hi", "1", "Zelda", "DELETE"):
+        chat.says(text)
+    assert traces(db, ("777123456",))[("messages", "provider_id", "777123456")] > 0  # tg:<chat id>:<message id>
+    assert chat.says("yes").status_code == 200
+    assert "erased" in bot_api.sent(777123456)[-1]["text"]
+    assert left_behind(db, ("777123456", "Zelda"), before) == {}

@@ -14,9 +14,20 @@ fields = st.dictionaries(st.sampled_from(["From", "To", "Body", "MessageSid", "S
                                           "MessageStatus", "ErrorCode", "Extra"]), text, max_size=8)
 
 
+@pytest.fixture
+def any_client(backend):
+    """A test client of the app on SQLite and on PostgreSQL (which refuses NUL and checks column sizes)."""
+    from webhook import create_app
+
+    app = create_app(backend)
+    yield app.test_client()
+    app.extensions["hrtp"].db.dispose()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=fields, sender=st.sampled_from(["+13235550101", "whatsapp:+13235550102", "+1", "abc", ""]))
-def test_signed_twilio_requests_never_get_500(client, data, sender):
+def test_signed_twilio_requests_never_get_500(any_client, data, sender):
+    client = any_client
     form = {**data, "From": sender} if "From" not in data else data
     for path in ("/webhooks/twilio", "/webhooks/twilio/status"):
         url = f"http://localhost{path}"
@@ -26,12 +37,12 @@ def test_signed_twilio_requests_never_get_500(client, data, sender):
 
 
 @pytest.fixture
-def tg_app(app_config):
+def tg_app(backend):
     from tests.fakes.telegram_api import FakeBotAPI
     from webhook import create_app
 
     with FakeBotAPI() as api:
-        app = create_app({**app_config, "TELEGRAM_BOT_TOKEN": "123:ABC", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        app = create_app({**backend, "TELEGRAM_BOT_TOKEN": "123:ABC", "TELEGRAM_WEBHOOK_SECRET": SECRET,
                           "TELEGRAM_API_BASE_URL": api.base_url})
         yield app.test_client()
         app.extensions["hrtp"].db.dispose()
@@ -48,15 +59,23 @@ def test_web_chat_never_gets_500(client, body):
     assert client.post("/chat/send", json=body).status_code in (200, 400)
 
 
-update = st.fixed_dictionaries({"update_id": st.integers(1, 2**31)}, optional={
-    "message": st.fixed_dictionaries({"message_id": st.integers(1, 99), "date": st.integers(0, 2**31),
-                                      "chat": st.fixed_dictionaries({"id": st.integers(1, 2**40), "type": st.just("private")})},
-                                     optional={"text": text, "from": st.fixed_dictionaries(
+# Ids and fields of the wrong size or type too: real Telegram never sends them, forged requests might.
+ids = st.integers(1, 2**40) | st.integers(-(2**70), 2**70) | st.none() | text
+update = st.fixed_dictionaries({"update_id": st.integers(1, 2**31) | st.integers(2**52, 10**70)}, optional={
+    "message": st.fixed_dictionaries({"message_id": st.integers(1, 99),
+                                      "date": st.integers(0, 2**31) | st.integers() | st.floats(),
+                                      "chat": st.fixed_dictionaries({"id": ids, "type": st.sampled_from(
+                                          ["private", "group", "supergroup", "channel"])})},
+                                     optional={"text": text | json_values, "from": st.fixed_dictionaries(
                                          {"id": st.integers(1, 2**40), "is_bot": st.booleans(), "first_name": text},
-                                         optional={"language_code": st.sampled_from(["es", "zh-hant", "xx", ""])})}),
+                                         optional={"language_code": st.sampled_from(["es", "zh-hant", "xx", ""])
+                                                   | st.integers() | st.none()})}),
     "callback_query": st.fixed_dictionaries({"id": text, "from": st.fixed_dictionaries(
         {"id": st.integers(1, 2**40), "is_bot": st.just(False), "first_name": text}), "chat_instance": text},
-        optional={"data": text}),
+        optional={"data": text, "message": st.fixed_dictionaries({
+            "message_id": st.integers(1, 99), "date": st.integers(0, 2**31),
+            "chat": st.fixed_dictionaries({"id": ids, "type": st.sampled_from(["private", "group"])})})}),
+    "poll_answer": json_values,
     "edited_message": json_values,
 })
 

@@ -6,9 +6,20 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webhook.config import from_env
+
+
+class SafeJSON(DefaultJSONProvider):
+    """JSON nested too deeply is unreadable input (a 400 for every route), not a RecursionError (a 500)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -18,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from bot.store import Database
 
     app = Flask(__name__, instance_relative_config=True)
+    app.json = SafeJSON(app)
     app.config.update(from_env(app.instance_path))
     app.config.update(config or {})
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
@@ -36,7 +48,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     seed_if_empty(db)  # the first start copies the YAML catalog into the table staff edit
     runtime = app.config.get("RUNTIME") or Runtime.load()
     settings = Settings(idle_timeout=timedelta(hours=int(app.config["IDLE_TIMEOUT_HOURS"])),
-                        support_phone=str(app.config["SUPPORT_PHONE"]))
+                        support_phone=str(app.config["SUPPORT_PHONE"]),
+                        privacy_key=str(app.config.get("PRIVACY_KEY") or ""))
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
 
     from webhook import telegram_channel, twilio_channel, webchat

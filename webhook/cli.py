@@ -19,6 +19,12 @@ def _service() -> IntakeService:
     return current_app.extensions["hrtp"]
 
 
+# Waitress keeps at most 100 connections open, each up to 120 s idle: a hundred sockets that send nothing
+# locked everyone out. More room, idle ones closed sooner, and no request body near waitress's 1 GB default.
+SERVE_OPTIONS = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_interval": 5, "asyncore_use_poll": True,
+                 "max_request_body_size": 1 << 20}
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -36,7 +42,7 @@ def serve_command(host: str, port: int, threads: int) -> None:
     click.echo(f"  Staff admin: http://{shown}:{port}/admin (first account: .venv/bin/hrtp-intake create-user NAME --role admin)")
     click.echo(f"  Database: {app.config['DATABASE_URL']}")
     click.echo(f"  Twilio webhook: POST http://{shown}:{port}/webhooks/twilio")
-    serve(app, host=host, port=port, threads=threads, ident="hrtp-intake")
+    serve(app, host=host, port=port, threads=threads, ident="hrtp-intake", **SERVE_OPTIONS)
 
 
 @click.command("chat")
@@ -283,11 +289,30 @@ def list_programs_command(show_all: bool) -> None:
         click.echo(f"{p.id:32} {p.sector:18} {p.staff_name}{flag}  [{placeholders}/{len(status)} facts placeholder]")
 
 
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Report what would be erased without erasing anything.")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Idle days before an incomplete intake is erased (default: RETENTION_DAYS, 180).")
+@with_appcontext
+def purge_command(dry_run: bool, days: int | None) -> None:
+    """Erase incomplete intakes with no activity for RETENTION_DAYS days, as if each person sent DELETE."""
+    from bot.privacy import purge
+    from bot.store import utcnow
+
+    service = _service()
+    days = days or int(current_app.config.get("RETENTION_DAYS") or 180)
+    report = purge(service.db, utcnow(), days, dry_run, service.settings.privacy_key)
+    since = report.cutoff.strftime("%Y-%m-%d")
+    what = (f"{report.intakes} incomplete intake{'s' if report.intakes != 1 else ''} idle since before {since} "
+            f"({days} days) and {report.contacts} contact{'s' if report.contacts != 1 else ''} left with nothing else")
+    click.echo(f"Would erase {what}; nothing was changed." if dry_run else f"Erased {what}.")
+
+
 from webhook.telegram_channel import set_webhook_command as telegram_webhook_command  # noqa: E402
 
 COMMANDS = (serve_command, chat_command, simulate_command, export_command, add_referral_code_command,
             create_user_command, i18n_group, load_areas_command, seed_programs_command, list_programs_command,
-            telegram_webhook_command)
+            purge_command, telegram_webhook_command)
 
 
 def register(app: Flask) -> None:

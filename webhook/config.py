@@ -36,4 +36,8 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "IDLE_TIMEOUT_HOURS": _int("IDLE_TIMEOUT_HOURS", 48),
         "SUPPORT_PHONE": os.environ.get("SUPPORT_PHONE", "211"),
         "DEFAULT_REGION": os.environ.get("DEFAULT_REGION", "US"),
+        # Keys the hashes that keep opt-outs after erasure; set it in production, outside the database.
+        "PRIVACY_KEY": os.environ.get("PRIVACY_KEY", ""),
+        "RETENTION_DAYS": _int("RETENTION_DAYS", 180),
+        "ADMIN_IDLE_MINUTES": _int("ADMIN_IDLE_MINUTES", 60),
     }

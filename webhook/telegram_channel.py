@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -18,8 +19,9 @@ from telegram.error import Forbidden, NetworkError, TelegramError
 from telegram.request import HTTPXRequest
 
 from intake_flows.detect import from_locale_tag
+from intake_flows.text import Msg, N_
 
-from bot.delivery import opt_out_contact, record_replies_sent, replies_sent
+from bot.delivery import first_word_to_group, opt_out_contact, record_replies_sent, reply_statuses
 from bot.messages import InboundMessage
 from bot.outbound import SendError, SendResult
 from bot.render import Rendered
@@ -30,6 +32,10 @@ bp = Blueprint("telegram", __name__)
 T = TypeVar("T")
 
 MAX_TEXT = 4096  # sendMessage's limit after entity parsing
+# Telegram's update and chat ids have at most 52 significant bits; anything larger is not from Telegram.
+MAX_ID = 2**52
+HANDLED = ("message", "callback_query", "my_chat_member")
+GROUP_NOTICE = N_("Hello! To keep your answers private, I only do intakes in a private chat. Please tap my name and send me a message there.")
 
 
 class BadUpdate(ValueError):
@@ -41,41 +47,81 @@ class ParsedUpdate:
     message: InboundMessage | None
     callback_id: str | None = None
     blocked_chat: str | None = None
+    group_chat: str | None = None  # a group or channel: no intakes there, only a pointer to a private chat
+    language: str | None = None
+
+
+def _id(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not -MAX_ID < value < MAX_ID:
+        raise BadUpdate(f"not a Telegram id: {str(value)[:40]!r}")
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is not None and not isinstance(value, str):
+        raise BadUpdate("text that is not a string")
+    return value or ""
+
+
+def _language(user: Any, supported: set[str]) -> str | None:
+    code = getattr(user, "language_code", None)
+    return from_locale_tag(code, supported) if isinstance(code, str) else None
+
+
+def _group(chat: Any) -> bool:
+    return chat.type != "private" or chat.id < 0
 
 
 def parse_update(data: Any, supported: set[str]) -> ParsedUpdate:
     """A Bot API update -> InboundMessage (text, button press or /start payload)."""
-    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int) or isinstance(data["update_id"], bool):
         raise BadUpdate("not a Telegram update")
+    if not 0 <= data["update_id"] < MAX_ID:
+        raise BadUpdate("an update id Telegram never sends")
+    if not any(k in data for k in HANDLED):
+        return ParsedUpdate(None)  # polls, reactions, joins...: nothing for the intake, and no reason to resend
     try:
         update = Update.de_json(data, None)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        # PTB trusts the shape of nested objects; a mangled one fails with any of these.
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+        # PTB trusts the shape of nested objects; a mangled one (a date past year 9999) fails with any of these.
         raise BadUpdate(str(exc)) from exc
     provider_id = f"tg:{update.update_id}"
-    if update.my_chat_member is not None and update.my_chat_member.new_chat_member.status == "kicked":
-        return ParsedUpdate(None, blocked_chat=str(update.my_chat_member.chat.id))
+    member = update.my_chat_member
+    if member is not None:
+        if getattr(member.new_chat_member, "status", None) == "kicked" and member.chat is not None:
+            return ParsedUpdate(None, blocked_chat=str(_id(member.chat.id)))
+        return ParsedUpdate(None)  # added to a group, promoted, ...: nothing for the intake
     if update.callback_query is not None:
         query = update.callback_query
         chat = query.message.chat if query.message is not None else None
-        if chat is None or not query.data:
-            raise BadUpdate("a button press without its chat")
-        msg = InboundMessage("telegram", str(chat.id), query.data[:64], provider_id,
-                             language_hint=from_locale_tag(query.from_user.language_code, supported))
-        return ParsedUpdate(msg, callback_id=query.id)
+        if chat is None:
+            # A button under an old or inline message: there is no chat to answer in, only the button to release.
+            return ParsedUpdate(None, callback_id=_text(query.id) or None)
+        _id(chat.id)
+        if _group(chat):
+            return ParsedUpdate(None, callback_id=_text(query.id) or None, group_chat=str(chat.id),
+                                language=_language(query.from_user, supported))
+        data_ = _text(query.data)
+        if not data_:
+            return ParsedUpdate(None, callback_id=_text(query.id) or None)
+        msg = InboundMessage("telegram", str(chat.id), data_[:64], provider_id,
+                             language_hint=_language(query.from_user, supported))
+        return ParsedUpdate(msg, callback_id=_text(query.id) or None)
     message = update.message
     if message is None or message.chat is None:
         return ParsedUpdate(None)  # edits, channel posts, joins: nothing for the intake
-    text = message.text or message.caption or ""
+    _id(message.chat.id)
+    if _group(message.chat):
+        return ParsedUpdate(None, group_chat=str(message.chat.id), language=_language(message.from_user, supported))
+    text = _text(message.text) or _text(message.caption)
     media = sum(1 for part in (message.photo, message.document, message.voice, message.video, message.sticker,
                                message.audio, message.video_note) if part)
     payload = None
     if text.startswith("/start "):
         # Deep link t.me/<bot>?start=<code>: up to 64 characters of A-Z a-z 0-9 _ -.
         payload, text = text.split(" ", 1)[1].strip()[:64] or None, "/start"
-    user = message.from_user
     return ParsedUpdate(InboundMessage("telegram", str(message.chat.id), text, provider_id, media_count=media,
-                                       language_hint=from_locale_tag(user.language_code if user else None, supported),
+                                       language_hint=_language(message.from_user, supported),
                                        start_payload=payload))
 
 
@@ -160,7 +206,13 @@ def inbound() -> Response | tuple[Response, int]:
         abort(403)
     service: IntakeService = current_app.extensions["hrtp"]
     try:
-        parsed = parse_update(request.get_json(silent=True), set(service.runtime.i18n.languages))
+        # Parsed here, not by get_json: deeply nested JSON raises RecursionError, which Flask lets through.
+        body = json.loads(request.get_data())
+    except (ValueError, RecursionError):
+        log.warning("unreadable Telegram update body")
+        abort(400)
+    try:
+        parsed = parse_update(body, set(service.runtime.i18n.languages))
     except BadUpdate as exc:
         log.warning("malformed Telegram update: %s", exc)
         abort(400)
@@ -169,16 +221,22 @@ def inbound() -> Response | tuple[Response, int]:
         return jsonify(ok=True)
     msg = parsed.message
     if msg is None:
+        _quietly(parsed, service)
         return jsonify(ok=True)
     result = service.handle(msg)
-    if result.replayed and replies_sent(service.db, "telegram", msg.provider_id or ""):
+    # A redelivery after a failure part-way sends only the replies that did not go out the first time.
+    done = reply_statuses(service.db, "telegram", msg.provider_id or "") if result.replayed else []
+    if done and all(st == "sent" for st in done):
         return jsonify(ok=True)
     api = client()
     outcomes: list[tuple[str | None, str, str | None]] = []
     try:
         if parsed.callback_id:
             api.answer_callback(parsed.callback_id)
-        for m in result.messages:
+        for i, m in enumerate(result.messages):
+            if i < len(done) and done[i] == "sent":
+                outcomes.append((None, "sent", None))  # keeps the id it was sent with
+                continue
             text, buttons = telegram_text(m)
             outcomes.append((f"tg:{msg.sender}:{api.send(msg.sender, text, buttons)}", "sent", None))
     except Forbidden:
@@ -192,6 +250,19 @@ def inbound() -> Response | tuple[Response, int]:
         return jsonify(ok=False), 502
     record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
     return jsonify(ok=True)
+
+
+def _quietly(parsed: ParsedUpdate, service: IntakeService) -> None:
+    """Releases a button we cannot act on, and tells a group, once, to write to the bot privately."""
+    api = client()
+    try:
+        if parsed.callback_id:
+            api.answer_callback(parsed.callback_id)
+        if parsed.group_chat and first_word_to_group(service.db, parsed.group_chat):
+            api.send(parsed.group_chat, service.runtime.i18n(parsed.language).render(Msg(GROUP_NOTICE)))
+    except (NetworkError, TelegramError, TimeoutError) as exc:
+        # Nothing to retry for: the update asked nothing of the intake.
+        log.info("Telegram Bot API call for a group or stray button failed: %s", exc)
 
 
 @click.command("telegram-webhook")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import phonenumbers
@@ -15,6 +16,11 @@ from bot.service import IntakeService
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio", __name__)
+
+
+# Twilio's ids are 34 letters and digits; anything past the column's 64 would be cut into a collision.
+SID = re.compile(r"[A-Za-z0-9]{1,64}")
+MAX_MEDIA = 10  # Twilio delivers at most ten attachments per message
 
 
 class BadRequest(ValueError):
@@ -47,15 +53,15 @@ def parse_inbound(form: Any, region: str) -> InboundMessage:
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     if not sender or not sid:
         raise BadRequest("From and MessageSid are required")
+    if not SID.fullmatch(sid):
+        raise BadRequest(f"unreadable MessageSid {sid[:80]!r}")
     channel = "sms"
     if sender.lower().startswith("whatsapp:"):
         channel, sender = "whatsapp", sender.split(":", 1)[1]
-    try:
-        media = int(form.get("NumMedia") or 0)
-    except ValueError:
-        media = 0
+    raw_media = (form.get("NumMedia") or "0").strip()
+    media = int(raw_media) if raw_media.isascii() and raw_media.isdigit() and len(raw_media) < 6 else 0
     return InboundMessage(channel=channel, sender=normalise_address(sender, region), text=form.get("Body") or "",
-                          provider_id=sid[:64], media_count=max(media, 0))
+                          provider_id=sid, media_count=min(media, MAX_MEDIA))
 
 
 def twiml(texts: list[str]) -> Response:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request
 
-from webhook.twilio_channel import require_twilio_signature
+import re
+
+from webhook.twilio_channel import SID, require_twilio_signature
 
 bp = Blueprint("twilio_status", __name__)
+ERROR_CODE = re.compile(r"[A-Za-z0-9]{1,16}")  # Twilio's are five digits
 
 
 @bp.post("/webhooks/twilio/status")
@@ -14,10 +17,11 @@ def status_callback() -> Response:
     require_twilio_signature()
     sid = (request.form.get("MessageSid") or request.form.get("SmsSid") or "").strip()
     status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").strip()
-    if not sid or not status:
+    if not sid or not status or not SID.fullmatch(sid):
         abort(400)
     from webhook.admin import outbound
 
-    outbound().update_status(sid, status, (request.form.get("ErrorCode") or "").strip() or None)
+    error = (request.form.get("ErrorCode") or "").strip()
+    outbound().update_status(sid, status, error if ERROR_CODE.fullmatch(error) else None)
     # Twilio only needs a 2xx; an unknown or stale status is not an error worth a retry.
     return Response(status=204)

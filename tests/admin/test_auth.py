@@ -121,3 +121,38 @@ def test_create_user_command(app, svc):
     typo = runner.invoke(args=["create-user", "lou", "--role", "partner", "--program", "pcc_pre_apprentice",
                                "--password-stdin"], input="a long enough password\n")
     assert typo.exit_code != 0 and "no program has the id pcc_pre_apprentice" in typo.output
+
+
+def test_a_copied_session_cookie_stops_working_at_sign_out(app, svc):
+    make_user(svc, "sam")
+    c = app.test_client()
+    sign_in(c, "sam")
+    thief = app.test_client()
+    thief.set_cookie("session", c.get_cookie("session").value)
+    assert thief.get("/admin/intakes").status_code == 200
+    c.post("/admin/logout", data={"csrf_token": csrf_token(c, "/admin/intakes")})
+    assert thief.get("/admin/intakes").status_code == 302
+
+
+def test_resetting_a_password_signs_that_account_out_everywhere(app, svc):
+    make_user(svc, "sam")
+    c = app.test_client()
+    sign_in(c, "sam")
+    assert c.get("/admin/intakes").status_code == 200
+    make_user(svc, "sam")  # create-user again: a new password (and role) for the same account
+    assert c.get("/admin/intakes").status_code == 302
+
+
+def test_a_session_left_idle_signs_out(app, svc):
+    import time
+
+    make_user(svc, "sam")
+    c = app.test_client()
+    sign_in(c, "sam")
+    assert c.get("/admin/intakes").status_code == 200
+    with c.session_transaction() as sess:
+        sess["seen"] = time.time() - 61 * 60
+    r = c.get("/admin/intakes")
+    assert r.status_code == 302 and "/admin/login" in r.headers["Location"]
+    assert "without activity" in c.get("/admin/login").get_data(as_text=True)
+    assert c.get("/admin/intakes").status_code == 302

@@ -188,3 +188,37 @@ def test_compose_refuses_empty_and_overlong_messages(svc, runtime):
         ob.compose("en", text="x" * 1601)
     with pytest.raises(OutboundError, match="needs a place"):
         ob.compose("en", template="orientation", params={"date": "2026-11-20", "time": "10:00"})
+
+
+def test_stop_by_sms_covers_the_same_number_on_whatsapp(staff, svc, twilio):
+    on_whatsapp = complete_intake(svc, "+13105550031", "Maria", channel="whatsapp")
+    by_sms = Person(svc, "+13105550031")
+    assert "unsubscribed" in by_sms.says("STOP")
+    r = send(staff, intake_id_of(on_whatsapp), text="Hi Maria, this is Sam.")
+    assert "Not sent: this person texted STOP" in r.get_data(as_text=True) and twilio.sent == []
+    assert on_whatsapp.says("hello") == ""  # the bot keeps quiet on WhatsApp too
+    # A number that texted STOP and first writes on WhatsApp afterwards is just as opted out.
+    Person(svc, "+13105550032").says("STOP")
+    assert Person(svc, "+13105550032", channel="whatsapp").says("hi") == ""
+    # START on either channel brings the number back on both.
+    assert "subscribed again" in on_whatsapp.says("START")
+    assert "Message sent" in send(staff, intake_id_of(on_whatsapp), text="Welcome back.").get_data(as_text=True)
+    with svc.db.session() as s:
+        assert s.scalars(select(Contact.opted_out_at).where(Contact.address == "+13105550031")).all() == [None, None]
+
+
+def test_a_stop_outlives_the_erasure_of_the_number(admin_client, svc, twilio):
+    from bot.privacy import Suppression
+    from tests.privacy_scan import left_behind, traces
+
+    before = traces(svc.db, ("3105550033",))
+    p = complete_intake(svc, "+13105550033", "Maria")
+    p.says("STOP")
+    iid = intake_id_of(p)
+    post_form(admin_client, f"/admin/intakes/{iid}/erase", {"confirm": "erase"}, page=f"/admin/intakes/{iid}")
+    assert left_behind(svc.db, ("3105550033",), before) == {}
+    assert p.says("hi") == ""  # still opted out, though we no longer know the number
+    assert "subscribed again" in p.says("START")
+    assert "Reply with the number of your language" in p.says("hi")
+    with svc.db.session() as s:
+        assert s.scalars(select(Suppression)).all() == []

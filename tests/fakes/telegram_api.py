@@ -17,6 +17,7 @@ class FakeBotAPI:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.blocked: set[int] = set()
         self.down = False
+        self.sends_left: int | None = None  # after this many more sendMessage calls, the API is down
         self._next_id = 100
         fake = self
 
@@ -58,6 +59,9 @@ class FakeBotAPI:
         self.server.server_close()
 
     def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method == "sendMessage" and self.sends_left is not None:
+            self.down = self.sends_left <= 0
+            self.sends_left -= 1
         if self.down:
             return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
         self.calls.append((method, params))

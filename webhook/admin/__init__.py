@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -78,14 +80,32 @@ def roles(*allowed: str) -> Callable[[F], F]:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+    uid, _, token = user_id.partition(":")
+    if not uid.isdigit() or not token:
         return None
     with service().db.session() as s:
-        user = s.get(User, int(user_id))
-        if user is None or not user.active:
+        user = s.get(User, int(uid))
+        if user is None or not user.active or not hmac.compare_digest(token, user.session_token or ""):
             return None
         s.expunge(user)
         return user
+
+
+@bp.before_request
+def idle_sign_out() -> Any:
+    """Signs a session out after ADMIN_IDLE_MINUTES without a request (a computer left open at an outreach site)."""
+    if not current_user.is_authenticated:
+        return None
+    now = time.time()
+    seen = session.get("seen")
+    limit = 60 * int(current_app.config.get("ADMIN_IDLE_MINUTES") or 60)
+    if isinstance(seen, (int, float)) and now - seen > limit:
+        logout_user()
+        session.pop("seen", None)
+        flash(f"You were signed out after {limit // 60} minutes without activity. Please sign in again.")
+        return redirect(url_for("admin.login"))
+    session["seen"] = now
+    return None
 
 
 # ---- sign-in -----------------------------------------------------------------------------------
@@ -114,7 +134,9 @@ def login() -> Any:
                     s.flush()
                     s.expunge(user)
         if error is None:
+            session.clear()  # nothing from before the sign-in carries over into the signed-in session
             login_user(user)
+            session["seen"] = time.time()
             # Staff sign-ins end with the browser, so a shared computer at an outreach site forgets them.
             session.permanent = False
             target = request.args.get("next") or ""
@@ -130,6 +152,9 @@ def login() -> Any:
 def logout() -> Any:
     with tx() as s:
         audit(s, me(), "logout", "user", me().id, None, client_ip())
+        user = s.get(User, me().id)
+        if user is not None:
+            user.end_sessions()
     logout_user()
     flash("You are signed out.")
     return redirect(url_for("admin.login"))

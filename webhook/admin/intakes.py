@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.export import COLUMNS, csv_row, record
 from bot.outbound import TEMPLATES, OutboundError
+from bot.privacy import erase_intakes
 from bot.staff import (EXITS, FIELD_LABELS, PIPELINE, PROGRAM_ROLES, STATUSES, CaseFile, IntakeFilter, User,
                        WorkflowError, add_note, allowed_transitions, answer_label, assign, audit, can_see,
                        change_status, english, filter_choices, history, iter_visible_ids, list_intakes, refer,
@@ -240,6 +241,24 @@ def send_message(intake_id: int) -> Any:
     else:
         flash(f"Message sent ({msg.status}).")
     return _back(intake_id, "conversation")
+
+
+@bp.post("/intakes/<int:intake_id>/erase")
+@roles("admin")
+def erase(intake_id: int) -> Any:
+    """Erases an intake at the person's request (by phone, in person): the same erasure as their DELETE."""
+    if request.form.get("confirm") != "erase":
+        flash("Not erased: tick the box to confirm the person asked for it.", "error")
+        return _back(intake_id, "erase")
+    now = utcnow()
+    with tx() as s:
+        intake = _intake_or_404(s, intake_id)
+        if intake.status == "erased":
+            flash("This intake was already erased.")
+            return _back(intake_id)
+        erase_intakes(s, [intake_id], now, "staff", me(), client_ip(), service().settings.privacy_key)
+    flash("The intake is erased: answers, messages, notes and the contact's details are gone.")
+    return _back(intake_id)
 
 
 # ---- export ------------------------------------------------------------------------------------
