@@ -258,6 +258,20 @@ def test_on_a_phone_the_list_and_an_arabic_conversation_read_right(phone, live, 
         page.screenshot(path=str(artifacts / f"admin-conversation-390-{name}.png"), full_page=True,
                         clip={"x": 0, "y": box["y"], "width": PHONE["width"], "height": min(box["height"], 1400)})
 
+    # Staff see which programs are unconfirmed and which facts are placeholders, on a phone too.
+    page.goto(f"{live.url}/admin/programs")
+    assert wider_than_the_phone(page) == 0, "the program list widens the page"
+    row = page.locator("#programs tr", has_text="Wildfire rebuild training (HRTP Fund)")
+    assert row.get_by_text("Unconfirmed: not offered").is_visible() and row.get_by_text("22 placeholders").is_visible()
+    assert low_contrast(page) == []
+    page.screenshot(path=str(artifacts / "admin-programs-390.png"), full_page=True)
+    page.goto(f"{live.url}/admin/programs/fund_wildfire_rebuild")
+    assert wider_than_the_phone(page) == 0, "the program form widens the page"
+    assert page.get_by_text("Unconfirmed program: not offered to job seekers.").is_visible()
+    assert page.get_by_label("Wage per hour while training ($) placeholder").input_value() == "20"
+    assert low_contrast(page) == []
+    page.screenshot(path=str(artifacts / "admin-program-form-390.png"))
+
     # Amal's Arabic replies read right to left as the browser resolves dir="auto", and say their language.
     page.goto(f"{live.url}/admin/intakes/{amal}")
     bot = page.locator(".transcript li.out .text")
