@@ -314,6 +314,9 @@ def test_seed_programs_and_list_programs(tmp_path):
     assert first.exit_code == 0 and f"0 added, 0 overwritten, {len(CATALOG)} kept" in first.output
     listed = cli(tmp_path, "list-programs")
     assert listed.exit_code == 0 and "aerospace_lost_angels" in listed.output and "facts placeholder" in listed.output
+    lines = {line.split()[0]: line for line in listed.output.splitlines() if line.strip()}
+    assert "(unconfirmed: not offered)  [22/22 facts placeholder]" in lines["fund_wildfire_rebuild"]
+    assert "unconfirmed" not in lines["aerospace_lost_angels"]
     refused = cli(tmp_path, "seed-programs", "--reset", input="n\n")
     assert refused.exit_code != 0
     reset = cli(tmp_path, "seed-programs", "--reset", "--yes")
