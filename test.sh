@@ -29,4 +29,11 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "note: ${need[*]} missing and we cannot install them; the tests that need them will be skipped"
   fi
 fi
+# axe-core from npm for the browser tests' accessibility checks, kept out of git under .cache/;
+# without npm those checks skip, and the contrast test that computes WCAG ratios itself still runs.
+AXE_VERSION=4.14.1
+if [ ! -f ".cache/axe-$AXE_VERSION/node_modules/axe-core/axe.min.js" ] && command -v npm >/dev/null; then
+  (timeout 180 npm install --silent --no-save --no-audit --no-fund --prefix ".cache/axe-$AXE_VERSION" "axe-core@$AXE_VERSION" >/dev/null 2>&1) \
+    || echo "note: could not install axe-core with npm; the axe checks will be skipped"
+fi
 exec .venv/bin/pytest -q "$@"

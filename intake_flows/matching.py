@@ -5,6 +5,12 @@
 # instruction, supportive services that answer stated needs, and paid training. A prerequisite
 # the person may not meet lowers the score and is said as something to talk through with
 # staff, never hidden.
+#
+# Only facts a source confirms (a program's `real`) are told to a person or earn score: a
+# placeholder is something we chose or inferred, so matching reads it as not known. A program
+# whose very name is a placeholder is not offered at all until staff confirm it. Placeholder
+# ages and residency still remove a program, which narrows an offer without telling anyone
+# anything untrue; staff see every person either way.
 
 from __future__ import annotations
 
@@ -40,7 +46,6 @@ class Weights:
     prerequisite_unknown: float = -0.5
     age_partly: float = -0.5
     focus: float = 0.5
-    placeholder: float = -0.5
 
 
 WEIGHTS = Weights()
@@ -134,10 +139,17 @@ class Candidate:
                      self.reasons, {k: round(v, 3) for k, v in self.components.items()})
 
 
+def known(program: Program, fact: str) -> Any:
+    """The fact's value when a source confirms it; None for a placeholder, which matching treats as not known."""
+    return getattr(program, fact) if program.is_real(fact) else None
+
+
 def excluded(program: Program, person: Person) -> str | None:
     """Why a hard constraint removes the program for this person, or None when it may fit."""
     if not program.active:
         return "inactive"
+    if program.placeholder_name:
+        return "unconfirmed"  # nobody is offered a program that may not exist as named
     if person.age is not None:
         lo, hi = person.age
         if program.min_age is not None and hi < program.min_age:
@@ -150,11 +162,11 @@ def excluded(program: Program, person: Person) -> str | None:
 
 
 def nearest_site(program: Program, zip5: str | None) -> tuple[str, float] | None:
-    """The program site closest to the ZIP and its miles, or None when either is unknown."""
+    """The confirmed program site closest to the ZIP and its miles, or None when either is unknown."""
     if not zip5:
         return None
     best: tuple[str, float] | None = None
-    for site in program.site_zips:
+    for site in known(program, "site_zips") or ():
         miles = geo.miles_between(zip5, site)
         if miles is not None and (best is None or miles < best[1]):
             best = (site, miles)
@@ -170,32 +182,31 @@ def _distance_reason(miles: float, zip5: str) -> Msg:
 
 
 def assess(program: Program, person: Person, w: Weights = WEIGHTS) -> Candidate:
-    """Scores one program for one person, with the reasons a person and staff can read."""
+    """Scores one program for one person from its confirmed facts, with the reasons a person and staff can read."""
     c: dict[str, float] = {}
     pluses: list[Msg] = []
     checks: list[Msg] = []
+    sector = known(program, "sector")
 
     # Sector interest first.
-    if person.sectors:
-        if program.sector in person.sectors:
-            c["sector"] = w.sector_chosen
-        elif any(s in person.sectors for s in program.related_sectors):
-            c["sector"] = w.sector_related
-        else:
-            c["sector"] = 0.0
+    if person.sectors and sector in person.sectors:
+        c["sector"] = w.sector_chosen
+    elif any(s in person.sectors for s in program.related_sectors):
+        c["sector"] = w.sector_related
     else:
         c["sector"] = 0.0
 
     # What a program is, when the person did not name its sector.
-    if not person.sectors or program.sector not in person.sectors:
-        pluses.append(Msg(SECTOR_REASONS.get(program.sector, program.sector)))
+    if sector and (not person.sectors or sector not in person.sectors):
+        pluses.append(Msg(SECTOR_REASONS.get(sector, sector)))
 
-    # Paid training.
-    c["paid"] = w.paid if program.paid else 0.0
-    if program.paid:
-        pluses.append(Msg(PAID_WAGE, {"wage": program.wage_per_hour}) if program.wage_per_hour else Msg(PAID))
+    # Paid training; the wage is said only when it too is confirmed.
+    paid, wage = known(program, "paid"), known(program, "wage_per_hour")
+    c["paid"] = w.paid if paid else 0.0
+    if paid:
+        pluses.append(Msg(PAID_WAGE, {"wage": wage}) if wage else Msg(PAID))
 
-    # Distance: no ZIP means no penalty at all.
+    # Distance: no ZIP means no penalty at all; a site that is only a placeholder counts as unknown.
     site = nearest_site(program, person.zip)
     miles: float | None = None
     if person.zip is None:
@@ -208,56 +219,61 @@ def assess(program: Program, person: Person, w: Weights = WEIGHTS) -> Candidate:
         pluses.append(_distance_reason(miles, person.zip))
 
     # Supportive services that answer stated needs.
-    met = [n for n in person.needs if n in program.supportive_services]
+    services = known(program, "supportive_services") or ()
+    met = [n for n in person.needs if n in services]
     c["services"] = min(w.per_need_met * len(met), w.needs_cap)
     service_reasons = [Msg(NEED_REASONS[n]) for n in met if n in NEED_REASONS]
 
     # Language of instruction: a plus in the person's own language, said out loud when only English.
-    if person.language != "en" and person.language in program.languages:
+    languages = known(program, "languages")
+    if languages and person.language != "en" and person.language in languages:
         c["language"] = w.language
         pluses.append(Msg(TAUGHT_IN, {"language": Msg(LANGUAGE_NAMES.get(person.language, person.language))}))
     else:
         c["language"] = 0.0
-        if person.language != "en" and program.languages == ("en",):
+        if person.language != "en" and languages == ("en",):
             checks.append(Msg(ENGLISH_ONLY))
     pluses.extend(service_reasons)
 
     # Ages: a youth program says so; a range the person only partly falls in is checked by staff.
     c["age"] = 0.0
-    if program.max_age is not None and program.min_age is not None:
-        lo, hi = person.age or (program.min_age, program.max_age)
-        inside = program.min_age <= lo and hi <= program.max_age
+    min_age, max_age = known(program, "min_age"), known(program, "max_age")
+    if max_age is not None and min_age is not None:
+        lo, hi = person.age or (min_age, max_age)
+        inside = min_age <= lo and hi <= max_age
         if person.age is None or not inside:
             c["age"] = w.age_partly
-            checks.append(Msg(AGES_TO_CHECK, {"min": program.min_age, "max": program.max_age}))
+            checks.append(Msg(AGES_TO_CHECK, {"min": min_age, "max": max_age}))
         else:
-            pluses.append(Msg(FOR_AGES, {"min": program.min_age, "max": program.max_age}))
-    elif person.age is not None and program.min_age is not None and person.age[0] < program.min_age:
+            pluses.append(Msg(FOR_AGES, {"min": min_age, "max": max_age}))
+    elif person.age is not None and min_age is not None and person.age[0] < min_age:
         c["age"] = w.age_partly
-        checks.append(Msg(MIN_AGE_TO_CHECK, {"min": program.min_age}))
+        checks.append(Msg(MIN_AGE_TO_CHECK, {"min": min_age}))
 
     # Prerequisites: lower the score and say so, never hide the program.
     c["prerequisites"] = 0.0
-    if program.drivers_license_required:
+    if known(program, "drivers_license_required"):
         if person.drivers_license == "no":
             c["prerequisites"] += w.prerequisite_missing
             checks.append(Msg(NEEDS_LICENSE))
         elif person.drivers_license != "yes":
             c["prerequisites"] += w.prerequisite_unknown
             checks.append(Msg(NEEDS_LICENSE))
-    if program.diploma_required:
+    if known(program, "diploma_required"):
         if person.education == "no_diploma":
             c["prerequisites"] += w.prerequisite_missing
             checks.append(Msg(NEEDS_DIPLOMA))
         elif person.education not in ("hs_ged", "some_college", "degree"):
             c["prerequisites"] += w.prerequisite_unknown
             checks.append(Msg(NEEDS_DIPLOMA))
-    if program.background_check and person.justice_involved:
+    if known(program, "background_check") and person.justice_involved:
         # Said so that nobody is surprised later; not scored, since these programs take people with records.
         checks.append(Msg(BACKGROUND_CHECK))
 
-    c["focus"] = w.focus if set(person.categories) & set(program.focus) else 0.0
-    c["placeholder"] = w.placeholder if program.placeholder_name else 0.0
+    c["focus"] = w.focus if set(person.categories) & set(known(program, "focus") or ()) else 0.0
+    if not pluses and sector and sector in person.sectors:
+        # With every other plus still a placeholder, what the program is remains a true reason to offer it.
+        pluses.append(Msg(SECTOR_REASONS.get(sector, sector)))
     return Candidate(program, c, tuple(pluses) + tuple(checks), miles)
 
 

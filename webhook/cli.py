@@ -285,7 +285,7 @@ def list_programs_command(show_all: bool) -> None:
     for p in programs:
         status = p.fact_status()
         placeholders = sum(1 for v in status.values() if v == "placeholder")
-        flag = "" if p.active else " (inactive)"
+        flag = " (inactive)" if not p.active else " (unconfirmed: not offered)" if p.placeholder_name else ""
         click.echo(f"{p.id:32} {p.sector:18} {p.staff_name}{flag}  [{placeholders}/{len(status)} facts placeholder]")
 
 

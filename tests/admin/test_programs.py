@@ -106,21 +106,85 @@ def test_a_new_program_is_matched_from_now_on(staff, svc):
     form = form_of(staff, "/admin/programs/new")
     new = {"id": "southla_trades", "name": "South LA Trades Academy", "name_kind": "proper",
                  "sector": "construction", "summary": "Paid pre-apprenticeship in the building trades, in South LA.",
-                 "paid": "yes", "wage_per_hour": "25", "site_zips": "90011", "min_age": "18"}
+                 "paid": "yes", "wage_per_hour": "25", "site_zips": "90011", "min_age": "18",
+                 "sources": "Call with the academy's director, 2026-11-01"}
     for key, value in new.items():
         form[key] = value  # replaces, where MultiDict.update would add a second value
     form.setlist("supportive_services", ["childcare", "transportation", "tools_clothing"])
     form.setlist("languages", ["en", "es"])
+    form.setlist("real", ["name", "sector", "paid", "wage_per_hour", "site_zips", "supportive_services"])
     r = staff.post("/admin/programs/new", data=form, follow_redirects=True)
     assert "Added South LA Trades Academy. New matches use it from now on." in r.get_data(as_text=True)
     assert stored(svc, "southla_trades").data["wage_per_hour"] == 25
     person = intake_id_of(complete_intake(svc, "+13235550103", "Luis", {"sectors": "1"}))
     assert "southla_trades" in matches_of(svc, person)
+    said = reasons_of(svc, person, "southla_trades")
+    assert {"paid training, $%(wage)s an hour", "under a mile from %(zip)s", "childcare support"} <= said
     again = staff.post("/admin/programs/new", data=form)
     assert again.status_code == 400 and "already a program" in again.get_data(as_text=True)
     with svc.db.session() as s:
-        changes = [a.detail["change"] for a in s.scalars(select(AuditLog).where(AuditLog.action == "program"))]
-    assert changes == ["added"]
+        changes = [a.detail for a in s.scalars(select(AuditLog).where(AuditLog.action == "program"))]
+    assert [c["change"] for c in changes] == ["added"]
+    assert changes[0]["confirmed"] == ["name", "sector", "paid", "wage_per_hour", "site_zips", "supportive_services"]
+
+
+def reasons_of(svc, intake_id: int, program_id: str) -> set[str]:
+    """The msgids of the reasons the person was shown for one matched program."""
+    with svc.db.session() as s:
+        matches = (s.get(Intake, intake_id).screening or {}).get("matches", [])
+    return {r["msgid"] for m in matches if m["program"] == program_id for r in m["reasons"]}
+
+
+def test_staff_see_which_programs_are_unconfirmed_and_which_facts_are_placeholders(staff):
+    listing = staff.get("/admin/programs").get_data(as_text=True)
+    wildfire = listing[listing.index("Wildfire rebuild training (HRTP Fund)"):]
+    wildfire = wildfire[:wildfire.index("</tr>")]
+    assert "0 of 22" in wildfire and "22 placeholders" in wildfire and "Unconfirmed: not offered" in wildfire
+    lost_angels = listing[listing.index("Aerospace HRTP (Lost Angels)"):]
+    lost_angels = lost_angels[:lost_angels.index("</tr>")]
+    assert "12 of 22" in lost_angels and "Unconfirmed" not in lost_angels and ">Active<" in lost_angels
+    assert '<strong id="unconfirmed-count">10 active programs are unconfirmed</strong>' in listing
+
+    form = staff.get("/admin/programs/fund_wildfire_rebuild").get_data(as_text=True)
+    assert "Unconfirmed program: not offered to job seekers." in form
+    assert "0 of 22 facts confirmed." in form
+    assert 'Wage per hour while training ($) <span class="tag ph">placeholder</span></label>' in form
+    confirmed = staff.get("/admin/programs/aerospace_lost_angels").get_data(as_text=True)
+    assert "Unconfirmed program" not in confirmed and "12 of 22 facts confirmed." in confirmed
+    assert 'Wage per hour while training ($)</label>' in confirmed  # a sourced fact carries no mark
+    assert 'Site ZIP codes <span class="tag ph">placeholder</span></label>' in confirmed
+
+
+def test_confirming_a_program_and_then_its_pay_reaches_the_next_person_and_is_audited(staff, svc):
+    first = intake_id_of(complete_intake(svc, "+13235550101", "Maria", {"sectors": "1", "zip": "91106"}))
+    assert "fund_wildfire_rebuild" not in matches_of(svc, first)
+
+    form = form_of(staff, "/admin/programs/fund_wildfire_rebuild")
+    form.setlist("real", ["name", "sector"])
+    r = staff.post("/admin/programs/fund_wildfire_rebuild", data=form, follow_redirects=True)
+    assert "New matches use it from now on." in r.get_data(as_text=True)
+    second = intake_id_of(complete_intake(svc, "+13235550102", "Kim", {"sectors": "1", "zip": "91106"}))
+    assert "fund_wildfire_rebuild" in matches_of(svc, second)
+    assert reasons_of(svc, second, "fund_wildfire_rebuild") == {"construction and trades"}  # pay is still a guess
+
+    form = form_of(staff, "/admin/programs/fund_wildfire_rebuild")
+    form.setlist("real", ["name", "sector", "paid", "wage_per_hour"])
+    staff.post("/admin/programs/fund_wildfire_rebuild", data=form)
+    third = intake_id_of(complete_intake(svc, "+13235550103", "Luis", {"sectors": "1", "zip": "91106"}))
+    assert "paid training, $%(wage)s an hour" in reasons_of(svc, third, "fund_wildfire_rebuild")
+
+    form = form_of(staff, "/admin/programs/fund_wildfire_rebuild")
+    form.setlist("real", ["sector", "paid", "wage_per_hour"])  # staff learn the name was wrong after all
+    r = staff.post("/admin/programs/fund_wildfire_rebuild", data=form, follow_redirects=True)
+    assert "people are not offered it until staff confirm it" in r.get_data(as_text=True)
+    fourth = intake_id_of(complete_intake(svc, "+13235550104", "Rosa", {"sectors": "1", "zip": "91106"}))
+    assert "fund_wildfire_rebuild" not in matches_of(svc, fourth)
+    with svc.db.session() as s:
+        trail = [(a.username, a.detail)
+                 for a in s.scalars(select(AuditLog).where(AuditLog.action == "program").order_by(AuditLog.id))]
+    assert {who for who, _ in trail} == {"sam"}
+    assert [d.get("confirmed", []) for _, d in trail] == [["name", "sector"], ["paid", "wage_per_hour"], []]
+    assert [d.get("unconfirmed", []) for _, d in trail] == [[], [], ["name"]]
 
 
 def test_program_names_show_in_the_intake_list_filter(staff, svc):

@@ -82,7 +82,7 @@ def test_notes_are_kept_with_their_author(staff, svc):
     iid = intake_id_of(complete_intake(svc, "+13235550101", "Maria"))
     r = post_form(staff, f"/admin/intakes/{iid}/notes", {"text": "Prefers calls after 5pm."},
                   page=f"/admin/intakes/{iid}", follow_redirects=True)
-    assert re.search(r"Sam Staff</small><br>Prefers calls after 5pm.", r.get_data(as_text=True))
+    assert re.search(r'Sam Staff</small><br><span dir="auto">Prefers calls after 5pm.</span>', r.get_data(as_text=True))
     r = post_form(staff, f"/admin/intakes/{iid}/notes", {"text": "   "}, page=f"/admin/intakes/{iid}", follow_redirects=True)
     assert "cannot be empty" in r.get_data(as_text=True)
 

@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,7 @@ from bot.staff import User, refer
 from bot.store import Intake
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN
 from tests.admin.helpers import PASSWORD, complete_intake, intake_id_of, make_user
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import ARTIFACTS, LiveServer
 from tests.transcript import Person
 
 SID, TOKEN = TWILIO_SID, TWILIO_TOKEN
@@ -163,3 +164,143 @@ def test_the_dashboard_shows_indicators_from_the_data(page, live, artifacts):
         page.locator("#csv-summary").click()
     summary = dict(r[:2] for r in csv.reader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))
     assert summary["Placed"] == "1" and summary["Median wage at placement"] == "23.0"
+
+
+# ---- on a phone, and in Arabic ----------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 1600}
+
+# The WCAG 2.x contrast of every visible text node against what is painted behind it: the text's
+# colour with every ancestor's opacity applied, over the first opaque background up the tree
+# (translucent layers blended in on the way). Reported as [ratio, font px, bold, text, selector].
+CONTRAST_JS = r"""
+() => {
+  const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return [0, 0, 0, 0];
+    const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const over = (top, under) => { const a = top[3] + under[3] * (1 - top[3]);
+    if (!a) return [0, 0, 0, 0];
+    return [0, 1, 2].map(i => (top[i] * top[3] + under[i] * under[3] * (1 - top[3])) / a).concat([a]); };
+  const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const background = (el) => { const layers = [];
+    for (let e = el; e; e = e.parentElement) { const bg = parse(getComputedStyle(e).backgroundColor);
+      if (bg[3] > 0) { layers.push(bg); if (bg[3] >= 1) break; } }
+    let out = [255, 255, 255, 1];
+    for (let i = layers.length - 1; i >= 0; i--) out = over(layers[i], out);
+    return out; };
+  const opacity = (el) => { let o = 1; for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity); return o; };
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement; if (!el || !n.textContent.trim()) continue;
+    const r = el.getBoundingClientRect(); const st = getComputedStyle(el);
+    if (!r.width || !r.height || st.visibility === 'hidden' || el.closest('.sr, .skip, option, select')) continue;
+    const bg = background(el); const fg = parse(st.color); fg[3] *= opacity(el);
+    const seen = over(fg, bg); const a = lum(seen), b = lum(bg);
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    out.push([Math.round(ratio * 100) / 100, parseFloat(st.fontSize), Number(st.fontWeight) >= 700,
+              n.textContent.trim().slice(0, 40), el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')]);
+  }
+  return out;
+}
+"""
+
+
+def low_contrast(page) -> list:
+    """Text under WCAG AA: 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold)."""
+    return [t for t in page.evaluate(CONTRAST_JS)
+            if t[0] < (3.0 if t[1] >= 24 or (t[2] and t[1] >= 18.66) else 4.5)]
+
+
+def arabic_intake(live: LiveServer) -> int:
+    """Amal writes in Arabic, so the bot answers in Arabic; her intake id."""
+    svc = live.app.extensions["hrtp"]
+    amal = Person(svc, "+13235550177", start=datetime(2026, 11, 6, 17, 0, tzinfo=timezone.utc))
+    amal.says("مرحبا")
+    amal.answer_until("gender", {"consent": "1", "first_name": "أمل", "zip": "90011", "age_range": "3",
+                                 "sectors": "2", "background": "4", "needs": "1"})
+    return intake_id_of(amal)
+
+
+@pytest.fixture
+def phone(browser, request) -> Iterator:
+    """A page on a 390 px wide phone screen; `bypass_csp` (indirect) lets a test inject axe-core."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
+                                  bypass_csp=getattr(request, "param", False))
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def wider_than_the_phone(page) -> int:
+    return max(0, page.evaluate("document.documentElement.scrollWidth") - PHONE["width"])
+
+
+def test_on_a_phone_the_list_and_an_arabic_conversation_read_right(phone, live, artifacts):
+    page = phone
+    amal = arabic_intake(live)
+    sign_in(page, live)
+    assert wider_than_the_phone(page) == 0, "the intake list widens the page"
+    assert page.locator("table.list").evaluate("t => t.closest('.scroll') !== null")  # it scrolls in its own box
+    assert low_contrast(page) == []
+    page.screenshot(path=str(artifacts / "admin-list-390.png"), full_page=True)
+
+    for name, intake_id in (("amal", amal), ("maria", live.ids["maria"])):
+        page.goto(f"{live.url}/admin/intakes/{intake_id}")
+        assert wider_than_the_phone(page) == 0, f"{name}'s page widens the phone screen"
+        texts = page.locator(".transcript li .text")
+        assert texts.count() > 5
+        assert set(texts.evaluate_all("els => els.map(e => e.getAttribute('dir'))")) == {"auto"}
+        assert low_contrast(page) == [], f"text under WCAG AA contrast on {name}'s page"
+        page.screenshot(path=str(artifacts / f"admin-detail-390-{name}.png"), full_page=True)
+        page.screenshot(path=str(artifacts / f"admin-detail-top-390-{name}.png"))
+        box = page.locator("#conversation").bounding_box()
+        page.screenshot(path=str(artifacts / f"admin-conversation-390-{name}.png"), full_page=True,
+                        clip={"x": 0, "y": box["y"], "width": PHONE["width"], "height": min(box["height"], 1400)})
+
+    # Staff see which programs are unconfirmed and which facts are placeholders, on a phone too.
+    page.goto(f"{live.url}/admin/programs")
+    assert wider_than_the_phone(page) == 0, "the program list widens the page"
+    row = page.locator("#programs tr", has_text="Wildfire rebuild training (HRTP Fund)")
+    assert row.get_by_text("Unconfirmed: not offered").is_visible() and row.get_by_text("22 placeholders").is_visible()
+    assert low_contrast(page) == []
+    page.screenshot(path=str(artifacts / "admin-programs-390.png"), full_page=True)
+    page.goto(f"{live.url}/admin/programs/fund_wildfire_rebuild")
+    assert wider_than_the_phone(page) == 0, "the program form widens the page"
+    assert page.get_by_text("Unconfirmed program: not offered to job seekers.").is_visible()
+    assert page.get_by_label("Wage per hour while training ($) placeholder").input_value() == "20"
+    assert low_contrast(page) == []
+    page.screenshot(path=str(artifacts / "admin-program-form-390.png"))
+
+    # Amal's Arabic replies read right to left as the browser resolves dir="auto", and say their language.
+    page.goto(f"{live.url}/admin/intakes/{amal}")
+    bot = page.locator(".transcript li.out .text")
+    directions = bot.evaluate_all("els => els.map(e => getComputedStyle(e).direction)")
+    assert directions.count("rtl") >= len(directions) - 1, directions  # the first, the language prompt, may be English
+    assert page.locator(".transcript li.out .text[lang='ar']").count() >= len(directions) - 1
+    assert page.locator(".transcript li.in .text").filter(has_text="أمل").evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert page.locator("h1 bdi").inner_text() == "أمل"
+
+
+def axe_script() -> Path | None:
+    """axe-core as test.sh installs it from npm (under .cache/, never committed); None without it."""
+    found = sorted(ARTIFACTS.parent.glob(".cache/axe-*/node_modules/axe-core/axe.min.js"))
+    return found[-1] if found else None
+
+
+@pytest.mark.parametrize("phone", [True], indirect=True)
+def test_axe_finds_no_colour_contrast_problem_on_a_phone(phone, live):
+    script = axe_script()
+    if script is None:
+        pytest.skip("axe-core is not installed (test.sh installs it with npm); the contrast test above still ran")
+    page = phone
+    amal = arabic_intake(live)
+    sign_in(page, live)
+    paths = ["/admin/intakes", *(f"/admin/intakes/{i}" for i in (amal, *live.ids.values())), "/admin/programs",
+             "/admin/programs/fund_wildfire_rebuild"]
+    for path in paths:
+        page.goto(f"{live.url}{path}")
+        page.add_script_tag(path=str(script))
+        result = page.evaluate("async () => (await axe.run(document, {runOnly: {type: 'rule', values: ['color-contrast']},"
+                               " resultTypes: ['violations']})).violations.flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))")
+        assert result == [], (path, result)

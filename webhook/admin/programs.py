@@ -90,7 +90,9 @@ def programs() -> Any:
     with tx() as s:
         rows = list(s.scalars(select(Program).order_by(Program.active.desc(), Program.sector, Program.position)))
         s.expunge_all()
-    return render_template("admin/programs.html", rows=rows, fact_count=len(catalog.PROGRAM_FACTS))
+    unconfirmed = sum(1 for r in rows if r.active and "name" not in ((r.data or {}).get("real") or ()))
+    return render_template("admin/programs.html", rows=rows, fact_count=len(catalog.PROGRAM_FACTS),
+                           unconfirmed=unconfirmed)
 
 
 def _form_page(program: catalog.Program | None, data: dict[str, Any], error: str | None, is_new: bool) -> Any:
@@ -133,12 +135,20 @@ def _save(base: dict[str, Any] | None) -> Any:
             if is_new and s.get(Program, program.id) is not None:
                 return _form_page(None, data, f"There is already a program with the id {program.id!r}.", True)
             save_program(s, program, by=me().username, now=now)
-            audit(s, me(), "program", "program", program.id, {"change": "added" if is_new else "edited",
-                                                            "active": program.active}, client_ip(), now)
+            before = set((base or {}).get("real") or ())
+            detail = {"change": "added" if is_new else "edited", "active": program.active,
+                      "confirmed": [f for f in program.real if f not in before],
+                      "unconfirmed": [f for f in catalog.PROGRAM_FACTS if f in before and f not in program.real]}
+            audit(s, me(), "program", "program", program.id, {k: v for k, v in detail.items() if v != []},
+                  client_ip(), now)
     except FlowError as exc:
         return _form_page(None, data, str(exc).replace("this form: ", ""), is_new)
     service().forget_catalog()
-    flash(f"{'Added' if is_new else 'Saved'} {program.staff_name}. New matches use it from now on.")
+    if program.placeholder_name:
+        flash(f"{'Added' if is_new else 'Saved'} {program.staff_name}. Its name is not confirmed, so people are "
+              "not offered it until staff confirm it.")
+    else:
+        flash(f"{'Added' if is_new else 'Saved'} {program.staff_name}. New matches use it from now on.")
     return redirect(url_for("admin.programs"))
 
 
