@@ -345,8 +345,8 @@ class _Turn:
         if action == "switch" and intent is not None and len(intent.langs) == 1:
             candidates = intent.langs
         hint = msg.language_hint if msg.language_hint in self.ctx.i18n.languages else None
-        if len(candidates) > 1 and hint in candidates:
-            candidates = (hint,)
+        if hint and (candidates == ("en",) or (len(candidates) > 1 and hint in candidates)):
+            candidates = (hint,)  # English words are typed by everyone; the device's language says more.
         if not candidates and hint:
             candidates = (hint,)
         if len(candidates) == 1:

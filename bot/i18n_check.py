@@ -511,7 +511,8 @@ def segment_report(runtime: Any, languages: Sequence[Language], channel: str = "
     rows = []
     for lang in languages:
         scenario = Scenario.model_validate({
-            "name": f"segment report ({lang.id})", "channel": channel, "from": "+13235550199", "start": "Hi",
+            "name": f"segment report ({lang.id})", "channel": channel, "from": "+13235550199", "start": "JOIN",
+            # "JOIN" (from a flyer) says no language, so the run shows the list and picks from it.
             "answers": {"language": {"choose": [lang.id]}, **FULL_INTAKE}, "otherwise": "1",
         })
         with tempfile.TemporaryDirectory() as tmp:
