@@ -267,11 +267,12 @@ class _Turn:
         intake = self.intake
         before = intake.pending[len(STOP_QUESTION):] or None
         intake.pending = before
-        said = self.yes_no(text)
-        if said == "yes":
+        number = parse.parse_int(text)
+        said = self.yes_no(text) if number is None else None
+        if said == "yes":  # yes, stop
             self.opt_out(msg, text, None)
             return True
-        if said == "no" or parse.parse_int(text) == 1 or parse.match_word(
+        if said == "no" or number == 1 or parse.match_word(
                 text, {"go": self.ctx.bundle.intents.continue_words(self.lang)}) == "go":
             if before == "resume":
                 self.say(N_("Welcome back! Do you want to continue where you left off?"),
@@ -344,6 +345,8 @@ class _Turn:
                           or (intent.langs if intent and len(intent.langs) == 1 else ()))
         if action == "switch" and intent is not None and len(intent.langs) == 1:
             candidates = intent.langs
+        order = [lang.id for lang in self.ctx.bundle.languages]
+        candidates = tuple(sorted(candidates, key=lambda c: order.index(c) if c in order else len(order)))
         hint = msg.language_hint if msg.language_hint in self.ctx.i18n.languages else None
         if hint and (candidates == ("en",) or (len(candidates) > 1 and hint in candidates)):
             candidates = (hint,)  # English words are typed by everyone; the device's language says more.
