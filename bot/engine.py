@@ -251,7 +251,7 @@ class _Turn:
             hint = msg.language_hint if msg.language_hint in self.ctx.i18n.languages else None
             # "TD" is the mainland Chinese unsubscribe: Simplified, which Traditional readers also read.
             contact.lang = ("zh-Hans" if set(said) == {"zh-Hans", "zh-Hant"} else said[0] if len(said) == 1 else None
-                            ) or detect.detect_language(text) or hint
+                            ) or hint or detect.best_guess(text)
         self.event("opted_out", keyword=text)
         self.say(N_("You're unsubscribed from LA County HRTP messages and won't get more. Text START to come back."))
 
@@ -311,7 +311,8 @@ class _Turn:
         names = {lang.id: lang.name for lang in self.ctx.bundle.languages}
         prompts = [verbatim(self.ctx.i18n(lang).render(Msg(step.prompt or ""))) for lang in pair]
         choices = tuple(Choice(i, lang, verbatim(names[lang])) for i, lang in enumerate(pair, 1))
-        self.say(*prompts, choices=choices, asks="language")
+        # Rendered as the first of the two, so a right-to-left pair (fa, ar) is shown right to left.
+        self.replies.append(Reply(text=tuple(prompts), lang=pair[0], choices=choices, asks="language"))
 
     def answer_language_pair(self, msg: InboundMessage, text: str) -> None:
         intake = self.intake

@@ -142,6 +142,10 @@ def _arabic(text: str) -> str | None:
 
 # Scripts two of our languages write: when nothing else tells them apart, ask between just these.
 SHARED_SCRIPTS = {"HAN": ("zh-Hant", "zh-Hans"), "ARABIC": ("fa", "ar")}
+# Where nothing can be asked (a one-message opt-out confirmation): Simplified, which most
+# Chinese-speaking newcomers in LA County write and Traditional readers read; Farsi, the larger
+# community in LA County.
+PAIR_DEFAULT = {("zh-Hant", "zh-Hans"): "zh-Hans", ("fa", "ar"): "fa"}
 
 
 def language_candidates(text: str) -> tuple[str, ...]:
@@ -154,6 +158,12 @@ def language_candidates(text: str) -> tuple[str, ...]:
         script = max(counts, key=lambda k: counts[k])
         return SHARED_SCRIPTS.get(script, ())
     return ()
+
+
+def best_guess(text: str) -> str | None:
+    """The language shown, or the usual one of the two sharing its script; None when nothing shows."""
+    found = language_candidates(text)
+    return found[0] if len(found) == 1 else PAIR_DEFAULT.get(found) if found else None
 
 
 def looks_english(text: str) -> bool:

@@ -62,6 +62,8 @@ def test_a_plain_request_to_stop_mid_intake_opts_out_in_the_persons_language(ser
     ("хватит писать", "ru", "отпис"),
     ("دیگه پیام نده", "fa", "لغو شد"),
     ("đừng nhắn nữa", "vi", "START"),
+    ("停止", "zh-Hans", "退订"),
+    ("STOP 🙏", "en", "unsubscribed"),
 ])
 def test_stop_as_the_very_first_message_is_confirmed_in_the_language_it_was_said_in(service, typed, lang, words):
     p = Person(service, phone_for("first" + typed))
