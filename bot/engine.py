@@ -363,6 +363,9 @@ class _Turn:
             return
         if action == "help":
             self.help()
+        elif action == "person":
+            self.event("handoff_requested", step=None)
+            self.say(N_("Thanks. A staff member will contact you soon at this number."))
         if len(candidates) == 2:
             self.ask_language_pair(candidates)
             return

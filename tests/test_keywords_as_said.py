@@ -187,6 +187,12 @@ def test_a_script_two_languages_share_asks_between_just_those_two_in_their_own_s
     assert p.asked == "consent" and p.last.messages[-1].lang == lang
 
 
+def test_asking_for_a_person_in_the_first_message_reaches_staff_and_the_intake_still_starts(person, service):
+    reply = person.says("quiero hablar con una persona")
+    assert "personal" in reply.lower() and person.asked == "consent" and person.last.messages[-1].lang == "es"
+    assert len(events(service, "handoff_requested")) == 1
+
+
 def test_a_referral_code_inside_a_greeting_is_kept(person, service):
     person.says("hola JOIN EASTLA1")
     assert person.asked == "consent" and person.last.messages[-1].lang == "es"
