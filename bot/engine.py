@@ -269,7 +269,9 @@ class _Turn:
         intake.pending = before
         number = parse.parse_int(text)
         said = self.yes_no(text) if number is None else None
-        if said == "yes":  # yes, stop
+        again = self.ctx.read(text)
+        if said == "yes" or (again is not None and again.action == "maybe_stop"):
+            # "Yes", or stop words again ("I said stop texting me"): the question was answered.
             self.opt_out(msg, text, None)
             return True
         if said == "no" or number == 1 or parse.match_word(

@@ -110,6 +110,14 @@ def test_a_stop_word_in_a_sentence_then_stop_opts_out(person, service):
     assert person.says("90011") == ""
 
 
+def test_stop_words_again_after_the_stop_question_opt_out_without_a_second_question(person, service):
+    person.says("Hi")
+    person.answer_until("zip", GOING)
+    person.says("how do i stop these")
+    assert "unsubscribed" in person.says("i said stop texting me already")
+    assert len(events(service, "stop_asked")) == 1
+
+
 def test_after_the_stop_question_an_ordinary_answer_is_read_as_the_answer(person, service):
     person.says("Hi")
     person.answer_until("zip", GOING)
