@@ -322,8 +322,8 @@ class _Turn:
         intake.pending = None
         vocab = {lang: self.ctx.language_vocab.get(lang, ()) for lang in pair}
         picked = parse.parse_choice(text, list(enumerate(pair, 1)), vocab)
-        if picked is None:
-            picked = parse.match_word(text, self.ctx.language_vocab)
+        if picked is None:  # Another language by its name ("English"), never by its id ("hi" is a greeting).
+            picked = parse.match_word(text, {lang.id: (lang.name, *lang.words) for lang in self.ctx.bundle.languages})
         if picked is None:
             self.ask(self.flow.by_id["language"])  # Neither: the whole list, numbered as usual.
             return

@@ -201,6 +201,16 @@ def test_asking_for_a_person_in_the_first_message_reaches_staff_and_the_intake_s
     assert len(events(service, "handoff_requested")) == 1
 
 
+def test_at_the_two_language_question_another_language_by_name_or_anything_else_gets_the_whole_list(service):
+    p = Person(service, "+13235550188")
+    p.says("سلام")
+    p.says("english")
+    assert p.asked == "consent" and p.last.messages[-1].lang == "en"
+    q = Person(service, "+13235550189")
+    q.says("你好")
+    assert "15) ไทย" in q.says("hi") and q.asked == "language"
+
+
 def test_a_referral_code_inside_a_greeting_is_kept(person, service):
     person.says("hola JOIN EASTLA1")
     assert person.asked == "consent" and person.last.messages[-1].lang == "es"
