@@ -22,7 +22,7 @@ from bot.messages import InboundMessage  # noqa: E402
 from bot.service import IntakeService, Runtime  # noqa: E402
 from bot.store import Database  # noqa: E402
 
-ANSWERS = ["Hi", "1", "yes", "Ana", "90011", "4", "1", "1,2", "2", "1", "3", "2", "1,2", "1", "1", "1,3"]
+ANSWERS = ["Hi", "yes", "Ana", "90011", "4", "1", "1,2", "2", "1", "3", "2", "1,2", "1", "1", "1,3"]
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -10,6 +10,7 @@ from typing import Any
 
 from intake_flows import answers as parse
 from intake_flows import detect, geo
+from intake_flows import intents as detect_intents
 from intake_flows.matching import is_check
 from intake_flows.schema import FlowBundle, Step
 from intake_flows.screening import Screening
@@ -21,6 +22,9 @@ from bot.sms import MAX_SEGMENTS, segment_info
 
 TALK = "talk_to_someone"
 LONG_MESSAGE = 500  # characters; a longer "answer" is almost never an answer
+STOP_QUESTION = "stop?"  # pending: "do you want us to stop?" was asked (what was pending before follows)
+LANGUAGE_PAIR = "pair:"  # pending: two languages that share a script were offered
+KEYWORD_LENGTH = 160  # characters; past one SMS, a stop word is part of a story, not a request
 
 
 @dataclass
@@ -94,13 +98,14 @@ class EngineContext:
         self.language_vocab = self.bundle.language_vocab
 
     def keyword(self, text: str) -> str | None:
-        f = parse.fold(text)
-        if not f:
+        """The keyword action of a message, read as people say it ("stop pls", "en español" -> language)."""
+        intent = self.read(text)
+        if intent is None or intent.action == "maybe_stop":
             return None
-        for action, words in self.bundle.keyword_index.items():
-            if f in words:
-                return action
-        return None
+        return "language" if intent.action == "switch" else intent.action
+
+    def read(self, text: str) -> detect_intents.Intent | None:
+        return self.bundle.intents.read(text) if len(text) <= KEYWORD_LENGTH else None
 
 
 class Engine:
@@ -156,7 +161,8 @@ class _Turn:
     def run(self, msg: InboundMessage) -> None:
         contact = self.convo.contact
         text = parse.clean(msg.text)
-        action = self.ctx.keyword(text) if len(text) <= 40 else None
+        intent = self.ctx.read(text)
+        action = intent.action if intent else None
         if action == "opt_in" and not contact.opted_out:
             action = None  # START/YES only lift an opt-out; otherwise "yes" is an ordinary answer.
 
@@ -170,10 +176,7 @@ class _Turn:
             return  # An opted-out person gets nothing else until they opt back in.
 
         if action == "opt_out":
-            contact.opted_out = True
-            contact.pending_delete = False
-            self.event("opted_out", keyword=text)
-            self.say(N_("You're unsubscribed from LA County HRTP messages and won't get more. Text START to come back."))
+            self.opt_out(msg, text, intent)
             return
 
         if contact.pending_delete:
@@ -188,9 +191,26 @@ class _Turn:
                     self.ask_current()
             return
 
-        if self.convo.intake is None:
-            self.start_intake(msg, text, action)
+        if self.convo.intake is not None and (self.intake.pending or "").startswith(STOP_QUESTION):
+            if self.answer_stop_question(msg, text):
+                return
+            intent = self.ctx.read(text)
+            action = intent.action if intent and intent.action != "opt_in" else None
+
+        if action == "maybe_stop":
+            if self.convo.intake is None:
+                self.start_intake(msg, text, None, ask=False)
+            self.ask_stop_question()
             return
+
+        if self.convo.intake is None:
+            self.start_intake(msg, text, intent)
+            return
+
+        if action == "switch" and intent is not None:
+            if self.switch_language(intent.langs, text):
+                return
+            action = None
 
         if action:
             self.keyword(action)
@@ -200,7 +220,12 @@ class _Turn:
         if intake.pending == "resume":
             self.answer_resume(text)
             return
+        if (intake.pending or "").startswith(LANGUAGE_PAIR):
+            self.answer_language_pair(msg, text)
+            return
         if self.idle_expired():
+            if self.kept_after_gap(msg, text):
+                return
             intake.pending = "resume"
             self.say(N_("Welcome back! Do you want to continue where you left off?"),
                      choices=self.resume_choices(), asks="resume")
@@ -213,24 +238,139 @@ class _Turn:
             return
         self.answer(msg, text)
 
+    # ---- stopping ----------------------------------------------------------------------
+    def opt_out(self, msg: InboundMessage, text: str, intent: detect_intents.Intent | None) -> None:
+        contact = self.convo.contact
+        contact.opted_out = True
+        contact.pending_delete = False
+        if self.convo.intake is not None and (self.intake.pending or "").startswith(STOP_QUESTION):
+            self.intake.pending = self.intake.pending[len(STOP_QUESTION):] or None
+        if not (self.convo.intake and self.convo.intake.lang) and not contact.lang:
+            # STOP as the very first message: confirm in the language it was said in, where that shows.
+            said = intent.langs if intent else ()
+            hint = msg.language_hint if msg.language_hint in self.ctx.i18n.languages else None
+            # "TD" is the mainland Chinese unsubscribe: Simplified, which Traditional readers also read.
+            contact.lang = ("zh-Hans" if set(said) == {"zh-Hans", "zh-Hant"} else said[0] if len(said) == 1 else None
+                            ) or hint or detect.best_guess(text)
+        self.event("opted_out", keyword=text)
+        self.say(N_("You're unsubscribed from LA County HRTP messages and won't get more. Text START to come back."))
+
+    def ask_stop_question(self) -> None:
+        intake = self.intake
+        if not (intake.pending or "").startswith(STOP_QUESTION):
+            intake.pending = STOP_QUESTION + (intake.pending or "")
+        self.event("stop_asked", step=intake.step)
+        self.say(N_("Do you want us to stop texting you? Reply STOP to stop, or 1 to go on."))
+
+    def answer_stop_question(self, msg: InboundMessage, text: str) -> bool:
+        """True when the reply settled "stop or go on"; otherwise the message is read as usual."""
+        intake = self.intake
+        before = intake.pending[len(STOP_QUESTION):] or None
+        intake.pending = before
+        number = parse.parse_int(text)
+        said = self.yes_no(text) if number is None else None
+        again = self.ctx.read(text)
+        if said == "yes" or (again is not None and again.action == "maybe_stop"):
+            # "Yes", or stop words again ("I said stop texting me"): the question was answered.
+            self.opt_out(msg, text, None)
+            return True
+        if said == "no" or number == 1 or parse.match_word(
+                text, {"go": self.ctx.bundle.intents.continue_words(self.lang)}) == "go":
+            if before == "resume":
+                self.say(N_("Welcome back! Do you want to continue where you left off?"),
+                         choices=self.resume_choices(), asks="resume")
+            elif intake.step is None and not intake.finished:
+                self.advance()
+            elif not intake.finished:
+                self.ask_current()
+            return True
+        return False
+
+    # ---- languages -----------------------------------------------------------------------
+    def switch_language(self, langs: Sequence[str], text: str) -> bool:
+        """Switches to a language named mid-intake; False when the words answer the question instead."""
+        intake = self.intake
+        step = self.flow.by_id.get(intake.step or "")
+        if step is None or step.kind == "language" or intake.pending:
+            return False
+        if step.kind != "text" and self.interpret(step, text)[1] is None:
+            return False  # "عربي" at the race question is an answer, not a language.
+        target = intake.lang if intake.lang in langs else langs[0]
+        if target != intake.lang:
+            self.record("language", target, step_id="language")
+            intake.lang = target
+            self.event("language_set", language=target)
+            self.say(N_("Text LANGUAGE any time to change the language."))
+        self.ask(step)
+        return True
+
+    def ask_language_pair(self, pair: Sequence[str]) -> None:
+        """Two languages share the script of the first message: ask between just those, in their own words."""
+        intake = self.intake
+        intake.step = "language"
+        intake.pending = LANGUAGE_PAIR + ",".join(pair)
+        step = self.flow.by_id["language"]
+        names = {lang.id: lang.name for lang in self.ctx.bundle.languages}
+        prompts = [verbatim(self.ctx.i18n(lang).render(Msg(step.prompt or ""))) for lang in pair]
+        choices = tuple(Choice(i, lang, verbatim(names[lang])) for i, lang in enumerate(pair, 1))
+        # Rendered as the first of the two, so a right-to-left pair (fa, ar) is shown right to left.
+        self.replies.append(Reply(text=tuple(prompts), lang=pair[0], choices=choices, asks="language"))
+
+    def answer_language_pair(self, msg: InboundMessage, text: str) -> None:
+        intake = self.intake
+        pair = (intake.pending or "")[len(LANGUAGE_PAIR):].split(",")
+        intake.pending = None
+        vocab = {lang: self.ctx.language_vocab.get(lang, ()) for lang in pair}
+        picked = parse.parse_choice(text, list(enumerate(pair, 1)), vocab)
+        if picked is None:  # Another language by its name ("English"), never by its id ("hi" is a greeting).
+            picked = parse.match_word(text, {lang.id: (lang.name, *lang.words) for lang in self.ctx.bundle.languages})
+        if picked is None:
+            self.ask(self.flow.by_id["language"])  # Neither: the whole list, numbered as usual.
+            return
+        self.store(self.flow.by_id["language"], picked)
+
     # ---- starting ----------------------------------------------------------------------
-    def start_intake(self, msg: InboundMessage, text: str, action: str | None) -> None:
+    def start_intake(self, msg: InboundMessage, text: str, intent: detect_intents.Intent | None,
+                     ask: bool = True) -> None:
         intake = IntakeState(status="incomplete")
         self.convo.intake = intake
+        action = intent.action if intent else None
         code = msg.start_payload or detect.referral_code(text, self.ctx.referral_codes)
         if code:
             intake.referral_code = code.upper()[:32]
             intake.referral_known = intake.referral_code in self.ctx.referral_codes
         self.event("intake_started", referral_code=intake.referral_code, referral_known=intake.referral_known)
-        guess = None if action else detect.detect_language(text)
-        guess = guess or (msg.language_hint if msg.language_hint in self.ctx.i18n.languages else None)
-        if guess:
+        words = detect.without_referral(text, self.ctx.referral_codes)
+        candidates: tuple[str, ...] = ()
+        if action not in ("language", "switch") and words:
+            candidates = (self.ctx.bundle.intents.greeting(words) or detect.language_candidates(words)
+                          or (("en",) if detect.looks_english(words) else ())
+                          or (intent.langs if intent and len(intent.langs) == 1 else ()))
+        if action == "switch" and intent is not None and len(intent.langs) == 1:
+            candidates = intent.langs
+        order = [lang.id for lang in self.ctx.bundle.languages]
+        candidates = tuple(sorted(candidates, key=lambda c: order.index(c) if c in order else len(order)))
+        hint = msg.language_hint if msg.language_hint in self.ctx.i18n.languages else None
+        if hint and (candidates == ("en",) or (len(candidates) > 1 and hint in candidates)):
+            candidates = (hint,)  # English words are typed by everyone; the device's language says more.
+        if not candidates and hint:
+            candidates = (hint,)
+        if len(candidates) == 1:
+            guess = candidates[0]
             self.record("language", guess, step_id="language")
             intake.history.append("language")
             intake.lang = guess
             self.say(N_("Text LANGUAGE any time to change the language."))
+        if not ask:
+            return
         if action == "help":
             self.help()
+        elif action == "person":
+            self.event("handoff_requested", step=None)
+            self.say(N_("Thanks. A staff member will contact you soon at this number."))
+        if len(candidates) == 2:
+            self.ask_language_pair(candidates)
+            return
         self.advance()
 
     # ---- keywords ----------------------------------------------------------------------
@@ -307,9 +447,22 @@ class _Turn:
     def resume_choices(self) -> tuple[Choice, ...]:
         return (Choice(1, "continue", Msg(N_("Continue"))), Choice(2, "restart", Msg(N_("Start over"))))
 
+    def kept_after_gap(self, msg: InboundMessage, text: str) -> bool:
+        """After a long gap, a plain answer to the waiting question is kept, then the person is welcomed back."""
+        step = self.flow.by_id.get(self.intake.step or "")
+        if step is None or step.kind in ("text", "language") or self.interpret(step, text)[1] is not None:
+            return False  # A name, or words that answer nothing: ask whether to go on instead.
+        self.event("resumed")
+        self.say(N_("Welcome back! I kept that answer. Text RESTART to start over."))
+        self.answer(msg, text)
+        return True
+
     def answer_resume(self, text: str) -> None:
         choices = self.resume_choices()
         vocab = {c.value: self.words_for(c.label) for c in choices}
+        vocab["continue"] = (*vocab["continue"], *self.ctx.bundle.intents.continue_words(self.lang),
+                             *self.yes_no_vocab()["yes"])
+        vocab["restart"] = (*vocab["restart"], *self.ctx.bundle.keywords.keywords.get("restart", ()))
         picked = parse.parse_choice(text, [(c.number, c.value) for c in choices], vocab)
         if picked is None:
             self.say(N_("Sorry, I didn't understand. Please reply with one of the numbers below."),

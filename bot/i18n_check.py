@@ -465,6 +465,29 @@ def check_all(languages: Iterable[Language], keywords: KeywordFile, locales_dir:
     return problems
 
 
+# Below these, a language's own ways of saying the keywords (phrases.yaml) are thin: people who
+# write "stop texting me" in it may be read as answering instead.
+THIN_PHRASES = {"opt_out": 5, "maybe_stop": 1, "help": 3, "back": 1, "person": 2, "greetings": 1}
+
+
+def phrase_warnings(languages: Iterable[Language], phrases: Any) -> list[str]:
+    """Warnings (not failures) for a language whose keyword phrasings in phrases.yaml are missing or thin."""
+    blocks = phrases.phrases if phrases is not None else {}
+    out = []
+    for lang in languages:
+        block = blocks.get(lang.id)
+        if block is None:
+            out.append(f"{lang.id}: no phrases.yaml block: only the one-word keywords act in this language")
+            continue
+        thin = [f"{kind} ({len(getattr(block, kind))} < {n})" for kind, n in THIN_PHRASES.items()
+                if len(getattr(block, kind)) < n]
+        if lang.id != "en" and "en" not in block.languages:
+            thin.append("no way to name English")
+        if thin:
+            out.append(f"{lang.id}: thin keyword phrasings in phrases.yaml: {', '.join(thin)}")
+    return out
+
+
 def summary(problems: Sequence[Problem]) -> dict[str, Counter[str]]:
     """Problem counts per language and kind, for a short report."""
     out: dict[str, Counter[str]] = {}
@@ -511,7 +534,8 @@ def segment_report(runtime: Any, languages: Sequence[Language], channel: str = "
     rows = []
     for lang in languages:
         scenario = Scenario.model_validate({
-            "name": f"segment report ({lang.id})", "channel": channel, "from": "+13235550199", "start": "Hi",
+            "name": f"segment report ({lang.id})", "channel": channel, "from": "+13235550199", "start": "JOIN",
+            # "JOIN" (from a flyer) says no language, so the run shows the list and picks from it.
             "answers": {"language": {"choose": [lang.id]}, **FULL_INTAKE}, "otherwise": "1",
         })
         with tempfile.TemporaryDirectory() as tmp:

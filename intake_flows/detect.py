@@ -50,7 +50,7 @@ _WORDS = {
            "soy", "puedo", "quisiera", "buenas", "buenos", "dias", "tardes", "noches", "usted", "interesa", "espanol",
            "senor", "senora", "donde", "cuando", "gusto", "necesitamos", "queremos", "hijo", "hija", "mucho",
            "llamo", "nombre", "hay", "esta"},
-    "tl": {"po", "opo", "ako", "ang", "ng", "mga", "kayo", "naman", "trabaho", "gusto", "kailangan", "salamat",
+    "tl": {"tulong", "po", "opo", "ako", "ang", "ng", "mga", "kayo", "naman", "trabaho", "gusto", "kailangan", "salamat",
            "kumusta", "kamusta", "magandang", "paano", "ikaw", "akin", "nais", "naghahanap", "hanap", "pwede",
            "puwede", "umaga", "hapon", "gabi", "ninyo", "natin", "lang", "kasi", "ito", "yung"},
     "vi": {"xin", "chao", "toi", "khong", "duoc", "muon", "giup", "viec", "tieng", "viet", "ban", "cam",
@@ -116,7 +116,7 @@ def _latin(text: str) -> str | None:
     return None
 
 
-def _han(text: str, counts: dict[str, int]) -> str:
+def _han(text: str, counts: dict[str, int]) -> str | None:
     stripped = re.sub(r"\s+", "", text)
     if stripped in _HAN_NAMES:
         return _HAN_NAMES[stripped]
@@ -124,12 +124,12 @@ def _han(text: str, counts: dict[str, int]) -> str:
         return "ja"
     simp = sum(ch in _SIMPLIFIED for ch in text)
     trad = sum(ch in _TRADITIONAL for ch in text)
-    # With nothing to tell them apart ("你好"), Simplified: most Chinese-speaking newcomers in LA
-    # County now write it, and the LANGUAGE keyword is offered right away in either case.
+    if trad == simp:
+        return None  # Nothing tells them apart ("你好"): the person is asked between the two.
     return "zh-Hant" if trad > simp else "zh-Hans"
 
 
-def _arabic(text: str) -> str:
+def _arabic(text: str) -> str | None:
     if any(ch in _PERSIAN for ch in text):
         return "fa"
     if any(ch in _ARABIC_ONLY for ch in text) or re.search(r"(?:^|\s)ال", text):
@@ -137,8 +137,43 @@ def _arabic(text: str) -> str:
     words = set(re.findall(r"\w+", text))
     if words & set(_ARABIC_WORDS):
         return "ar"
-    # Farsi is the larger community in LA County; Arabic greetings almost always carry ال or ي.
-    return "fa"
+    return None  # "سلام" is both Farsi and Arabic: the person is asked between the two.
+
+
+# Scripts two of our languages write: when nothing else tells them apart, ask between just these.
+SHARED_SCRIPTS = {"HAN": ("zh-Hant", "zh-Hans"), "ARABIC": ("fa", "ar")}
+# Where nothing can be asked (a one-message opt-out confirmation): Simplified, which most
+# Chinese-speaking newcomers in LA County write and Traditional readers read; Farsi, the larger
+# community in LA County.
+PAIR_DEFAULT = {("zh-Hant", "zh-Hans"): "zh-Hans", ("fa", "ar"): "fa"}
+
+
+def language_candidates(text: str) -> tuple[str, ...]:
+    """One language when the message shows it, the two sharing its script when only that shows, else ()."""
+    found = detect_language(text)
+    if found:
+        return (found,)
+    counts = _script_counts(text)
+    if counts and not counts.get("HIRAGANA") and not counts.get("KATAKANA"):
+        script = max(counts, key=lambda k: counts[k])
+        return SHARED_SCRIPTS.get(script, ())
+    return ()
+
+
+def best_guess(text: str) -> str | None:
+    """The language shown, or the usual one of the two sharing its script; None when nothing shows."""
+    found = language_candidates(text)
+    return found[0] if len(found) == 1 else PAIR_DEFAULT.get(found) if found else None
+
+
+def looks_english(text: str) -> bool:
+    """True for a Latin-script message mostly of common English words ("I need a job", "hello there")."""
+    counts = _script_counts(text)
+    if not counts or max(counts, key=lambda k: counts[k]) != "LATIN" or _latin(text):
+        return False
+    words = fold(text).split()
+    english = sum(w in _WORDS["en"] for w in words)
+    return english >= 2 and english * 2 >= len(words)
 
 
 def detect_language(text: str) -> str | None:
@@ -176,11 +211,32 @@ def from_locale_tag(tag: str | None, supported: Iterable[str]) -> str | None:
     return known.get(base)
 
 
-def referral_code(text: str, known: frozenset[str] | set[str] = frozenset()) -> str | None:
-    """The code in "JOIN CODE" (or a known code sent alone), upper-cased; None otherwise."""
-    words = text.strip().split()
-    if len(words) == 2 and fold(words[0]) in JOIN_WORDS and _CODE.match(words[1]):
-        return words[1].upper()
-    if len(words) == 1 and words[0].upper() in known:
-        return words[0].upper()
+def _code_at(words: list[str], known: frozenset[str] | set[str]) -> int | None:
+    """Where the referral code stands among the words: after a join word, or a known code anywhere."""
+    for i, w in enumerate(words[:-1]):
+        code = words[i + 1]
+        # Inside a sentence only a code-like word counts ("join EASTLA1", not "join the program").
+        plain = len(words) == 2 or code.isupper() or any(ch.isdigit() for ch in code)
+        if fold(w) in JOIN_WORDS and _CODE.match(code) and plain:
+            return i + 1
+    for i, w in enumerate(words):
+        if w.strip(".,!?").upper() in known:
+            return i
     return None
+
+
+def referral_code(text: str, known: frozenset[str] | set[str] = frozenset()) -> str | None:
+    """The code in "JOIN CODE" anywhere in the message ("hola JOIN EASTLA1"), or a known code; upper-cased."""
+    words = text.strip().split()
+    at = _code_at(words, known)
+    return words[at].strip(".,!?").upper() if at is not None else None
+
+
+def without_referral(text: str, known: frozenset[str] | set[str] = frozenset()) -> str:
+    """The message without its "JOIN CODE" part, so the code says nothing about the language."""
+    words = text.strip().split()
+    at = _code_at(words, known)
+    if at is None:
+        return text.strip()
+    start = at - 1 if at > 0 and fold(words[at - 1]) in JOIN_WORDS else at
+    return " ".join(words[:start] + words[at + 1:])

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+if TYPE_CHECKING:
+    from intake_flows.intents import Intents
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -170,6 +173,24 @@ class KeywordFile(_Strict):
     answer_words: dict[Literal["yes", "no", "skip", "none"], tuple[str, ...]]
 
 
+class LanguagePhrases(_Strict):
+    """One language's own ways of saying the keywords, naming languages, greeting and going on."""
+
+    opt_out: tuple[str, ...] = ()
+    maybe_stop: tuple[str, ...] = ()
+    help: tuple[str, ...] = ()
+    back: tuple[str, ...] = ()
+    person: tuple[str, ...] = ()
+    languages: dict[str, tuple[str, ...]] = {}
+    greetings: tuple[str, ...] = ()
+    resume: tuple[str, ...] = ()
+    filler: tuple[str, ...] = ()
+
+
+class PhraseFile(_Strict):
+    phrases: dict[str, LanguagePhrases]
+
+
 def _describe(exc: ValidationError, doc: Any) -> str:
     """Turns pydantic's error locations into 'step <id>' wording a flow author can find."""
     problems = []
@@ -219,6 +240,11 @@ def load_keywords(path: Path | str | None = None) -> KeywordFile:
     return _load(Path(path) if path else DATA_DIR / "keywords.yaml", KeywordFile)
 
 
+def load_phrases(path: Path | str | None = None) -> PhraseFile:
+    """Loads the per-language keyword phrasings (phrases.yaml)."""
+    return _load(Path(path) if path else DATA_DIR / "phrases.yaml", PhraseFile)
+
+
 @dataclass(frozen=True)
 class FlowBundle:
     """Everything the engine needs from the data files, loaded once."""
@@ -226,11 +252,21 @@ class FlowBundle:
     flow: Flow
     languages: tuple[Language, ...]
     keywords: KeywordFile
+    phrases: PhraseFile | None = None
 
     @classmethod
     def load(cls, data_dir: Path | str | None = None) -> "FlowBundle":
         d = Path(data_dir) if data_dir else DATA_DIR
-        return cls(load_flow(d / "intake.yaml"), load_languages(d / "languages.yaml"), load_keywords(d / "keywords.yaml"))
+        phrases = load_phrases(d / "phrases.yaml") if (d / "phrases.yaml").exists() else None
+        return cls(load_flow(d / "intake.yaml"), load_languages(d / "languages.yaml"), load_keywords(d / "keywords.yaml"),
+                   phrases)
+
+    @cached_property
+    def intents(self) -> "Intents":
+        """The keyword reader built from keywords.yaml and phrases.yaml, once per bundle."""
+        from intake_flows.intents import Intents
+
+        return Intents(self.keywords, self.phrases, self.languages)
 
     @cached_property
     def keyword_index(self) -> dict[str, frozenset[str]]:

@@ -61,16 +61,16 @@ def test_simulate_reports_a_malformed_scenario(tmp_path):
 
 
 def test_chat_in_the_terminal(tmp_path):
-    result = run(["chat", "--from", "+13105550100"], env_for(tmp_path), input="Hi\n1\nyes\nSam\n")
+    result = run(["chat", "--from", "+13105550100"], env_for(tmp_path), input="Hi\nyes\nSam\n")
     assert result.exit_code == 0
-    assert "Reply with the number of your language" in result.output
+    assert "Text LANGUAGE any time" in result.output and "Do you agree" in result.output
     assert "ZIP code" in result.output
     assert "segment" in result.output
 
 
 def test_export_csv_and_jsonl_stream_complete_and_partial_intakes(tmp_path):
     env = env_for(tmp_path)
-    run(["chat", "--from", "+13105550101"], env, input="Hi\n1\nyes\n=HYPERLINK(\"x\")\n")
+    run(["chat", "--from", "+13105550101"], env, input="Hi\nyes\n=HYPERLINK(\"x\")\n")
     run(["chat", "--from", "+13105550102"], env, input="Hola\nsi\nAna\n90011\n4\n1\n1\n2\n1\n1\n4\n7\n")
     result = run(["export", "--format", "csv"], env)
     rows = list(csv.DictReader(io.StringIO(result.output)))

@@ -16,15 +16,14 @@ def answers_of(service, intake_id: int) -> dict:
 
 
 def start_english(person: Person) -> None:
-    assert "Reply with the number of your language" in person.says("Hi")
-    assert "Do you agree" in person.says("1")
+    assert "Do you agree" in person.says("Hi")  # an English greeting starts in English
     assert "first name" in person.says("yes")
 
 
 # ---- starting, language, consent ---------------------------------------------------------------
 
 def test_first_message_offers_languages_each_in_its_own_script(person):
-    reply = person.says("Hi")
+    reply = person.says("Bonjour")  # no language of ours shows: every language, in its own script
     for name in ("1) English", "2) Español", "中文 (繁體)", "한국어", "Tiếng Việt", "Հայերեն", "Русский", "فارسی",
                  "ខ្មែរ", "العربية", "日本語", "हिन्दी", "ไทย"):
         assert name in reply
@@ -47,15 +46,14 @@ def test_hangul_settles_korean(person):
 def test_language_by_name_number_or_code(service):
     for typed, lang in (("espanol", "es"), ("ESPAÑOL", "es"), ("10", "fa"), ("vietnamese", "vi"), ("Tagalog", "tl")):
         p = Person(service, f"+1213555{zlib.crc32(typed.encode()) % 10000:04d}")
-        p.says("hello")
+        p.says("Bonjour")
         p.says(typed)
         assert p.asked == "consent", typed
         assert p.last.messages[-1].lang == lang, typed
 
 
 def test_consent_notice_is_plain_and_complete(person):
-    person.says("Hi")
-    notice = person.says("1")
+    notice = person.says("Hi")
     for words in ("voluntary", "only County and training-partner staff", "screening, not a final decision",
                   "STOP", "DELETE", "Msg & data rates may apply"):
         assert words in notice
@@ -63,13 +61,12 @@ def test_consent_notice_is_plain_and_complete(person):
 
 def test_declining_consent_keeps_nothing(person, service):
     person.says("Hi")
-    person.says("1")
     assert "We won't keep your answers" in person.says("no")
     with service.db.session() as s:
         intake = s.scalars(select(Intake)).one()
         assert intake.status == "declined"
         texts = s.scalars(select(Message.text).where(Message.direction == "in")).all()
-        assert texts == [None, None, None]
+        assert texts == [None, None]
         assert set(answers_of(service, intake.id)) <= {"language", "consent"}
     assert "complete" in person.says("hello") or person.asked is None
 
@@ -101,7 +98,6 @@ def test_yes_no_understood_as_number_word_or_accented_synonym(service):
     for typed in ("1", "yes", "Y", "sí", "SI", "Yeah", "ok"):
         p = Person(service, f"+1310555{zlib.crc32(typed.encode()) % 10000:04d}")
         p.says("Hi")
-        p.says("1")
         p.says(typed)
         assert p.asked == "first_name", typed
 
@@ -181,7 +177,7 @@ def test_back_changes_the_previous_answer_and_returns_where_they_were(person, se
 
 
 def test_back_on_the_first_question_says_so(person):
-    person.says("Hi")
+    person.says("Bonjour")
     assert "This is the first question" in person.says("back")
     assert person.asked == "language"
 
@@ -207,7 +203,7 @@ def test_stop_in_the_middle_of_a_question_confirms_once_then_silence_until_start
     with service.db.session() as s:
         assert [o.kind for o in s.scalars(select(OptOut).order_by(OptOut.id))] == ["out", "in"]
         inbound = s.scalar(select(func.count()).select_from(Message).where(Message.direction == "in"))
-        assert inbound == 8  # what an opted-out person sent is still kept
+        assert inbound == 7  # what an opted-out person sent is still kept
 
 
 def test_plain_language_opt_outs_count(service):
@@ -277,7 +273,7 @@ def test_delete_erases_answers_and_messages_after_confirmation(person, service):
         assert s.scalars(select(Answer)).all() == []
         assert all(m.text is None for m in s.scalars(select(Message)) if m.direction == "in")
         assert s.scalars(select(Intake)).one().status == "erased"
-    assert "Reply with the number of your language" in person.says("hi again")
+    assert "Do you agree" in person.says("hi again")  # a fresh start
 
 
 def test_delete_then_no_keeps_everything(person, service):
@@ -345,7 +341,7 @@ def test_bad_input_gets_a_kind_answer_and_the_same_question(person, service):
     person.says("Ana María 李")  # mixed scripts are a fine name
     assert person.asked == "zip"
     with service.db.session() as s:
-        assert s.scalar(select(func.count()).select_from(Message).where(Message.direction == "in")) == 9
+        assert s.scalar(select(func.count()).select_from(Message).where(Message.direction == "in")) == 8
 
 
 def test_a_finished_intake_answers_kindly_when_texted_again(person):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from intake_flows.detect import detect_language, from_locale_tag
+from intake_flows.detect import (detect_language, from_locale_tag, language_candidates, looks_english, referral_code,
+                                  without_referral)
 from intake_flows.schema import load_languages
 
 SUPPORTED = [lang.id for lang in load_languages()]
@@ -25,17 +26,42 @@ SUPPORTED = [lang.id for lang in load_languages()]
     ("សួស្តី", "km"), ("नमस्ते", "hi"), ("मुझे नौकरी चाहिए", "hi"), ("สวัสดีครับ", "th"),
     # Japanese: kana, or kanji forms Chinese does not use
     ("こんにちは", "ja"), ("仕事を探しています", "ja"), ("日本語", "ja"), ("駅の近く", "ja"),
-    # Chinese: forms that differ settle Simplified or Traditional; shared ones default to Simplified
-    ("您好，我想找工作", "zh-Hans"), ("你们好，请问", "zh-Hans"), ("我想找工作，請問", "zh-Hant"), ("謝謝你們", "zh-Hant"),
-    ("你好", "zh-Hans"), ("繁體中文", "zh-Hant"), ("廣東話", "zh-Hant"),
+    # Chinese: forms that differ settle Simplified or Traditional (shared ones settle nothing, below)
+    ("你们好，请问", "zh-Hans"), ("我想找工作，請問", "zh-Hant"), ("謝謝你們", "zh-Hant"),
+    ("繁體中文", "zh-Hant"), ("廣東話", "zh-Hant"),
     # Arabic script: Persian letters, Arabic letters, then common words
-    ("سلام", "fa"), ("سلام، من کار می‌خواهم", "fa"), ("چطوری", "fa"), ("مرحبا", "ar"), ("السلام عليكم", "ar"),
+    ("سلام، من کار می‌خواهم", "fa"), ("چطوری", "fa"), ("مرحبا", "ar"), ("السلام عليكم", "ar"),
     ("أريد عمل", "ar"), ("شكرا", "ar"),
     # mixed: the script with most letters wins
     ("Hi 안녕하세요", "ko"),
 ])
 def test_first_messages_pick_a_language(text: str, lang: str) -> None:
     assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize("text, pair", [
+    ("你好", ("zh-Hant", "zh-Hans")), ("您好，我想找工作", ("zh-Hant", "zh-Hans")), ("سلام", ("fa", "ar")),
+])
+def test_a_script_two_of_our_languages_share_offers_just_those_two(text: str, pair: tuple[str, str]) -> None:
+    assert detect_language(text) is None
+    assert language_candidates(text) == pair
+
+
+@pytest.mark.parametrize("text, english", [
+    ("Hello, I need a job", True), ("I want training in construction", True), ("looking for work", True),
+    ("Maria", False), ("ok", False), ("JOIN EASTLA1", False), ("Hola necesito trabajo", False),
+])
+def test_an_english_sentence_reads_as_english(text: str, english: bool) -> None:
+    assert looks_english(text) is english
+
+
+@pytest.mark.parametrize("text, code, rest", [
+    ("hola JOIN EASTLA1", "EASTLA1", "hola"), ("JOIN eastla1", "EASTLA1", ""), ("hi join EASTLA1 thanks", "EASTLA1", "hi thanks"),
+    ("I want to join the program", None, "I want to join the program"),
+])
+def test_a_referral_code_anywhere_in_the_first_message_is_kept(text: str, code: str | None, rest: str) -> None:
+    assert referral_code(text) == code
+    assert without_referral(text) == rest
 
 
 @pytest.mark.parametrize("text", ["Hi", "Hello, I need a job", "hello", "JOIN EASTLA1", "90011", "12345", "😀", "?", "",
@@ -57,7 +83,7 @@ def test_locale_tags_such_as_telegrams_language_code_map_to_our_ids(tag: str | N
 # ---- in the conversation --------------------------------------------------------------------
 
 def test_the_first_message_offers_every_language_in_its_own_script(person) -> None:
-    said = person.says("Hi")
+    said = person.says("Bonjour")
     for name in ("English", "Español", "中文 (繁體)", "中文 (简体)", "한국어", "Tiếng Việt", "Tagalog", "Հայերեն",
                  "Русский", "فارسی", "ខ្មែរ", "العربية", "日本語", "हिन्दी", "ไทย"):
         assert name in said

@@ -196,7 +196,7 @@ def test_the_service_matches_from_the_database_catalog(service, db):
     def result_for(phone: str) -> dict:
         p = Person(service, phone)
         p.says("Hi")
-        for text in ("1", "yes", "Ana", "93535", "3", "1", "5", "2", "1", "1", "4", "2"):
+        for text in ("yes", "Ana", "93535", "3", "1", "5", "2", "1", "1", "4", "2"):
             p.says(text)
         assert p.asked == "program_choice"
         with db.session() as s:
@@ -250,7 +250,7 @@ def test_the_shipped_sample_is_labelled_as_a_sample():
 def area_category(service, phone: str, zip5: str) -> tuple[list[str], list[str]]:
     p = Person(service, phone)
     p.says("Hi")
-    for text in ("1", "yes", "skip", zip5, "4", "1", "1", "2", "1", "1", "4", "7"):
+    for text in ("yes", "skip", zip5, "4", "1", "1", "2", "1", "1", "4", "7"):
         p.says(text)
     with service.db.session() as s:
         sc = s.scalars(select(Intake).order_by(Intake.id.desc())).first().screening
@@ -385,7 +385,7 @@ def test_an_ineligible_person_is_told_kindly_why_and_where_to_go_instead(person)
 def test_someone_outside_la_county_hears_about_hrtps_statewide(person):
     person.says("Hi")
     reply = ""
-    for text in ("1", "yes", "skip", "92101", "no", "4", "1", "1", "2", "1", "1", "4", "7"):
+    for text in ("yes", "skip", "92101", "no", "4", "1", "1", "2", "1", "1", "4", "7"):
         reply = person.says(text)
     assert "cwdb.ca.gov/initiatives/high-road-training-partnerships" in reply
     assert "caljobs.ca.gov" in reply

@@ -18,9 +18,9 @@ from webhook.cli import main
 
 SHIPPED = sorted((Path(__file__).parent / "scenarios").glob("*.yaml"))
 
-# A full English intake answered by value ids; each test changes only what it is about.
+# A full English intake answered by value ids ("Hi" settles English); each test changes only what it is about.
 PERSON = {
-    "language": {"choose": ["en"]}, "consent": {"choose": ["yes"]}, "first_name": "Ana", "zip": "90011",
+    "consent": {"choose": ["yes"]}, "first_name": "Ana", "zip": "90011",
     "age_range": {"choose": ["25_54"]}, "employment": {"choose": ["unemployed"]},
     "sectors": {"choose": ["construction"]}, "education": {"choose": ["hs_ged"]},
     "drivers_license": {"choose": ["no"]}, "housing": {"choose": ["stable"]},
@@ -99,7 +99,7 @@ def test_plain_strings_are_each_flag_fields_answer(db, runtime, tmp_path, answer
 
 
 def test_a_flags_field_answered_in_the_persons_language(db, runtime, tmp_path):
-    path = scenario_file(tmp_path, answers={"language": "español", "consent": "sí", "veteran": "sí",
+    path = scenario_file(tmp_path, start="Bonjour", answers={"language": "español", "consent": "sí", "veteran": "sí",
                                             "justice_involved": "no", "public_assistance": "No"})
     result = run(db, runtime, path)
     assert result.ok, result.failures
@@ -111,7 +111,7 @@ def test_bare_yaml_yes_and_no_are_the_words_the_person_typed(db, runtime, tmp_pa
     path = tmp_path / "bare.yaml"
     path.write_text(textwrap.dedent("""\
         name: bare yes and no
-        answers: {language: "1", consent: yes, first_name: Ana, zip: "90011", age_range: "4", employment: "1",
+        answers: {consent: yes, first_name: Ana, zip: "90011", age_range: "4", employment: "1",
                   sectors: "1", education: "2", drivers_license: no, housing: "1", veteran: yes, justice_involved: no,
                   needs: "7", program_choice: "SKIP", gender: SKIP, race_ethnicity: SKIP}
         otherwise: "1"
@@ -206,9 +206,10 @@ def test_every_shipped_scenario_has_the_same_outcome_in_one_shared_database_as_a
 
 
 def test_the_same_person_twice_in_one_database_starts_fresh_each_time(db, runtime, tmp_path):
-    spanish = scenario_file(tmp_path, "spanish", answers={"language": "español", "consent": "si",
+    spanish = scenario_file(tmp_path, "spanish", start="Bonjour", answers={"language": "español", "consent": "si",
                                                           "background": {"choose": ["veteran"]}})
-    english = scenario_file(tmp_path, "english", start="JOIN", answers={"background": {"choose": ["none"]}})
+    english = scenario_file(tmp_path, "english", start="JOIN", answers={"language": {"choose": ["en"]},
+                                                                        "background": {"choose": ["none"]}})
     first = run(db, runtime, spanish)
     second = run(db, runtime, english)
     again = run(db, runtime, spanish)

@@ -75,11 +75,13 @@ def compile_command(force: bool) -> None:
 def check_command(lang_ids: tuple[str, ...], quiet: bool) -> None:
     """Fail on anything wrong in a catalog: untranslated, fuzzy, placeholders, plurals, loading, stale files."""
     # Also keywords people could not type back and messages over 3 SMS segments (README, Translating).
-    from bot.i18n_check import check_all, summary
-    from intake_flows.schema import load_keywords
+    from bot.i18n_check import check_all, phrase_warnings, summary
+    from intake_flows.schema import load_keywords, load_phrases
 
     languages = _pick(_languages(), lang_ids)
     problems = check_all(languages, load_keywords())
+    for warning in phrase_warnings(languages, load_phrases()):
+        click.echo(f"warning: {warning}", err=True)
     if not quiet:
         for p in problems:
             click.echo(str(p))

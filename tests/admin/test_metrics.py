@@ -35,7 +35,6 @@ def program_year(app, svc):
     ana = intake_id_of(complete_intake(svc, "+13235550104", "Ana", {"needs": "7"}))
     stopper = Person(svc, "+13235550105")
     stopper.says("Hi")
-    stopper.says("1")
     stopper.says("yes")
     stopper.says("Eve")
     assert stopper.asked == "zip"
