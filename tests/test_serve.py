@@ -38,4 +38,10 @@ def test_a_hundred_and_fifty_idle_connections_do_not_lock_others_out(served):
 
 
 def test_a_request_body_over_a_megabyte_is_refused(served):
-    assert get(served, "/webhooks/twilio", b"x" * (2 << 20)) == 413
+    # Headers only: the server answers before the body, and a client still pushing 2 MB into a
+    # socket the server has closed gets a reset instead of the answer.
+    with socket.create_connection(("127.0.0.1", served), timeout=5) as s:
+        s.sendall(b"POST /webhooks/twilio HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\n"
+                  b"Content-Length: %d\r\n\r\n" % (2 << 20))
+        assert s.recv(64).split(b" ")[1] == b"413"
