@@ -92,3 +92,11 @@ def test_add_referral_code(tmp_path):
     run(["chat", "--from", "+13105550103"], env, input="join EastLA1\n")
     rec = json.loads(run(["export", "--format", "jsonl"], env).output)
     assert (rec["referral_code"], rec["referral_known"]) == ("EASTLA1", True)
+
+
+def test_version_prints_the_applications_version_from_its_metadata():
+    import tomllib
+
+    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.output == f"hrtp-intake {declared}\n"
