@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ bp = Blueprint("telegram", __name__)
 T = TypeVar("T")
 
 MAX_TEXT = 4096  # sendMessage's limit after entity parsing
+MAX_CALLBACK = 64  # bytes of callback_data
+# A button's callback_data: its number, and the question (step id and turn) it was shown under.
+CALLBACK = re.compile(r"^(\d{1,3}):([a-z0-9_]{1,40}):(\d{1,9})$")
 
 
 class BadUpdate(ValueError):
@@ -60,8 +64,12 @@ def parse_update(data: Any, supported: set[str]) -> ParsedUpdate:
         chat = query.message.chat if query.message is not None else None
         if chat is None or not query.data:
             raise BadUpdate("a button press without its chat")
-        msg = InboundMessage("telegram", str(chat.id), query.data[:64], provider_id,
-                             language_hint=from_locale_tag(query.from_user.language_code, supported))
+        # Keyboards stay under old messages for good: the question a button belongs to goes with it.
+        pressed = CALLBACK.match(query.data)
+        text, step, turn = (pressed[1], pressed[2], int(pressed[3])) if pressed else (query.data[:64], None, None)
+        msg = InboundMessage("telegram", str(chat.id), text, provider_id,
+                             language_hint=from_locale_tag(query.from_user.language_code, supported),
+                             answers_step=step, answers_turn=turn)
         return ParsedUpdate(msg, callback_id=query.id)
     message = update.message
     if message is None or message.chat is None:
@@ -140,7 +148,12 @@ def telegram_text(m: Rendered) -> tuple[str, list[tuple[str, str]]]:
         return m.text, []
     if m.multi:
         return m.text + "".join(f"\n{b.number}) {b.label}" for b in m.buttons), []
-    return m.text, [(b.label, str(b.number)) for b in m.buttons]
+    return m.text, [(b.label, callback_data(b.number, m)) for b in m.buttons]
+
+
+def callback_data(number: int, m: Rendered) -> str:
+    data = f"{number}:{m.asks}:{m.turn}"
+    return data if m.asks and m.turn is not None and CALLBACK.match(data) and len(data) <= MAX_CALLBACK else str(number)
 
 
 def client() -> TelegramClient:
