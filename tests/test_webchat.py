@@ -162,6 +162,22 @@ def test_a_new_visitor_and_an_erased_one_see_an_empty_conversation(client, app):
     assert client.get("/chat/history").json["messages"] == []
 
 
+def test_a_conversation_quiet_for_hours_is_not_shown_to_whoever_opens_the_page_next(client, app):
+    from datetime import timedelta
+
+    from bot.store import Intake
+    from webhook.webchat import HISTORY_WINDOW
+
+    reach(client, "age_range", START)
+    assert client.get("/chat/history").json["messages"]
+    with app.extensions["hrtp"].db.writing() as s:
+        intake = s.query(Intake).one()
+        intake.updated_at = intake.updated_at - HISTORY_WINDOW - timedelta(minutes=1)
+    assert client.get("/chat/history").json["messages"] == []
+    assert "Ana" not in client.get("/chat").get_data(as_text=True)
+    assert asked(send(client, "25 to 54").json)["step"] == "employment"  # the intake itself carries on
+
+
 # ---- the web speaks of the web ----------------------------------------------------------------
 
 def test_the_web_chat_never_says_text_or_rates(client):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from babel.lists import format_list
@@ -15,11 +16,14 @@ from intake_flows.text import N_
 from bot.messages import InboundMessage
 from bot.render import Rendered
 from bot.service import IntakeService, rendered_from
-from bot.store import Contact, Intake, Message
+from bot.store import Contact, Intake, Message, utcnow
 
 bp = Blueprint("webchat", __name__)
 
 HISTORY_LIMIT = 200  # messages shown again after a reload; an intake is about 40
+# Phones are often shared (a family's, an outreach worker's): once a conversation has been quiet
+# this long, a reload opens on an empty page. The intake carries on when the person writes again.
+HISTORY_WINDOW = timedelta(hours=2)
 
 
 def _visitor() -> str:
@@ -75,10 +79,12 @@ def history(service: IntakeService, visitor: str) -> list[dict[str, Any]]:
         if contact is None or contact.active_intake_id is None:
             return []
         intake = s.get(Intake, contact.active_intake_id)
+        if intake is None or utcnow() - intake.updated_at > HISTORY_WINDOW:
+            return []
         rows = list(reversed(s.scalars(
             select(Message).where(Message.intake_id == contact.active_intake_id, Message.text.is_not(None))
             .order_by(Message.id.desc()).limit(HISTORY_LIMIT)).all()))
-        state = (intake.state if intake else None) or {}
+        state = intake.state or {}
         asked = None if contact.pending_delete or contact.opted_out_at else (
             "resume" if state.get("pending") == "resume" else state.get("step"))
         turn = state.get("turn", 0)
