@@ -44,6 +44,7 @@ class IntakeState:
     referral_code: str | None = None
     referral_known: bool | None = None
     last_activity: str | None = None
+    turn: int = 0  # answers taken so far: a question asked after an answer is a new asking
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -175,6 +176,13 @@ class _Turn:
                     self.ask_current()
             return  # An opted-out person gets nothing else until they opt back in.
 
+        if msg.answers_step is not None and self.convo.intake is not None and self.is_stale(msg):
+            # A button left under an earlier question: its number means something else now.
+            self.event("stale_answer", step=msg.answers_step, turn=msg.answers_turn, current=self.asked_now())
+            self.say(N_("That button belongs to an earlier question, so I didn't use it."))
+            self.reask()
+            return
+
         if action == "opt_out":
             self.opt_out(msg, text, intent)
             return
@@ -228,11 +236,11 @@ class _Turn:
                 return
             intake.pending = "resume"
             self.say(N_("Welcome back! Do you want to continue where you left off?"),
-                     choices=self.resume_choices(), asks="resume")
+                     choices=self.resume_choices(), asks="resume", turn=intake.turn)
             return
         if intake.step is None:
             if intake.finished:
-                self.say(N_("Your intake is complete and staff will contact you. Text NEW to start one for someone else, or HELP for options."))
+                self.say_complete()
             else:
                 self.advance()
             return
@@ -278,7 +286,7 @@ class _Turn:
                 text, {"go": self.ctx.bundle.intents.continue_words(self.lang)}) == "go":
             if before == "resume":
                 self.say(N_("Welcome back! Do you want to continue where you left off?"),
-                         choices=self.resume_choices(), asks="resume")
+                         choices=self.resume_choices(), asks="resume", turn=intake.turn)
             elif intake.step is None and not intake.finished:
                 self.advance()
             elif not intake.finished:
@@ -314,7 +322,7 @@ class _Turn:
         prompts = [verbatim(self.ctx.i18n(lang).render(Msg(step.prompt or ""))) for lang in pair]
         choices = tuple(Choice(i, lang, verbatim(names[lang])) for i, lang in enumerate(pair, 1))
         # Rendered as the first of the two, so a right-to-left pair (fa, ar) is shown right to left.
-        self.replies.append(Reply(text=tuple(prompts), lang=pair[0], choices=choices, asks="language"))
+        self.replies.append(Reply(text=tuple(prompts), lang=pair[0], choices=choices, asks="language", turn=intake.turn))
 
     def answer_language_pair(self, msg: InboundMessage, text: str) -> None:
         intake = self.intake
@@ -328,6 +336,13 @@ class _Turn:
             self.ask(self.flow.by_id["language"])  # Neither: the whole list, numbered as usual.
             return
         self.store(self.flow.by_id["language"], picked)
+
+    def say_complete(self) -> None:
+        self.say(self.with_phone(N_("Your intake is complete and staff will contact you. Text NEW to start one for someone else, or HELP for options.")))
+
+    def with_phone(self, msgid: str) -> Msg:
+        """A message whose wording on some channels (see bot.render) points to the support phone."""
+        return Msg(msgid, {"phone": self.ctx.support_phone})
 
     # ---- starting ----------------------------------------------------------------------
     def start_intake(self, msg: InboundMessage, text: str, intent: detect_intents.Intent | None,
@@ -381,7 +396,7 @@ class _Turn:
             self.ask_current()
         elif action == "person":
             self.event("handoff_requested", step=intake.step)
-            self.say(N_("Thanks. A staff member will contact you soon at this number."))
+            self.say(self.with_phone(N_("Thanks. A staff member will contact you soon at this number.")))
             self.ask_current()
         elif action == "delete":
             self.convo.contact.pending_delete = True
@@ -390,7 +405,7 @@ class _Turn:
             self.event("intake_left", status=intake.status)
             lang = intake.lang
             self.convo.intake = IntakeState(status="incomplete", referral_code=intake.referral_code,
-                                            referral_known=intake.referral_known)
+                                            referral_known=intake.referral_known, turn=intake.turn + 1)
             self.event("intake_started", referral_code=intake.referral_code, referral_known=intake.referral_known,
                        new_person=True)
             self.say(N_("Starting a new intake for another person. Their answers are kept apart from earlier ones."))
@@ -410,6 +425,7 @@ class _Turn:
             intake.pending = None
             intake.step = None
             intake.misses = 0
+            intake.turn += 1
             self.say(N_("Starting over."))
             self.advance()
         elif action == "language":
@@ -466,7 +482,8 @@ class _Turn:
         picked = parse.parse_choice(text, [(c.number, c.value) for c in choices], vocab)
         if picked is None:
             self.say(N_("Sorry, I didn't understand. Please reply with one of the numbers below."),
-                     N_("Do you want to continue where you left off?"), choices=choices, asks="resume")
+                     N_("Do you want to continue where you left off?"), choices=choices, asks="resume",
+                     turn=self.intake.turn)
             return
         self.intake.pending = None
         if picked == "restart":
@@ -474,6 +491,35 @@ class _Turn:
         else:
             self.event("resumed")
             self.ask_current()
+
+    def asked_now(self) -> str | None:
+        """The question the person was last asked: a step id, "resume", "delete" or None."""
+        if self.convo.contact.pending_delete:
+            return "delete"
+        intake = self.intake
+        return "resume" if intake.pending == "resume" else intake.step
+
+    def is_stale(self, msg: InboundMessage) -> bool:
+        if msg.answers_step != self.asked_now():
+            return True
+        return msg.answers_turn is not None and msg.answers_turn != self.intake.turn
+
+    def reask(self) -> None:
+        """Asks again whatever the person was last asked, without recording anything."""
+        intake = self.intake
+        if self.convo.contact.pending_delete:
+            self.keyword("delete")
+        elif intake.pending == "resume":
+            self.say(N_("Do you want to continue where you left off?"), choices=self.resume_choices(), asks="resume",
+                     turn=intake.turn)
+        elif (intake.pending or "").startswith(LANGUAGE_PAIR):
+            self.ask_language_pair(intake.pending[len(LANGUAGE_PAIR):].split(","))
+        elif intake.step is None and intake.finished:
+            self.say_complete()
+        elif intake.step in self.flow.by_id:
+            self.ask(self.flow.by_id[intake.step], again=True)
+        else:
+            self.advance()
 
     # ---- answers -----------------------------------------------------------------------
     def words_for(self, label: Msg, extra: Sequence[str] = ()) -> tuple[str, ...]:
@@ -594,7 +640,7 @@ class _Turn:
         self.event("not_understood", step=step.id, misses=intake.misses)
         if intake.misses >= 3 and step.field not in ("consent", "language"):
             self.event("step_missed", step=step.id)
-            self.say(N_("Let's skip this question for now. Staff can help with it later: reply PERSON if you'd like a call."))
+            self.say(self.with_phone(N_("Let's skip this question for now. Staff can help with it later: reply PERSON if you'd like a call.")))
             for f in step.answer_fields:
                 self.record(f, None, step_id=step.id)
             self.after_answer(step)
@@ -602,7 +648,7 @@ class _Turn:
         if intake.misses >= 3:
             # Without language or consent nothing can go on; offer a person instead of a loop.
             self.event("handoff_suggested", step=step.id)
-            self.say(N_("It looks like this is hard to answer by text. Reply PERSON and staff will call you."))
+            self.say(self.with_phone(N_("It looks like this is hard to answer by text. Reply PERSON and staff will call you.")))
         self.say(problem)
         self.ask(step, again=True)
 
@@ -630,7 +676,7 @@ class _Turn:
         if step.kind == "program_choice":
             if value == TALK:
                 self.event("handoff_requested", step=step.id)
-                self.say(N_("Thanks. A staff member will contact you soon to talk it through."))
+                self.say(self.with_phone(N_("Thanks. A staff member will contact you soon to talk it through.")))
             else:
                 self.event("program_chosen", program=value)
                 name = next((c.label for c in self.choices_for(step) if c.value == value), verbatim(value))
@@ -656,6 +702,7 @@ class _Turn:
 
     def after_answer(self, step: Step) -> None:
         intake = self.intake
+        intake.turn += 1
         intake.misses = 0
         intake.pending = None
         if step.id in intake.history:
@@ -715,7 +762,7 @@ class _Turn:
                 intake.finished = True
                 intake.step = None
                 self.event("intake_finished")
-                self.say(step.text or "")
+                self.say(self.with_phone(step.text or ""))
                 return
             self.ask(step)
             return
@@ -767,7 +814,8 @@ class _Turn:
             hint = Msg(N_("Reply with all numbers that fit, like 1,3."))
         if step.optional:
             hint = Msg(N_("Optional: reply SKIP to leave it out."))
-        self.say(*parts, choices=choices, multi=step.kind in ("multi", "flags"), hint=hint, asks=step.id)
+        self.say(*parts, choices=choices, multi=step.kind in ("multi", "flags"), hint=hint, asks=step.id,
+                 turn=intake.turn)
 
     def show_result(self) -> None:
         intake = self.intake

@@ -23,6 +23,10 @@ class InboundMessage:
     language_hint: str | None = None
     received_at: datetime | None = None
     start_payload: str | None = None
+    # A tapped button names the question it was shown under (step id and turn), so an old
+    # button cannot answer a newer question; typed text leaves both None.
+    answers_step: str | None = None
+    answers_turn: int | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Reply:
     multi: bool = False
     hint: Msg | None = None
     asks: str | None = None  # the step id this reply asks, so a channel can keep buttons apart
+    turn: int | None = None  # which asking of it: a button carries both back with its answer
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from bot.engine import Conversation, ContactState, Engine, EngineContext, Intake
 from bot.i18n import LOCALES_DIR, I18n
 from bot.messages import Event, InboundMessage
 from bot.programs import CatalogCache
-from bot.render import Rendered, render
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
-from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, ReferralCode, utcnow
+from bot.render import Button, Rendered, render
+from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,28 @@ class HandleResult:
     events: list[Event] = field(default_factory=list)
 
 
+def answer_meta(msg: InboundMessage) -> dict[str, Any] | None:
+    """What an inbound row keeps of a button press: the question it was shown under."""
+    if msg.answers_step is None:
+        return None
+    return {"answers_step": msg.answers_step, "answers_turn": msg.answers_turn}
+
+
+def question_meta(r: Rendered) -> dict[str, Any] | None:
+    """What an outbound row keeps of a question, so a replay or a reloaded page shows its buttons."""
+    if not r.asks and not r.buttons:
+        return None
+    return {"asks": r.asks, "turn": r.turn, "multi": r.multi,
+            "buttons": [{"value": b.value, "number": b.number, "label": b.label} for b in r.buttons]}
+
+
+def rendered_from(row: Message) -> Rendered:
+    meta = row.meta or {}
+    buttons = tuple(Button(b["value"], b["number"], b["label"]) for b in meta.get("buttons") or ())
+    return Rendered(row.text or "", row.language or "en", row.segments or 1, row.encoding or "GSM-7", buttons,
+                    bool(meta.get("multi")), meta.get("asks"), meta.get("turn"))
+
+
 class IntakeService:
     """The bot's front door for every channel: one call per inbound message."""
 
@@ -161,7 +183,8 @@ class IntakeService:
         intake_row = s.get(Intake, contact.active_intake_id) if contact.active_intake_id else None
         inbound = Message(contact_id=contact.id, intake_id=intake_row.id if intake_row else None, direction="in",
                           channel=msg.channel, provider_id=msg.provider_id, text=msg.text, media_count=msg.media_count,
-                          language=intake_row.language if intake_row else contact.language, created_at=now)
+                          language=intake_row.language if intake_row else contact.language, created_at=now,
+                          meta=answer_meta(msg))
         s.add(inbound)
         s.flush()
 
@@ -179,13 +202,12 @@ class IntakeService:
             s.add(Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
                           channel=msg.channel, in_reply_to_id=inbound.id, text=r.text, language=r.lang,
                           segments=r.segments, encoding=r.encoding, status="queued", created_at=now,
-                          meta={"asks": r.asks} if r.asks else None))
+                          meta=question_meta(r)))
         return HandleResult(rendered, contact.id, current.id if current else None, False, outcome.events)
 
     def _replay(self, s: Session, prior: Message) -> HandleResult:
         rows = s.scalars(select(Message).where(Message.in_reply_to_id == prior.id).order_by(Message.id)).all()
-        msgs = [Rendered(r.text or "", r.language or "en", r.segments or 1, r.encoding or "GSM-7",
-                         asks=(r.meta or {}).get("asks")) for r in rows]
+        msgs = [rendered_from(r) for r in rows]
         return HandleResult(msgs, prior.contact_id, prior.intake_id, replayed=True)
 
     def _contact(self, s: Session, channel: str, address: str, now: datetime) -> Contact:

@@ -144,3 +144,11 @@ def test_purge_erases_incomplete_intakes_idle_past_retention_and_reports_counts(
     # A shorter retention, from the environment, reaches the recent one too.
     assert "Erased 1 incomplete intake" in run(["purge"], {**env, "RETENTION_DAYS": "5"}).output
     db.dispose()
+
+
+def test_version_prints_the_applications_version_from_its_metadata():
+    import tomllib
+
+    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.output == f"hrtp-intake {declared}\n"

@@ -74,8 +74,8 @@ def test_language_code_picks_the_language_and_choices_become_buttons(tg_client, 
     chat = Chat(tg_client, language_code="es")
     assert chat.says("/start").status_code == 200
     sent = bot_api.sent(CHAT)
-    assert sent[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "1"  # consent: Yes
-    assert chat.taps("1").status_code == 200
+    assert sent[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "1:consent:0"  # consent: Yes (number:step:turn)
+    assert chat.taps("1:consent:0").status_code == 200
     assert ("answerCallbackQuery", {"callback_query_id": f"cb{chat.update_id}"}) in [
         (m, {k: v for k, v in p.items() if k == "callback_query_id"}) for m, p in bot_api.calls]
     with tg_client.application.extensions["hrtp"].db.session() as s:
@@ -192,3 +192,21 @@ def test_delete_erases_the_chat_id_and_the_replies_telegram_ids(tg_client, bot_a
     assert chat.says("yes").status_code == 200
     assert "erased" in bot_api.sent(777123456)[-1]["text"]
     assert left_behind(db, ("777123456", "Zelda"), before) == {}
+
+
+def test_a_button_under_an_old_message_does_not_answer_a_newer_question(tg_client, bot_api):
+    chat = Chat(tg_client, language_code="en")
+    chat.says("/start")
+    consent_yes = bot_api.sent(CHAT)[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    chat.taps(consent_yes)
+    chat.says("Rosa")
+    chat.says("90011")
+    age = bot_api.sent(CHAT)[-1]["reply_markup"]["inline_keyboard"]
+    chat.taps(age[3][0]["callback_data"])  # 25 to 54
+    chat.taps(age[1][0]["callback_data"])  # 16 to 17, still under the age question
+    texts = [m["text"] for m in bot_api.sent(CHAT)[-2:]]
+    assert texts == ["That button belongs to an earlier question, so I didn't use it.", "Are you working right now?"]
+    chat.taps("2")  # a keyboard sent before buttons carried their question still answers as typed
+    with tg_client.application.extensions["hrtp"].db.session() as s:
+        intake = s.scalars(select(Intake)).one()
+        assert intake.state["answers"]["age_range"] == "25_54" and intake.state["answers"]["employment"] == "part_time"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webhook.config import from_env
+
+ICON_MAX_AGE = 7 * 24 * 3600  # seconds; the icon changes about never
 
 
 class SafeJSON(DefaultJSONProvider):
@@ -72,6 +74,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> Any:
         return jsonify(status="ok")
+
+    # Browsers ask for /favicon.ico on every page, even when the page names an SVG icon.
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        return send_from_directory(app.static_folder or "static", "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                                   max_age=ICON_MAX_AGE)
+
+    @app.get("/icon.svg")
+    def icon_svg() -> Any:
+        return send_from_directory(app.static_folder or "static", "icon.svg", mimetype="image/svg+xml",
+                                   max_age=ICON_MAX_AGE)
 
     from webhook.cli import register
 

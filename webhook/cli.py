@@ -327,5 +327,18 @@ def _create_app() -> Flask:
     return create_app()
 
 
+def app_version() -> str:
+    """The installed package's version, from its metadata (pyproject.toml's `version`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hrtp-intake")
+    except PackageNotFoundError:
+        return "unknown (not installed; pip install -e .)"
+
+
 main = FlaskGroup(name="hrtp-intake", create_app=_create_app, add_default_commands=False, load_dotenv=False,
+                  add_version_option=False,
                   help="HRTP Intake: the front door to LA County's High Road Training Partnerships.")
+main = click.version_option(app_version(), "--version", prog_name="hrtp-intake",
+                            message="%(prog)s %(version)s")(main)

@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ MAX_TEXT = 4096  # sendMessage's limit after entity parsing
 MAX_ID = 2**52
 HANDLED = ("message", "callback_query", "my_chat_member")
 GROUP_NOTICE = N_("Hello! To keep your answers private, I only do intakes in a private chat. Please tap my name and send me a message there.")
+MAX_CALLBACK = 64  # bytes of callback_data
+# A button's callback_data: its number, and the question (step id and turn) it was shown under.
+CALLBACK = re.compile(r"^(\d{1,3}):([a-z0-9_]{1,40}):(\d{1,9})$")
 
 
 class BadUpdate(ValueError):
@@ -104,8 +108,12 @@ def parse_update(data: Any, supported: set[str]) -> ParsedUpdate:
         data_ = _text(query.data)
         if not data_:
             return ParsedUpdate(None, callback_id=_text(query.id) or None)
-        msg = InboundMessage("telegram", str(chat.id), data_[:64], provider_id,
-                             language_hint=_language(query.from_user, supported))
+        # Keyboards stay under old messages for good: the question a button belongs to goes with it.
+        pressed = CALLBACK.match(data_)
+        text, step, turn = (pressed[1], pressed[2], int(pressed[3])) if pressed else (data_[:MAX_CALLBACK], None, None)
+        msg = InboundMessage("telegram", str(chat.id), text, provider_id,
+                             language_hint=_language(query.from_user, supported),
+                             answers_step=step, answers_turn=turn)
         return ParsedUpdate(msg, callback_id=_text(query.id) or None)
     message = update.message
     if message is None or message.chat is None:
@@ -186,7 +194,12 @@ def telegram_text(m: Rendered) -> tuple[str, list[tuple[str, str]]]:
         return m.text, []
     if m.multi:
         return m.text + "".join(f"\n{b.number}) {b.label}" for b in m.buttons), []
-    return m.text, [(b.label, str(b.number)) for b in m.buttons]
+    return m.text, [(b.label, callback_data(b.number, m)) for b in m.buttons]
+
+
+def callback_data(number: int, m: Rendered) -> str:
+    data = f"{number}:{m.asks}:{m.turn}"
+    return data if m.asks and m.turn is not None and CALLBACK.match(data) and len(data) <= MAX_CALLBACK else str(number)
 
 
 def client() -> TelegramClient:

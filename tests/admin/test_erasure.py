@@ -61,7 +61,7 @@ def test_delete_then_yes_leaves_nothing_that_identifies_her_anywhere(staff, svc,
         assert compute_metrics(s, runtime.bundle.flow).total.started == 1
     assert "Zelda" not in staff.get("/admin/intakes").get_data(as_text=True)
     # The same number can start afresh, as the bot promised.
-    assert "Reply with the number of your language" in p.says("hi again")
+    assert "Do you agree to answer a few questions?" in p.says("hi again")  # a fresh intake, from consent
 
 
 def test_an_admin_erases_an_intake_and_it_is_audited(admin_client, staff, svc):
@@ -112,4 +112,4 @@ def test_delete_by_sms_also_erases_the_same_number_on_whatsapp(svc):
     assert left_behind(svc.db, NEEDLES, before) == {}
     with svc.db.session() as s:
         assert s.scalars(select(Intake.status).order_by(Intake.id)).all() == ["erased", "erased"]
-    assert "Reply with the number of your language" in on_whatsapp.says("hi")
+    assert "Do you agree to answer a few questions?" in on_whatsapp.says("hi")

@@ -219,6 +219,6 @@ def test_a_stop_outlives_the_erasure_of_the_number(admin_client, svc, twilio):
     assert left_behind(svc.db, ("3105550033",), before) == {}
     assert p.says("hi") == ""  # still opted out, though we no longer know the number
     assert "subscribed again" in p.says("START")
-    assert "Reply with the number of your language" in p.says("hi")
+    assert "Do you agree to answer a few questions?" in p.says("hi")
     with svc.db.session() as s:
         assert s.scalars(select(Suppression)).all() == []
