@@ -152,6 +152,9 @@ def _clauses(text: str, data: LangData) -> list[str]:
         if not f:
             continue
         parts = [f]
+        if _only_number(f, data):
+            out.append(f)  # "cincuenta y ocho" is one number, not two answers
+            continue
         for sep in data.separators:
             nxt: list[str] = []
             for p in parts:
@@ -159,6 +162,11 @@ def _clauses(text: str, data: LangData) -> list[str]:
             parts = nxt
         out += [p.strip() for p in parts if p.strip()]
     return out
+
+
+def _only_number(text: str, data: LangData) -> bool:
+    words = [w for w in text.split() if w not in data.fillers]
+    return len(words) > 1 and not any(ch.isdigit() for ch in text) and parse_number_words(" ".join(words), data) is not None
 
 
 def _split_on(text: str, sep: str) -> list[str]:
@@ -252,15 +260,28 @@ def parse_number_words(text: str, data: LangData) -> int | None:
             else:
                 return None
     multipliers = set(data.multipliers.values())
-    total, current = 0, 0
+    total, current, place = 0, 0, None
     for v in tokens:
+        if v == 0 and len(tokens) > 1:
+            continue  # "cincuenta y ocho": the joining word
         if v in multipliers:
             # "二十三", "hai mươi ba", "ยี่สิบสาม": what comes before a ten multiplies it.
             total += (current or 1) * v
-            current = 0
-        else:
-            current += v
+            current, place = 0, v
+            continue
+        if place is not None and v >= place:
+            return None  # "uno y dos" is two numbers, not three
+        current += v
+        place = _place(v)
     return total + current
+
+
+def _place(v: int) -> int:
+    """The smallest unit a number word leaves room for after it: 1 after "one", 10 after "twenty"."""
+    p = 1
+    while v and v % (p * 10) == 0:
+        p *= 10
+    return p
 
 
 def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[str, str, str]]) -> _Clause:
@@ -268,6 +289,8 @@ def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[s
     taken = [False] * len(clause)
     hits: list[tuple[int, str, str]] = []
     for phrase, kind, value in phrases:
+        if kind == "opt" and len(phrase) <= 2 and not is_dense(phrase) and phrase != clause:
+            continue  # "en", "f", "it": a word this short names an option only on its own
         for start, end in _spans(clause, phrase):
             if any(taken[start:end]):
                 continue
@@ -413,9 +436,9 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
                         return Reading()
                 elif c.leftover and q.kind in ("multi", "flags"):
                     return Reading()  # one part of the answer is unclear: ask, never keep half of it
-                elif c.leftover or not c.options:
-                    if q.kind in ("multi", "flags") and not c.leftover:
-                        continue
+                elif not c.leftover:
+                    continue  # only fillers ("si, de tiempo completo")
+                else:
                     return Reading()
             picked = opts
             numbers_only = False
@@ -522,7 +545,7 @@ def _strip_name(raw: str, data: LangData) -> tuple[str, bool]:
     best: tuple[int, int] | None = None
     for intro in data.name_intro:
         for start, end in _spans(f, intro):
-            if best is None or start > best[0] or (start == best[0] and end > best[1]):
+            if best is None or end > best[1]:
                 best = (start, end)
     if best is not None:
         text = _slice_like(text, f, best[1])
