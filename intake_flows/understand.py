@@ -91,7 +91,10 @@ def load(lang: str) -> LangData:
         fillers=merged_list("fillers"), separators=merged_list("separators"),
         negation=merged_list("negation", "words"), negation_prefixes=merged_list("negation", "prefixes"),
         unsure=merged_list("unsure"),
-        name_intro=merged_list("names", "intro"), name_after=merged_list("names", "after"),
+        name_intro=merged_list("names", "intro"),
+        # A leading "-" marks an ending written onto the name itself (Persian "مریمه": Maryam is).
+        name_after=tuple(("-" if str(w).startswith("-") else "") + fold(str(w))
+                         for d in docs for w in ((d.get("names") or {}).get("after") or []) if fold(str(w))),
         name_skip=merged_list("names", "skip"), not_names=frozenset(merged_list("names", "not_names")),
         answers={q: {o: _folded(w) for o, w in opts.items()} for q, opts in answers.items()},
     )
@@ -144,13 +147,19 @@ def normalize(text: str) -> str:
     return " ".join(fold(kept).split())
 
 
-def _clauses(text: str, data: LangData) -> list[str]:
-    """The answer cut at punctuation and at words that join separate answers ("y", "và", "和")."""
+def _clauses(text: str, data: LangData, keep: Sequence[str] = ()) -> list[str]:
+    """The answer cut at punctuation and at words that join separate answers ("y", "và", "和"),
+    except inside a phrase of `keep` that holds such a word ("حمل و نقل", "salud y bienestar")."""
     out: list[str] = []
     for chunk in _CLAUSE.split(clean(text)):
         f = normalize(chunk)
         if not f:
             continue
+        for phrase in keep:
+            if phrase in f and phrase != f:
+                f = f.replace(phrase, phrase.replace(" ", "\x00"))
+            elif phrase == f:
+                f = f.replace(" ", "\x00")
         parts = [f]
         if _only_number(f, data):
             out.append(f)  # "cincuenta y ocho" is one number, not two answers
@@ -160,7 +169,7 @@ def _clauses(text: str, data: LangData) -> list[str]:
             for p in parts:
                 nxt += _split_on(p, sep)
             parts = nxt
-        out += [p.strip() for p in parts if p.strip()]
+        out += [p.replace("\x00", " ").strip() for p in parts if p.strip()]
     return out
 
 
@@ -383,7 +392,9 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
     if q.kind == "yesno" and whole in data.unsure:
         return Reading(unsure=True)
 
-    clauses = [_read_clause(c, q, data, phrases) for c in _clauses(text, data)]
+    keep = [p for p, kind, _ in phrases if kind == "opt" and " " in p
+            and any(f" {sep} " in f" {p} " for sep in data.separators if not is_dense(sep))]
+    clauses = [_read_clause(c, q, data, phrases) for c in _clauses(text, data, keep)]
     positives: list[str] = []
     negatives: list[str] = []
     how = "words"
@@ -426,6 +437,10 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
         if not picked:
             if not opts:
                 fuzzy = _fuzzy(c.text, q, data, phrases)
+                if len(fuzzy) == 1 and c.negated and set(fuzzy) - {q.none, "no"}:
+                    negatives += fuzzy
+                    numbers_only = False
+                    continue
                 if len(fuzzy) == 1:
                     opts = fuzzy
                 elif c.negated:
@@ -555,9 +570,12 @@ def _strip_name(raw: str, data: LangData) -> tuple[str, bool]:
         changed = False
         f = fold(text)
         for after in data.name_after:
-            dense = is_dense(after)
-            if f.endswith(after) and len(f) > len(after) and (dense or f[-len(after) - 1] == " " or after.startswith("-")):
-                text = _cut_end_like(text, len(after.lstrip("-")))
+            ending, attached = after.lstrip("-"), after.startswith("-")
+            if attached and not stripped:
+                continue  # "مریمه" is "Maryam is" only after "my name": a name may end in those letters
+            if f.endswith(ending) and len(f) > len(ending) + (2 if attached else 0) and (
+                    is_dense(ending) or attached or f[-len(ending) - 1] == " "):
+                text = _cut_end_like(text, len(ending))
                 stripped = changed = True
                 break
     return " ".join(text.split()), stripped
