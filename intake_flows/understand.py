@@ -137,7 +137,8 @@ class Reading:
 
 
 _SYMBOLS = {"So", "Sk", "Sm", "Cs", "Co"}
-_CLAUSE = re.compile(r"[,;\n\.!\?，、；。！？،؛]+")
+# A full stop ends a clause only before a space: "ม.6" (Thai grade 12) and "9.5" stay whole.
+_CLAUSE = re.compile(r"[,;\n!\?，、；。！？،؛]+|\.+(?=\s|$)")
 
 
 def normalize(text: str) -> str:
@@ -165,6 +166,8 @@ def _clauses(text: str, data: LangData, keep: Sequence[str] = ()) -> list[str]:
             out.append(f)  # "cincuenta y ocho" is one number, not two answers
             continue
         for sep in data.separators:
+            if is_dense(sep) and any(sep in k and k in f for k in keep):
+                continue  # "ちょっと" holds と but is one word
             nxt: list[str] = []
             for p in parts:
                 nxt += _split_on(p, sep)
@@ -194,8 +197,9 @@ def _spans(text: str, phrase: str, *, prefix: bool = False) -> list[tuple[int, i
     start = text.find(phrase)
     while start >= 0:
         end = start + len(phrase)
-        before_ok = start == 0 or text[start - 1] == " "
-        after_ok = end == len(text) or text[end] == " " or prefix
+        # A Latin word inside Japanese or Thai text is bounded by that script ("CalFreshをもらっています").
+        before_ok = start == 0 or text[start - 1] == " " or _dense_char(text[start - 1])
+        after_ok = end == len(text) or text[end] == " " or prefix or _dense_char(text[end])
         if dense or (before_ok and after_ok):
             out.append((start, end))
         start = text.find(phrase, start + 1)
@@ -236,6 +240,10 @@ def _phrases(q: Question, data: LangData) -> list[tuple[str, str, str]]:
 
 
 _NUM = re.compile(r"\d+")
+
+
+def _dense_char(ch: str) -> bool:
+    return unicodedata.name(ch, "").startswith(("CJK", "HANGUL", "HIRAGANA", "KATAKANA", "THAI", "KHMER"))
 
 
 def parse_number_words(text: str, data: LangData) -> int | None:
@@ -396,8 +404,8 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
     if q.kind == "yesno" and whole in data.unsure:
         return Reading(unsure=True)
 
-    keep = [p for p, kind, _ in phrases if kind == "opt" and " " in p
-            and any(f" {sep} " in f" {p} " for sep in data.separators if not is_dense(sep))]
+    keep = [p for p, kind, _ in phrases if kind == "opt" and any(
+        (sep in p and len(p) > len(sep)) if is_dense(sep) else f" {sep} " in f" {p} " for sep in data.separators)]
     clauses = [_read_clause(c, q, data, phrases) for c in _clauses(text, data, keep)]
     positives: list[str] = []
     negatives: list[str] = []
