@@ -403,6 +403,8 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
         return _finish(q, [value], [], how)
     if q.kind == "yesno" and whole in data.unsure:
         return Reading(unsure=True)
+    if any(mark in text for mark in "?？؟"):
+        return Reading()  # "这是什么？" holds 是 (yes) but asks something: a question is not an answer
 
     keep = [p for p, kind, _ in phrases if kind == "opt" and any(
         (sep in p and len(p) > len(sep)) if is_dense(sep) else f" {sep} " in f" {p} " for sep in data.separators)]
