@@ -384,6 +384,26 @@ def _fuzzy(clause: str, q: Question, data: LangData, phrases: list[tuple[str, st
     return sorted(found)
 
 
+def _label_word(rest: str, q: Question, data: LangData) -> list[str]:
+    """The one option whose label holds the word typed ("amigos" in "Me quedo con amigos o familia por ahora");
+    in scripts without spaces, the one label that holds the text ("医疗" in "医疗保健")."""
+    if not rest:
+        return []
+    skip = set(data.fillers) | set(data.negation) | set(data.separators)
+    found: set[str] = set()
+    for value, words in q.vocab.items():
+        for w in words:
+            fw = normalize(str(w))
+            if is_dense(rest):
+                if len(rest) >= 2 and rest in fw:
+                    found.add(value)
+            else:
+                tokens = [t for t in rest.split() if len(t) >= 4 and t not in skip]
+                if tokens and any(t in fw.split() for t in tokens):
+                    found.add(value)
+    return sorted(found) if len(found) == 1 else []
+
+
 def read_choice(q: Question, text: str, lang: str) -> Reading:
     """Reads an answer to a question with options: one value, a list (multi), or fields (flags)."""
     data = load(lang)
@@ -450,7 +470,7 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
             return Reading()
         if not picked:
             if not opts:
-                fuzzy = _fuzzy(c.text, q, data, phrases)
+                fuzzy = _label_word(c.leftover, q, data) or _fuzzy(c.text, q, data, phrases)
                 if len(fuzzy) == 1 and c.negated and set(fuzzy) - {q.none, "no"}:
                     negatives += fuzzy
                     numbers_only = False
