@@ -42,10 +42,11 @@ class LangData:
     name_skip: tuple[str, ...]
     not_names: frozenset[str]
     answers: Mapping[str, Mapping[str, tuple[str, ...]]]
+    units_before_tens: bool = False
 
 
 def _folded(words: Sequence[Any]) -> tuple[str, ...]:
-    bad = [w for w in words or () if not isinstance(w, (str, int))]
+    bad = [w for w in words or () if isinstance(w, bool) or not isinstance(w, (str, int))]
     if bad:
         # YAML reads an unquoted no, yes, on or off as true/false: the word must be quoted.
         raise ValueError(f"not words: {bad} (quote yes, no, on and off in the data files)")
@@ -97,6 +98,7 @@ def load(lang: str) -> LangData:
                          for d in docs for w in ((d.get("names") or {}).get("after") or []) if fold(str(w))),
         name_skip=merged_list("names", "skip"), not_names=frozenset(merged_list("names", "not_names")),
         answers={q: {o: _folded(w) for o, w in opts.items()} for q, opts in answers.items()},
+        units_before_tens=bool(docs[0].get("units_before_tens")),
     )
 
 
@@ -278,7 +280,7 @@ def parse_number_words(text: str, data: LangData) -> int | None:
                 return None
     multipliers = set(data.multipliers.values())
     spoken = [v for v in tokens if v]
-    if len(spoken) == 2 and 0 < spoken[0] < 10 and spoken[1] % 10 == 0 and spoken[1] >= 10 and not multipliers & {spoken[1]}:
+    if data.units_before_tens and len(spoken) == 2 and 0 < spoken[0] < 10 and spoken[1] % 10 == 0 and spoken[1] >= 10 and not multipliers & {spoken[1]}:
         # Units before tens, as Arabic says them: "ثلاثة وعشرين" (three and twenty), "سبعة عشر" (seventeen).
         return spoken[0] + spoken[1]
     total, current, place = 0, 0, None
@@ -523,7 +525,8 @@ def _finish(q: Question, positives: list[str], negatives: list[str], how: str) -
 
 # ---- ZIP codes ----------------------------------------------------------------------------------
 
-_ZIPISH = re.compile(r"(?<![\d])(\d[\d oO]{3,8}\d)(?![\d])")
+_ZIP_WITH_O = re.compile(r"(?<![\w])([\doO]{5})(?![\w])")
+_ZIP_SPLIT = re.compile(r"(?<![\d\w])(\d{3} \d{2}|\d{2} \d{3})(?![\d\w])")
 
 
 def read_zip(text: str) -> str | None:
@@ -532,11 +535,11 @@ def read_zip(text: str) -> str | None:
     m = re.search(r"(?<!\d)(\d{5})(?:[-\s]?\d{4})?(?!\d)", t)
     if m:
         return m.group(1)
-    for m in _ZIPISH.finditer(t):
-        digits = re.sub(r"[oO]", "0", m.group(1)).replace(" ", "")
-        if len(digits) == 5 and digits.isdigit():
-            return digits
-    return None
+    for m in _ZIP_WITH_O.finditer(t):
+        if sum(ch.isdigit() for ch in m.group(1)) >= 3:
+            return re.sub(r"[oO]", "0", m.group(1))
+    m = _ZIP_SPLIT.search(t)
+    return m.group(1).replace(" ", "") if m else None
 
 
 def says_no_address(text: str, lang: str, words: Sequence[str]) -> bool:
