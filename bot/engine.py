@@ -484,9 +484,9 @@ class _Turn:
             # "not a veteran", "no college degree": what does not apply is clear, what does is not.
             answer = self.label_of(step, list(reading.negated), choices)
             if multi:
-                return None, Msg(N_("OK, not %(answer)s. Which of these fit? Reply with all numbers that fit, like 1,3."),
+                return None, Msg(N_("OK, this one does not apply: %(answer)s. Which of these do? Reply with all numbers that fit, like 1,3."),
                                  {"answer": answer})
-            return None, Msg(N_("OK, not %(answer)s. Which one fits? Please reply with one of the numbers below."),
+            return None, Msg(N_("OK, not this one: %(answer)s. Which one fits? Please reply with one of the numbers below."),
                              {"answer": answer})
         if not reading.understood:
             if multi:
