@@ -413,7 +413,8 @@ class _Turn:
             self.miss(step, problem)
             return
         if self.readback is not None:
-            self.event("answer_read", step=step.id, typed=text[:200])
+            # Events are kept after a refusal or an erasure; the typed text stays in messages, which are redacted.
+            self.event("answer_read_back", step=step.id)
         self.store(step, value)
 
     def read_name(self, text: str) -> understand.NameReading:
