@@ -462,6 +462,10 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
                 if c.ordinal or c.text != " ".join(str(n) for n in c.numbers):
                     numbers_only = False
         opts = list(dict.fromkeys(c.options))
+        if c.negated and picked and not opts:
+            negatives += picked  # "not the first one", "1번 아니고": an option's number, turned around
+            numbers_only = False
+            continue
         if c.negated and opts and set(opts) <= {q.none, "no"}:
             c.negated = False  # "nope, none", "no, nothing": the negation agrees with the answer
         if c.negated and opts and not c.numbers:
@@ -559,14 +563,16 @@ class NameReading:
     from_sentence: bool = False
 
 
-_NAME_CHARS = re.compile(r"[^\w\s\-'’\.\u0300-\u036f\u0900-\u097f\u0e00-\u0e7f\u1780-\u17ff\u0600-\u06ff\u0530-\u058f]")
+# Around a name, sentence punctuation goes ("¡...Rosa!"); inside it, everything typed stays ("O'Brien", "J.R.").
+_NAME_ENDS = ".,!¡?¿;:…。、，！？；：،؛\"'“”«»()[]"
 
 
 def read_name(text: str, lang: str, skip_words: Sequence[str] = (), no_words: Sequence[str] = (),
               commands: Sequence[str] = ()) -> NameReading:
     """A first name from "Maria", "Hi my name is Maria", "me llamo Juan", "我叫李明"; skip; or nothing."""
     data = load(lang)
-    raw = " ".join(_NAME_CHARS.sub(" ", clean(text)).split())
+    raw = " ".join("".join(" " if unicodedata.category(ch) in ("So", "Sk") or ch in "\ufe0f\u20e3" else ch
+                           for ch in clean(text)).split())
     whole = normalize(text)
     if not whole:
         return NameReading()
@@ -576,6 +582,7 @@ def read_name(text: str, lang: str, skip_words: Sequence[str] = (), no_words: Se
     if "?" in text or "？" in text or "؟" in text:
         return NameReading()
     name, from_sentence = _strip_name(raw, data)
+    name = " ".join(w for w in (w.strip(_NAME_ENDS) for w in name.split()) if w)
     if not name:
         return NameReading()
     words = name.split()
@@ -585,7 +592,7 @@ def read_name(text: str, lang: str, skip_words: Sequence[str] = (), no_words: Se
         return NameReading()
     if any(ch.isdigit() for ch in name) or not any(ch.isalpha() for ch in name):
         return NameReading()
-    return NameReading(name=name.strip(" .-'"), from_sentence=from_sentence)
+    return NameReading(name=name, from_sentence=from_sentence or name != " ".join(clean(text).split()))
 
 
 def _strip_name(raw: str, data: LangData) -> tuple[str, bool]:

@@ -110,7 +110,7 @@ def test_an_age_records_the_range_that_holds_it(lang, text, age):
     assert read("age_range", text, lang) == age
 
 
-@pytest.mark.parametrize("text", ["200", "i have 2 kids and im 30", "old enough", "17 or 18"])
+@pytest.mark.parametrize("text", ["200", "i have 2 kids and im 30", "old enough", "17 or 18", "not 23"])
 def test_an_age_that_is_not_one_plain_age_is_asked_again(text):
     assert read("age_range", text) is None
 
@@ -125,6 +125,12 @@ def test_an_age_that_is_not_one_plain_age_is_asked_again(text):
 ])
 def test_several_choice_numbers_in_each_language(lang, text, ids):
     assert read("sectors", text, lang) == ids
+
+
+@pytest.mark.parametrize("text", ["not the first one", "not 1", "never 2"])
+def test_a_negated_option_number_is_never_that_option(text):
+    reading = u.read_choice(question("employment"), text, "en")
+    assert reading.value is None and reading.negated
 
 
 def test_a_number_that_is_not_an_option_is_not_guessed():
