@@ -43,6 +43,7 @@ class LangData:
     not_names: frozenset[str]
     answers: Mapping[str, Mapping[str, tuple[str, ...]]]
     units_before_tens: bool = False
+    label_words: bool = True
 
 
 def _folded(words: Sequence[Any]) -> tuple[str, ...]:
@@ -99,6 +100,7 @@ def load(lang: str) -> LangData:
         name_skip=merged_list("names", "skip"), not_names=frozenset(merged_list("names", "not_names")),
         answers={q: {o: _folded(w) for o, w in opts.items()} for q, opts in answers.items()},
         units_before_tens=bool(docs[0].get("units_before_tens")),
+        label_words=docs[0].get("label_words", True) is not False,
     )
 
 
@@ -146,7 +148,6 @@ _CLAUSE = re.compile(r"[,;\n!\?，、；。！？،؛]+|\.+(?=\s|$)")
 def normalize(text: str) -> str:
     """The folded text without emoji and symbols, single-spaced."""
     kept = "".join(" " if unicodedata.category(ch) in _SYMBOLS or ch in "\ufe0f\u20e3" else ch for ch in text)
-    kept = re.sub(r"(?<=\d)[oO](?=\d|\b)|(?<=\b)[oO](?=\d)", "0", kept)
     return " ".join(fold(kept).split())
 
 
@@ -241,7 +242,22 @@ def _phrases(q: Question, data: LangData) -> list[tuple[str, str, str]]:
     return out
 
 
-_NUM = re.compile(r"\d+")
+_DIGITS = re.compile(r"\d+")
+
+
+def _numbers_in(text: str) -> list[tuple[int, int]]:
+    """Spans of numbers standing on their own ("23", "23岁", "23살", "23yo"), not inside a word ("10th", "12वीं", "mc3")."""
+    out = []
+    for m in _DIGITS.finditer(text):
+        before = text[m.start() - 1] if m.start() else " "
+        after = text[m.end():]
+        if (before.isalpha() or unicodedata.category(before).startswith("M")) and not _dense_char(before):
+            continue
+        if after and (after[0].isalpha() or unicodedata.category(after[0]).startswith("M")) and not _dense_char(after[0]) \
+                and not re.match(r"(yo|yrs|y)\b", after):
+            continue
+        out.append(m.span())
+    return out
 
 
 def _dense_char(ch: str) -> bool:
@@ -344,12 +360,17 @@ def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[s
             c.unsure = True
     # A negation word that is itself an option's word ("no", "none", "không") names that option
     # only when it is the whole answer; otherwise it negates what it stands next to.
+    if c.ordinal and (c.leftover or c.options):
+        # "quiero hablar con una persona primero": "first" inside a sentence is no option's number.
+        c.numbers, c.ordinal = [], False
     # Numbers: digits anywhere, or the words left over once the option words and fillers are gone.
     rest = c.leftover
-    digits = _NUM.findall(rest)
-    if digits:
-        c.numbers += [int(d) for d in digits]
-        rest = _NUM.sub(" ", rest).strip()
+    spans = _numbers_in(rest)
+    if spans:
+        c.numbers += [int(rest[a:b]) for a, b in spans]
+        for a, b in reversed(spans):
+            rest = rest[:a] + " " + rest[b:]
+        rest = " ".join(rest.split())
         if rest:
             n = parse_number_words(rest, data)
             if n is None:
@@ -367,21 +388,18 @@ def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[s
 
 
 def _fuzzy(clause: str, q: Question, data: LangData, phrases: list[tuple[str, str, str]]) -> list[str]:
-    """Options whose words are one typo away from a word of the clause (only for longer words in spaced scripts)."""
+    """Options one of whose words is a typo away from a word of the clause: one edit in words of 6 to 8
+    letters, two from 9; never for shorter words, phrases of several words, or scripts without spaces."""
     if is_dense(clause):
         return []
     found: set[str] = set()
-    words = clause.split()
+    words = [w for w in clause.split() if len(w) >= 6 and w not in data.negation and w not in data.numbers]
     for phrase, kind, value in phrases:
-        if kind != "opt" or is_dense(phrase) or len(phrase) < 5:
+        if kind != "opt" or is_dense(phrase) or len(phrase) < 6 or " " in phrase:
             continue
-        n = len(phrase.split())
         limit = 1 if len(phrase) < 9 else 2
-        for i in range(len(words) - n + 1):
-            chunk = " ".join(words[i:i + n])
-            if len(chunk) >= 5 and chunk != phrase and Levenshtein.distance(chunk, phrase, score_cutoff=limit) <= limit:
-                if chunk in data.negation or chunk in data.numbers:
-                    continue
+        for w in words:
+            if w != phrase and w[0] == phrase[0] and Levenshtein.distance(w, phrase, score_cutoff=limit) <= limit:
                 found.add(value)
     return sorted(found)
 
@@ -396,11 +414,13 @@ def _label_word(rest: str, q: Question, data: LangData) -> list[str]:
     for value, words in q.vocab.items():
         for w in words:
             fw = normalize(str(w))
+            if not data.label_words:
+                continue
             if is_dense(rest):
-                if len(rest) >= 2 and rest in fw:
+                if sum(ch.isalpha() for ch in rest) >= 2 and rest in fw:
                     found.add(value)
             else:
-                tokens = [t for t in rest.split() if len(t) >= 4 and t not in skip]
+                tokens = [t for t in rest.split() if len(t) >= 5 and t not in skip]  # not "some", "have"
                 if tokens and any(t in fw.split() for t in tokens):
                     found.add(value)
     return sorted(found) if len(found) == 1 else []

@@ -304,3 +304,20 @@ def test_sentences_and_commands_are_not_names(text):
 def test_no_at_the_name_question_skips_it():
     assert u.read_name("no", "en", no_words=["no"]).skip
     assert u.read_name("нет", "ru", no_words=["нет"]).skip
+
+
+@pytest.mark.parametrize("lang,step,text", [
+    ("en", "employment", "some college"),          # "some" is in "some hours", but is no answer to this question
+    ("en", "sectors", "ok sure"),                  # "sure" is in "not sure"
+    ("en", "age_range", "dropped out in 10th grade"),  # a number inside a word is not an age
+    ("hi", "age_range", "12वीं पास"),
+    ("en", "sectors", "9oo26"),
+    ("vi", "housing", "nam"),                      # năm (five), nam (man): never an option's number
+    ("vi", "housing", "điều dưỡng"),               # folds like đường (street), but is nursing
+    ("th", "housing", "มี"),                       # one Thai letter inside a label is no answer
+    ("ar", "housing", "بلا مأوى"),                 # "without shelter" is not the shelter
+    ("es", "needs", "estoy en libertad condicional"),
+    ("es", "sectors", "medio tiempo"),             # one letter from "medios", but another word
+])
+def test_answers_to_another_question_are_not_stretched_to_fit_this_one(lang, step, text):
+    assert read(step, text, lang) is None
