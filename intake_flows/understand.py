@@ -191,7 +191,7 @@ def _split_on(text: str, sep: str) -> list[str]:
     return re.split(rf"(?:^| ){re.escape(sep)}(?: |$)", text)
 
 
-def _spans(text: str, phrase: str, *, prefix: bool = False) -> list[tuple[int, int]]:
+def _spans(text: str, phrase: str) -> list[tuple[int, int]]:
     """Where a folded phrase occurs in the folded text: as whole words, or anywhere in dense scripts."""
     if not phrase:
         return []
@@ -202,7 +202,7 @@ def _spans(text: str, phrase: str, *, prefix: bool = False) -> list[tuple[int, i
         end = start + len(phrase)
         # A Latin word inside Japanese or Thai text is bounded by that script ("CalFreshをもらっています").
         before_ok = start == 0 or text[start - 1] == " " or _dense_char(text[start - 1])
-        after_ok = end == len(text) or text[end] == " " or prefix or _dense_char(text[end])
+        after_ok = end == len(text) or text[end] == " " or _dense_char(text[end])
         if dense or (before_ok and after_ok):
             out.append((start, end))
         start = text.find(phrase, start + 1)
@@ -211,6 +211,8 @@ def _spans(text: str, phrase: str, *, prefix: bool = False) -> list[tuple[int, i
 
 @dataclass
 class _Clause:
+    """One piece of an answer, as read: the options it names, its numbers, whether it is turned around."""
+
     text: str
     options: list[str] = field(default_factory=list)
     numbers: list[int] = field(default_factory=list)   # option numbers or a plain number
@@ -218,7 +220,6 @@ class _Clause:
     negated: bool = False
     unsure: bool = False
     leftover: str = ""
-    exact: bool = False
 
 
 def _phrases(q: Question, data: LangData) -> list[tuple[str, str, str]]:
@@ -519,7 +520,7 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
             numbers_only = False
         positives += picked
     positives = list(dict.fromkeys(positives))
-    negatives = [n for n in dict.fromkeys(negatives)]
+    negatives = list(dict.fromkeys(negatives))
     if numbers_only and positives:
         how = "number"
     return _finish(q, positives, negatives, how)
