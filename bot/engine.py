@@ -495,7 +495,8 @@ class _Turn:
             if kind == "yesno":
                 return None, Msg(N_("Sorry, please reply 1 for yes or 2 for no."))
             return None, Msg(N_("Sorry, I didn't understand. Please reply with one of the numbers below."))
-        if reading.how == "words" and step.field not in ("consent", "language"):
+        # Consent, language and the program choice answer themselves in the very next message.
+        if reading.how == "words" and step.field not in ("consent", "language", "program_choice"):
             self.readback = Msg(N_("Got it: %(answer)s."), {"answer": self.label_of(step, reading.value, choices)})
         return reading.value, None
 

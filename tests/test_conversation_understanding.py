@@ -124,3 +124,11 @@ def test_a_read_back_keeps_every_message_within_the_segment_budget(service, lang
     assert answers_of(p)["veteran"] == "yes" and answers_of(p)["public_assistance"] == "yes"
     assert all(m.segments <= MAX_SEGMENTS for m in result.messages)
     assert p.asked == "needs"
+
+
+def test_a_program_chosen_in_words_is_confirmed_once(person):
+    start(person)
+    person.answer_until("program_choice", {"first_name": "Ana", "zip": "90011", "age_range": "3", "sectors": "1",
+                                           "background": "4", "needs": "7"})
+    reply = person.says("the first one")
+    assert reply.startswith("Great choice.") and "Got it" not in reply
