@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 from intake_flows import answers as parse
 from intake_flows import detect, geo
 from intake_flows import intents as detect_intents
+from intake_flows import understand
 from intake_flows.matching import is_check
 from intake_flows.schema import FlowBundle, Step
 from intake_flows.screening import Screening
@@ -139,6 +141,8 @@ class _Turn:
         self.now = now
         self.replies: list[Reply] = []
         self.events: list[Event] = []
+        # "Got it: ..." for an answer read from words, said at the start of the next message.
+        self.readback: Msg | None = None
 
     # ---- helpers -----------------------------------------------------------------------
     @property
@@ -153,7 +157,23 @@ class _Turn:
 
     def say(self, *parts: Msg | str, **kw: Any) -> None:
         msgs = tuple(Msg(p) if isinstance(p, str) else p for p in parts)
+        if self.readback is not None:
+            readback, self.readback = self.readback, None
+            joined = Reply(text=(readback, *msgs), lang=self.lang, **kw)
+            if self.fits(joined) or not self.fits(Reply(text=msgs, lang=self.lang, **kw)):
+                self.replies.append(joined)
+                return
+            # Together they would need one more SMS than the budget: the read-back goes on its own.
+            self.replies.append(Reply(text=(readback,), lang=self.lang))
         self.replies.append(Reply(text=msgs, lang=self.lang, **kw))
+
+    def fits(self, reply: Reply) -> bool:
+        """True when the reply, as SMS shows it (numbered options, hint), stays within the segment budget."""
+        t = self.ctx.i18n(reply.lang)
+        lines = [t.render(p) for p in reply.text] + [f"{c.number}) {t.render(c.label)}" for c in reply.choices]
+        if reply.hint is not None:
+            lines.append(t.render(reply.hint))
+        return segment_info("\n".join(lines)).segments <= MAX_SEGMENTS
 
     def event(self, kind: str, **data: Any) -> None:
         self.events.append(Event(kind, data))
@@ -579,7 +599,8 @@ class _Turn:
         if len(raw) > LONG_MESSAGE:
             self.miss(step, Msg(N_("That message is too long for me. Please send a short answer.")))
             return
-        if step.skippable and step.field not in ("consent", "language") and self.is_skip(text):
+        if step.skippable and step.field not in ("consent", "language") and (
+                self.is_skip(text) or (step.kind == "text" and self.read_name(text).skip)):
             self.event("skipped", step=step.id)
             for f in step.answer_fields:
                 self.record(f, None, step_id=step.id)
@@ -587,28 +608,86 @@ class _Turn:
             return
         value, problem = self.interpret(step, text)
         if problem is not None:
+            self.readback = None
             self.miss(step, problem)
             return
+        if self.readback is not None:
+            # Events are kept after a refusal or an erasure; the typed text stays in messages, which are redacted.
+            self.event("answer_read_back", step=step.id)
         self.store(step, value)
+
+    def read_name(self, text: str) -> understand.NameReading:
+        words = self.ctx.answer_words
+        commands = [w for ws in self.ctx.bundle.keywords.keywords.values() for w in ws]
+        return understand.read_name(text, self.lang, skip_words=words["skip"], no_words=words["no"], commands=commands)
+
+    def question_for(self, step: Step, choices: Sequence[Choice]) -> understand.Question:
+        """The reader's view of a question: its numbered options, their words, and what negating each means."""
+        kind = "choice" if step.kind == "program_choice" else step.kind
+        vocab = dict(self.vocab_for(step, choices))
+        negated = {o.id: o.negated for o in step.options if o.negated}
+        ranges = {o.id: (o.min, o.max) for o in step.options if o.min is not None and o.max is not None}
+        if step.kind == "yesno":
+            negated["yes"] = "no"
+        none = "none" if any(o.id == "none" for o in step.options) else None
+        exclusive = tuple(step.exclusive) + (("none", "prefer_not") if step.kind == "flags" else ())
+        return understand.Question(step.id, kind, tuple((c.number, c.value) for c in choices), vocab,
+                                   negated, ranges, exclusive, none)
+
+    def label_of(self, step: Step, value: Any, choices: Sequence[Choice]) -> Msg:
+        """The words to read an answer back with: the options' labels in the person's language."""
+        labels = {c.value: c.label for c in choices}
+        if isinstance(value, list):
+            items = tuple(labels[v] for v in value if v in labels)
+            return items[0] if len(items) == 1 else MsgList("", items=items)
+        return labels.get(value, verbatim(str(value)))
+
+    def read_choice(self, question: understand.Question, text: str) -> understand.Reading:
+        """Reads in the conversation's language, and in the language of another script it is typed in."""
+        mine = understand.read_choice(question, text, self.lang)
+        script = detect.main_script(text)
+        names = {lang.id: lang.name for lang in self.ctx.bundle.languages}
+        if script is None or script in ("LATIN", detect.main_script(names.get(self.lang, ""))):
+            return mine
+        # "مش موافق" in an English conversation: only Arabic's own data knows that مش negates.
+        theirs = [understand.read_choice(question, text, lang) for lang in detect.language_candidates(text)
+                  if lang != self.lang and lang in names]
+        if not theirs:
+            return mine
+        doubtful = next((r for r in theirs if r.negated or r.unsure or r.clash), None)
+        if doubtful is not None:
+            return doubtful
+        values = {repr(r.value) for r in theirs if r.understood}
+        if len(values) == 1 and all(r.understood for r in theirs):
+            return theirs[0]
+        return understand.Reading()  # the languages it is written in do not settle it: ask, never guess
 
     def interpret(self, step: Step, text: str) -> tuple[Any, Msg | None]:
         """The answer's value for the step, or a kind explanation of what is expected."""
         kind = step.kind
         if kind == "text":
-            value = " ".join(text.split())
-            if not parse.has_letters(value) or parse.parse_int(value) is not None:
+            reading = self.read_name(text)
+            value = reading.name
+            if not value:
                 return None, Msg(N_("Please send your first name, or SKIP."))
             if len(value) > step.max_length:
                 return None, Msg(N_("Please send a shorter answer, up to %(max)s letters."), {"max": step.max_length})
+            if reading.from_sentence:
+                self.readback = Msg(N_("Got it: %(answer)s."), {"answer": verbatim(value)})
             return value, None
         if kind == "zip":
-            if parse.match_word(text, {"none": self.ctx.answer_words["none"]}) == "none":
-                return "none", None
-            zip5 = parse.parse_zip(text)
+            zip5 = understand.read_zip(text)
             if zip5 is None:
+                if parse.match_word(text, {"none": self.ctx.answer_words["none"]}) == "none":
+                    return "none", None
+                if understand.says_no_address(text, self.lang, ()):
+                    self.readback = Msg(N_("Got it: %(answer)s."), {"answer": Msg(N_("No fixed address"))})
+                    return "none", None
                 return None, Msg(N_("Please send a 5-digit ZIP code like 90011, or NONE if you have no fixed address."))
             if geo.lookup(zip5) is None:
                 return None, Msg(N_("I couldn't find ZIP code %(zip)s. Please check it, or send NONE."), {"zip": verbatim(zip5)})
+            if not re.search(r"\d{5}", parse.to_ascii_digits(text)):
+                self.readback = Msg(N_("Got it: %(answer)s."), {"answer": verbatim(zip5)})
             return zip5, None
         if kind == "number":
             n = parse.parse_number(text)
@@ -617,22 +696,28 @@ class _Turn:
                                  {"min": step.min if step.min is not None else 0, "max": step.max if step.max is not None else 999})
             return (int(n) if n == int(n) else n), None
         choices = self.choices_for(step)
-        numbered = [(c.number, c.value) for c in choices]
-        vocab = self.vocab_for(step, choices)
-        if kind in ("multi", "flags"):
-            picked = parse.parse_multi(text, numbered, vocab)
-            if not picked:
+        reading = self.read_choice(self.question_for(step, choices), text)
+        multi = kind in ("multi", "flags")
+        if reading.clash:
+            return None, Msg(N_("Sorry, that mixes answers that don't go together. Please pick again."))
+        if reading.negated:
+            # "not a veteran", "no college degree": what does not apply is clear, what does is not.
+            answer = self.label_of(step, list(reading.negated), choices)
+            if multi:
+                return None, Msg(N_("OK, this one does not apply: %(answer)s. Which of these do? Reply with all numbers that fit, like 1,3."),
+                                 {"answer": answer})
+            return None, Msg(N_("OK, not this one: %(answer)s. Which one fits? Please reply with one of the numbers below."),
+                             {"answer": answer})
+        if not reading.understood:
+            if multi:
                 return None, Msg(N_("Sorry, I didn't understand. Reply with the numbers of all that fit, like 1,3."))
-            exclusive = set(step.exclusive) | ({"none", "prefer_not"} if kind == "flags" else set())
-            if len(picked) > 1 and exclusive & set(picked):
-                return None, Msg(N_("Sorry, that mixes answers that don't go together. Please pick again."))
-            return picked, None
-        picked = parse.parse_choice(text, numbered, vocab)
-        if picked is None:
             if kind == "yesno":
                 return None, Msg(N_("Sorry, please reply 1 for yes or 2 for no."))
             return None, Msg(N_("Sorry, I didn't understand. Please reply with one of the numbers below."))
-        return picked, None
+        # Consent, language and the program choice answer themselves in the very next message.
+        if reading.how == "words" and step.field not in ("consent", "language", "program_choice"):
+            self.readback = Msg(N_("Got it: %(answer)s."), {"answer": self.label_of(step, reading.value, choices)})
+        return reading.value, None
 
     def miss(self, step: Step, problem: Msg) -> None:
         intake = self.intake

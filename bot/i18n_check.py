@@ -382,7 +382,35 @@ def check_catalog(lang_id: str, path: Path | None, template: Catalog, keywords: 
         if message.id and (message.id if not isinstance(message.id, list) else tuple(message.id)) not in known:
             problems.append(Problem(lang_id, "obsolete", _ids(message)[0], "no longer in the code: run `hrtp-intake i18n extract`"))
     problems.extend(check_compiled(lang_id, path, catalog))
+    problems.extend(answer_data_problems(lang_id))
     return problems
+
+
+# The least a language's answer data (intake_flows/data/understand/) needs for people to be read well.
+ANSWER_DATA_MINIMUM = {"numbers": 9, "negation": 3, "fillers": 3, "name_intro": 1, "name_skip": 1, "answers": 8}
+
+
+def answer_data_problems(lang_id: str) -> list[Problem]:
+    """A language whose answer data is missing or thin: numbers, negation words, names, everyday words."""
+    from intake_flows import understand
+
+    path = understand.UNDERSTAND_DIR / f"{lang_id}.yaml"
+    if not path.exists():
+        return [Problem(lang_id, "answer_data", "", f"no answer data at {path.relative_to(path.parents[3])}: "
+                                                    "copy en.yaml's parts and fill them for the language")]
+    try:
+        doc = understand._read_file(lang_id)
+        understand.load(lang_id)
+    except ValueError as exc:
+        return [Problem(lang_id, "answer_data", "", f"{path.name}: {exc}")]
+    names = doc.get("names") or {}
+    have = {"numbers": len(doc.get("numbers") or {}) + len(doc.get("multipliers") or {}),
+            "negation": len((doc.get("negation") or {}).get("words") or []), "fillers": len(doc.get("fillers") or []),
+            "name_intro": len(names.get("intro") or []), "name_skip": len(names.get("skip") or []),
+            "answers": len(doc.get("answers") or {})}
+    return [Problem(lang_id, "answer_data", "", f"{path.name}: only {have[k]} {k.replace('_', ' ')} (at least {n}); "
+                                                "people in this language will be read poorly")
+            for k, n in ANSWER_DATA_MINIMUM.items() if have[k] < n]
 
 
 def _message_problems(lang_id: str, message: Message, catalog: Catalog, accepted: Mapping[str, set[str]],

@@ -160,6 +160,15 @@ def language_candidates(text: str) -> tuple[str, ...]:
     return ()
 
 
+def main_script(text: str) -> str | None:
+    """The script most of the text's letters are in ("LATIN", "ARABIC", "HAN", ...), or None."""
+    counts = _script_counts(text)
+    if not counts:
+        return None
+    script = max(counts, key=lambda k: counts[k])
+    return "HAN" if script in ("HIRAGANA", "KATAKANA") else script
+
+
 def best_guess(text: str) -> str | None:
     """The language shown, or the usual one of the two sharing its script; None when nothing shows."""
     found = language_candidates(text)

@@ -37,6 +37,8 @@ class Weights:
     paid: float = 1.0
     per_mile: float = 0.05
     max_penalty_miles: float = 60.0
+    # Beyond this, "2,437 miles from 10001" helps nobody: a ZIP outside the region gets no distance reason.
+    max_reason_miles: float = 75.0
     # A program with no site on file counts as this far, so it neither wins nor loses on distance.
     unknown_site_miles: float = 10.0
     language: float = 1.0
@@ -216,7 +218,8 @@ def assess(program: Program, person: Person, w: Weights = WEIGHTS) -> Candidate:
     else:
         miles = site[1]
         c["distance"] = -w.per_mile * min(miles, w.max_penalty_miles)
-        pluses.append(_distance_reason(miles, person.zip))
+        if miles <= w.max_reason_miles:
+            pluses.append(_distance_reason(miles, person.zip))
 
     # Supportive services that answer stated needs.
     services = known(program, "supportive_services") or ()

@@ -33,6 +33,11 @@ class Option(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     label: str
     words: tuple[str, ...] = ()
+    # A number answer ("I'm 23") picks the option whose range holds it.
+    min: float | None = None
+    max: float | None = None
+    # What "not <this option>" means ("no diploma" is no_diploma); without it, a negated option is asked about.
+    negated: str | None = None
 
 
 class Condition(_Strict):
@@ -105,6 +110,9 @@ class Step(_Strict):
             if o.id in seen:
                 raise ValueError(f"option id {o.id!r} appears twice")
             seen.add(o.id)
+        wrong = [f"{o.id} -> {o.negated}" for o in self.options if o.negated and o.negated not in seen]
+        if wrong:
+            raise ValueError(f"`negated` names unknown options: {wrong}")
         unknown = [e for e in self.exclusive if e not in seen]
         if unknown:
             raise ValueError(f"`exclusive` names unknown options {unknown}")

@@ -530,3 +530,20 @@ def test_i18n_commands(runtime) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.startswith("| language |") and "| es |" in result.output
     assert runner.invoke(i18n_group, ["check", "--lang", "xx"]).exit_code == 2
+
+
+def test_a_language_with_thin_answer_data_fails_the_check(tmp_path: Path, monkeypatch) -> None:
+    from bot import i18n_check
+    from intake_flows import understand
+
+    assert all(i18n_check.answer_data_problems(lang) == [] for lang in understand.languages_with_data())
+    (tmp_path / "data" / "understand").mkdir(parents=True)
+    (tmp_path / "data" / "understand" / "xx.yaml").write_text("lang: xx\nnumbers: {uno: 1}\n", encoding="utf-8")
+    monkeypatch.setattr(understand, "UNDERSTAND_DIR", tmp_path / "data" / "understand")
+    understand.load.cache_clear()
+    try:
+        kinds = {p.detail.split(": ", 1)[1].split(" (")[0] for p in i18n_check.answer_data_problems("xx")}
+        assert "only 1 numbers" in kinds and "only 0 negation" in kinds
+        assert "no answer data" in i18n_check.answer_data_problems("yy")[0].detail
+    finally:
+        understand.load.cache_clear()

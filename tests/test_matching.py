@@ -133,6 +133,13 @@ def test_closer_ranks_higher_and_says_how_far():
     assert ranked[1].components["distance"] < ranked[0].components["distance"] < 0
 
 
+def test_a_zip_across_the_country_gets_no_distance_reason():
+    """10001 (New York) once read "2,437 miles from 10001"; it still ranks last on distance, quietly."""
+    [m] = match([prog("la", site_zips=["90011"])], person(zip="10001"))
+    assert not [r for r in m.reasons if r.msgid in (MILES, UNDER_A_MILE)]
+    assert m.components["distance"] == pytest.approx(-WEIGHTS.per_mile * WEIGHTS.max_penalty_miles)
+
+
 def test_the_nearest_of_several_sites_counts():
     [m] = match([prog("two_sites", site_zips=["93534", "90011"])], person())
     assert UNDER_A_MILE in msgids(m)

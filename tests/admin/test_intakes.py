@@ -112,6 +112,15 @@ def test_detail_shows_answers_in_english_for_a_spanish_speaker(staff, svc):
     assert "Hola" in page  # the conversation
 
 
+def test_detail_shows_what_was_typed_beside_what_was_understood(staff, svc):
+    p = complete_intake(svc, "+13235550121", "Hi my name is Dana", {"age_range": "I'm 23", "employment": "got laid off"})
+    page = staff.get(f"/admin/intakes/{intake_id_of(p)}").get_data(as_text=True)
+    assert "18 to 24<br><small class=\"muted\">typed: “I&#39;m 23”</small>" in page
+    assert "typed: “got laid off”" in page
+    assert "typed: “Hi my name is Dana”" in page
+    assert "typed: “1,2”" not in page  # an option's number says nothing more
+
+
 def test_detail_shows_rules_matches_with_score_parts_and_other_people_on_the_phone(staff, svc):
     first = complete_intake(svc, "+13235550130", "Maria", start=NOV)
     first.says("NEW")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,13 +98,19 @@ def intake(intake_id: int, preview: Any = None, form: Any = None) -> Any:
     sc = intake.screening or {}
     match_names = {m["program"]: english(m.get("name"), en) for m in sc.get("matches", [])}
     program_names = {**match_names, **names}
+    # An answer is recorded in the same moment as the message that gave it: what the person typed, beside
+    # what was understood, so staff can see a misreading (redacted messages have no text).
+    typed_at = {m.created_at: m.text for m in messages if m.direction == "in" and m.text}
     rows = []
     for a in answers:
         step = flow.by_field.get(a.field)
+        value = answer_label(flow, langs, a.field, a.value, program_names)
+        typed = typed_at.get(a.answered_at)
+        if typed and (re.fullmatch(r"[\d\s,;/&+.]+", typed) or typed.strip().casefold() == str(value).casefold()):
+            typed = None  # an option's number or its own words say nothing more
         rows.append({"field": a.field, "label": FIELD_LABELS.get(a.field, a.field),
                      "question": (step.prompt or "") if step else "",
-                     "value": answer_label(flow, langs, a.field, a.value, program_names), "raw": a.value,
-                     "at": a.answered_at})
+                     "value": value, "raw": a.value, "typed": typed, "at": a.answered_at})
     elig = sc.get("eligibility") or {}
     reasons = [{"rule": r["rule"], "result": r["result"], "text": english(r.get("text"), en), "source": r.get("source"),
                 "placeholder": r.get("placeholder")} for r in elig.get("reasons", [])]
