@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from bot.staff import User, refer
 from bot.store import Intake
@@ -84,9 +85,9 @@ def test_sign_in_filter_and_open_an_intake(page, live, artifacts):
 
     page.get_by_role("link", name="Rosa").click()
     assert page.get_by_role("heading", level=1).inner_text().startswith("Rosa")
-    assert page.get_by_role("cell", name="Español (es)").is_visible()
-    assert page.locator("table.answers").get_by_text("25 to 54").is_visible()
-    assert page.get_by_text("You live in LA County.").is_visible()
+    expect(page.get_by_role("cell", name="Español (es)")).to_be_visible()
+    expect(page.locator("table.answers").get_by_text("25 to 54")).to_be_visible()
+    expect(page.get_by_text("You live in LA County.")).to_be_visible()
 
 
 def test_staff_take_an_intake_from_new_to_placed_refer_and_message(page, live, twilio, artifacts):
@@ -95,26 +96,26 @@ def test_staff_take_an_intake_from_new_to_placed_refer_and_message(page, live, t
     for label in ("Contacted", "Enrolled", "Completed training"):
         page.get_by_label("Change status to").select_option(label=label)
         page.get_by_role("button", name="Change status").click()
-        assert page.get_by_text(re.compile("Status is now")).is_visible()
+        expect(page.get_by_text(re.compile("Status is now"))).to_be_visible()
     page.get_by_label("Change status to").select_option(label="Placed")
     page.get_by_label("Hourly wage ($)").fill("26.75")
     page.get_by_label("Yes", exact=True).check()
     page.get_by_role("button", name="Change status").click()
-    assert page.get_by_text("Status is now placed.").is_visible()
+    expect(page.get_by_text("Status is now placed.")).to_be_visible()
     assert page.locator(".titlebar .badge.s-placed").inner_text() == "Placed"
-    assert page.get_by_text("$26.75/hr, apprenticeship").first.is_visible()
+    expect(page.get_by_text("$26.75/hr, apprenticeship").first).to_be_visible()
 
     page.get_by_label("Refer to program").select_option("pcc_pre_apprenticeship")
     page.get_by_role("button", name="Refer", exact=True).click()
-    assert page.get_by_text("Referred to PCC Pre-Apprenticeship Certificate.").is_visible()
+    expect(page.get_by_text("Referred to PCC Pre-Apprenticeship Certificate.")).to_be_visible()
 
     page.get_by_label("Template").select_option(label="We will call you")
     page.get_by_role("button", name="Preview").click()
-    assert page.locator("#preview").get_by_text("A staff member will call you").is_visible()
+    expect(page.locator("#preview").get_by_text("A staff member will call you")).to_be_visible()
     page.get_by_role("button", name="Send", exact=True).click()
-    assert page.get_by_text("Message sent (queued).").is_visible()
+    expect(page.get_by_text("Message sent (queued).")).to_be_visible()
     assert twilio.sent[-1]["To"] == "+13235550101"
-    assert page.locator(".transcript li.staff").last.get_by_text("A staff member will call you").is_visible()
+    expect(page.locator(".transcript li.staff").last.get_by_text("A staff member will call you")).to_be_visible()
     page.screenshot(path=str(artifacts / "admin-detail.png"), full_page=True)
 
 
@@ -133,12 +134,12 @@ def test_a_partner_sees_only_their_referrals(page, live):
     assert rows(page) == ["Luis"]
     assert page.get_by_role("link", name="Metrics").count() == 0
     page.goto(f"{live.url}/admin/intakes/{live.ids['maria']}")
-    assert page.get_by_role("heading", name="Not Found").is_visible()
+    expect(page.get_by_role("heading", name="Not Found")).to_be_visible()
     page.goto(f"{live.url}/admin/intakes/{live.ids['luis']}")
     assert page.get_by_role("button", name="Refer").count() == 0 and page.get_by_role("button", name="Send").count() == 0
     page.get_by_label("Change status to").select_option(label="Contacted")
     page.get_by_role("button", name="Change status").click()
-    assert page.get_by_text("Status is now contacted.").is_visible()
+    expect(page.get_by_text("Status is now contacted.")).to_be_visible()
 
 
 def test_the_dashboard_shows_indicators_from_the_data(page, live, artifacts):
@@ -158,7 +159,7 @@ def test_the_dashboard_shows_indicators_from_the_data(page, live, artifacts):
     assert page.locator("#kpi-placed").inner_text() == "1"
     assert page.locator("#kpi-wage").inner_text() == "$23.00"
     assert page.locator("svg.chart").count() >= 3
-    assert page.locator("#t-by_sector").get_by_text("Construction").is_visible()
+    expect(page.locator("#t-by_sector").get_by_text("Construction")).to_be_visible()
     page.screenshot(path=str(artifacts / "admin-dashboard.png"), full_page=True)
     with page.expect_download() as info:
         page.locator("#csv-summary").click()
@@ -267,7 +268,7 @@ def test_on_a_phone_the_list_and_an_arabic_conversation_read_right(phone, live, 
     page.screenshot(path=str(artifacts / "admin-programs-390.png"), full_page=True)
     page.goto(f"{live.url}/admin/programs/fund_wildfire_rebuild")
     assert wider_than_the_phone(page) == 0, "the program form widens the page"
-    assert page.get_by_text("Unconfirmed program: not offered to job seekers.").is_visible()
+    expect(page.get_by_text("Unconfirmed program: not offered to job seekers.")).to_be_visible()
     assert page.get_by_label("Wage per hour while training ($) placeholder").input_value() == "20"
     assert low_contrast(page) == []
     page.screenshot(path=str(artifacts / "admin-program-form-390.png"))
