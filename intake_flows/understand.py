@@ -407,6 +407,8 @@ def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[s
         if n is not None:
             c.numbers.append(n)
             c.leftover = ""
+    if c.options and not q.ranges and c.numbers and all(1900 <= n <= 2100 for n in c.numbers) and not c.ordinal:
+        c.numbers = []  # "got my GED in 2015": a year beside an option's words is when, not which
     return c
 
 
@@ -599,7 +601,9 @@ def says_no_address(text: str, lang: str, words: Sequence[str]) -> bool:
     data = load(lang)
     f = normalize(text)
     phrases = set(_folded(words)) | set(data.answers.get("zip", {}).get("none", ()))
-    return any(_spans(f, p) for p in phrases)
+    # Fillers carry nothing: "wala po akong tirahan" is "wala akong tirahan".
+    bare = " ".join(w for w in f.split() if w not in data.fillers)
+    return any(_spans(f, p) or _spans(bare, p) for p in phrases)
 
 
 # ---- names --------------------------------------------------------------------------------------

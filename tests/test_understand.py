@@ -349,3 +349,13 @@ def test_one_shared_word_of_a_sentence_does_not_name_an_option_by_its_label():
                    {"stable": ("Իմ սեփական տունը",), "prefer_not": ("Չեմ ուզում ասել",)})
     assert u.read_choice(q, "ուզում եմ խոսել աշխատակցի հետ", "hy").value is None
     assert u.read_choice(q, "ուզում", "hy").value == "prefer_not"
+
+
+def test_a_year_beside_an_option_is_not_an_option_number():
+    assert read("education", "got my GED in 2015") == "hs_ged"
+    assert read("education", "2015") is None
+
+
+def test_fillers_do_not_hide_having_no_address():
+    assert u.says_no_address("wala po akong tirahan", "tl", ())
+    assert not u.says_no_address("90011 po", "tl", ())
