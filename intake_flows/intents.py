@@ -19,6 +19,15 @@ _CLAUSES = re.compile(r"[,.;!\n。！，、،؛?？]+")
 _KEEP_CATEGORIES = ("L", "N", "M", "Z")
 
 
+def _clauses(text: str) -> list[str]:
+    """The message cut at punctuation, and at spaces in scripts that write words together: a space
+    is where Thai, Khmer, Chinese and Japanese writers break a sentence ("พอแล้ว ไม่ต้องส่งมา")."""
+    out: list[str] = []
+    for part in _CLAUSES.split(text):
+        out += part.split() if is_dense(part) else [part]
+    return out
+
+
 @dataclass(frozen=True)
 class Intent:
     """What a message asks for: a keyword action, a language to switch to, or perhaps a stop."""
@@ -96,7 +105,7 @@ class Intents:
         found = self._phrase(c)
         if found:
             return found
-        clauses = [core(p) for p in _CLAUSES.split(text)]
+        clauses = [core(p) for p in _clauses(text)]
         clauses = [p for p in clauses if p and p not in self.fillers]
         if len(clauses) > 1 and all(self._is_opt_out(p) for p in clauses):
             return Intent("opt_out", exact=False)

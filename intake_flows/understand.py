@@ -42,6 +42,8 @@ class LangData:
     name_skip: tuple[str, ...]
     not_names: frozenset[str]
     answers: Mapping[str, Mapping[str, tuple[str, ...]]]
+    decades: tuple[str, ...] = ()          # after a number, "a decade of it": 20대, 20代, 20多岁 (20 to 29)
+    joined_separators: tuple[str, ...] = ()  # joining words written onto the next word: Arabic و in "والصحة"
     units_before_tens: bool = False
     label_words: bool = True
 
@@ -99,6 +101,7 @@ def load(lang: str) -> LangData:
                          for d in docs for w in ((d.get("names") or {}).get("after") or []) if fold(str(w))),
         name_skip=merged_list("names", "skip"), not_names=frozenset(merged_list("names", "not_names")),
         answers={q: {o: _folded(w) for o, w in opts.items()} for q, opts in answers.items()},
+        decades=merged_list("decades"), joined_separators=_folded(docs[0].get("joined_separators") or ()),
         units_before_tens=bool(docs[0].get("units_before_tens")),
         label_words=docs[0].get("label_words", True) is not False,
     )
@@ -151,12 +154,12 @@ def normalize(text: str) -> str:
     return " ".join(fold(kept).split())
 
 
-def _clauses(text: str, data: LangData, keep: Sequence[str] = ()) -> list[str]:
+def _clauses(text: str, data: LangData, keep: Sequence[str] = (), known: Sequence[str] = ()) -> list[str]:
     """The answer cut at punctuation and at words that join separate answers ("y", "và", "和"),
     except inside a phrase of `keep` that holds such a word ("حمل و نقل", "salud y bienestar")."""
     out: list[str] = []
     for chunk in _CLAUSE.split(clean(text)):
-        f = normalize(chunk)
+        f = _unjoin(normalize(chunk), data, known)
         if not f:
             continue
         for phrase in keep:
@@ -177,6 +180,21 @@ def _clauses(text: str, data: LangData, keep: Sequence[str] = ()) -> list[str]:
             parts = nxt
         out += [p.replace("\x00", " ").strip() for p in parts if p.strip()]
     return out
+
+
+def _unjoin(f: str, data: LangData, known: Sequence[str]) -> str:
+    """A joining word written onto the next one stands apart when the rest is an answer's word:
+    "البناء والصحة" is "البناء و الصحة" (construction and health), not one unknown word after it."""
+    if not data.joined_separators or not known:
+        return f
+    known_set = set(known)
+    words = []
+    for w in f.split():
+        sep = next((j for j in data.joined_separators if w.startswith(j) and len(fold(w[len(j):])) >= 3
+                    and w not in known_set and w not in data.negation and w not in data.numbers
+                    and fold(w[len(j):]) in known_set), None)
+        words += [sep, fold(w[len(sep):])] if sep else [w]
+    return " ".join(words)
 
 
 def _only_number(text: str, data: LangData) -> bool:
@@ -217,6 +235,7 @@ class _Clause:
     options: list[str] = field(default_factory=list)
     numbers: list[int] = field(default_factory=list)   # option numbers or a plain number
     ordinal: bool = False
+    decade: bool = False       # "20대": the number is the start of a decade, not an age
     negated: bool = False
     unsure: bool = False
     leftover: str = ""
@@ -367,6 +386,9 @@ def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[s
     # Numbers: digits anywhere, or the words left over once the option words and fillers are gone.
     rest = c.leftover
     spans = _numbers_in(rest)
+    if len(spans) == 1 and data.decades:
+        after = rest[spans[0][1]:].lstrip()
+        c.decade = any(after.startswith(d) for d in data.decades)
     if spans:
         c.numbers += [int(rest[a:b]) for a, b in spans]
         for a, b in reversed(spans):
@@ -385,6 +407,8 @@ def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[s
         if n is not None:
             c.numbers.append(n)
             c.leftover = ""
+    if c.options and not q.ranges and c.numbers and all(1900 <= n <= 2100 for n in c.numbers) and not c.ordinal:
+        c.numbers = []  # "got my GED in 2015": a year beside an option's words is when, not which
     return c
 
 
@@ -422,7 +446,9 @@ def _label_word(rest: str, q: Question, data: LangData) -> list[str]:
                     found.add(value)
             else:
                 tokens = [t for t in rest.split() if len(t) >= 5 and t not in skip]  # not "some", "have"
-                if tokens and any(t in fw.split() for t in tokens):
+                # Every long word must be the label's: one shared word ("ուզում", want) in a sentence
+                # about something else ("I want to talk with staff") does not name "I don't want to say".
+                if tokens and all(t in fw.split() for t in tokens):
                     found.add(value)
     return sorted(found) if len(found) == 1 else []
 
@@ -451,7 +477,8 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
 
     keep = [p for p, kind, _ in phrases if kind == "opt" and any(
         (sep in p and len(p) > len(sep)) if is_dense(sep) else f" {sep} " in f" {p} " for sep in data.separators)]
-    clauses = [_read_clause(c, q, data, phrases) for c in _clauses(text, data, keep)]
+    known = [p for p, kind, _ in phrases if kind == "opt"]
+    clauses = [_read_clause(c, q, data, phrases) for c in _clauses(text, data, keep, known)]
     positives: list[str] = []
     negatives: list[str] = []
     how = "words"
@@ -468,8 +495,10 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
                     return Reading()
                 picked = hit
                 numbers_only = False
-            elif q.ranges and not c.ordinal and len(c.numbers) == 1 and c.numbers[0] not in by_number:
-                hit = [v for v, (lo, hi) in q.ranges.items() if lo <= c.numbers[0] <= hi]
+            elif q.ranges and not c.ordinal and len(c.numbers) == 1 and (c.decade or c.numbers[0] not in by_number):
+                # "20대" (in my twenties) is 20 to 29: one range only if it holds the whole decade.
+                top = c.numbers[0] + (9 if c.decade else 0)
+                hit = [v for v, (lo, hi) in q.ranges.items() if lo <= c.numbers[0] and top <= hi]
                 if len(hit) != 1:
                     return Reading()
                 picked = hit
@@ -572,7 +601,9 @@ def says_no_address(text: str, lang: str, words: Sequence[str]) -> bool:
     data = load(lang)
     f = normalize(text)
     phrases = set(_folded(words)) | set(data.answers.get("zip", {}).get("none", ()))
-    return any(_spans(f, p) for p in phrases)
+    # Fillers carry nothing: "wala po akong tirahan" is "wala akong tirahan".
+    bare = " ".join(w for w in f.split() if w not in data.fillers)
+    return any(_spans(f, p) or _spans(bare, p) for p in phrases)
 
 
 # ---- names --------------------------------------------------------------------------------------

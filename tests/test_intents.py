@@ -59,3 +59,18 @@ def test_ordinary_answers_are_no_keyword(typed: str) -> None:
 def test_a_language_name_switches_to_every_language_it_names_and_never_by_its_id() -> None:
     assert INTENTS.read("中文").langs == ("zh-Hans", "zh-Hant")
     assert INTENTS.read("hi") is None and INTENTS.read("ja") is None
+
+
+@pytest.mark.parametrize("typed", [
+    "พอแล้ว ไม่ต้องส่งมา", "ไม่ต้องส่งข้อความมาอีก", "मुझे मैसेज मत भेजो", "अब मैसेज मत करो", "もうメッセージ送らないでください",
+    "不要再傳訊息給我", "لا ترسلوا لي رسائل", "no quiero mensajes", "BAJA", "դադարեցրեք", "កុំផ្ញើមកទៀត",
+])
+def test_requests_to_stop_found_by_the_held_out_corpus_opt_out(typed: str) -> None:
+    found = INTENTS.read(typed)
+    assert found is not None and found.action == "opt_out", typed
+
+
+@pytest.mark.parametrize("typed", ["ไม่ต้องส่ง เอกสาร", "สวัสดี ครับ", "我 想 找 工作"])
+def test_a_space_in_a_dense_script_splits_clauses_but_only_all_stops_opt_out(typed: str) -> None:
+    found = INTENTS.read(typed)
+    assert found is None or found.action != "opt_out", typed

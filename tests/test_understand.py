@@ -321,3 +321,41 @@ def test_no_at_the_name_question_skips_it():
 ])
 def test_answers_to_another_question_are_not_stretched_to_fit_this_one(lang, step, text):
     assert read(step, text, lang) is None
+
+
+# ---- found by the held-out corpus (tests/data/utterances_heldout/) -----------------------------------
+
+@pytest.mark.parametrize("lang,text,age", [
+    ("ko", "20대", None), ("ko", "20대요", None), ("ja", "20代です", None), ("zh-Hans", "20多岁", None),
+    ("ko", "30대", "25_54"), ("ja", "40代", "25_54"), ("zh-Hant", "30多歲", "25_54"), ("ko", "20살", "18_24"),
+])
+def test_a_decade_is_an_age_range_only_when_one_option_holds_all_of_it(lang, text, age):
+    assert read("age_range", text, lang) == age
+
+
+@pytest.mark.parametrize("step,text,ids", [
+    ("sectors", "البناء والصحة", ["construction", "healthcare"]),
+    ("needs", "مواصلات وحضانة", ["transportation", "childcare"]),
+    ("needs", "رعاية الاطفال والمواصلات", ["childcare", "transportation"]),
+    ("background", "ولا واحد", ["none"]),
+])
+def test_the_arabic_and_written_onto_the_next_word_joins_two_answers(step, text, ids):
+    assert sorted(read(step, text, "ar") or []) == sorted(ids)
+
+
+def test_one_shared_word_of_a_sentence_does_not_name_an_option_by_its_label():
+    # Armenian "I want to talk with staff" shares only "want" with the label "I don't want to say".
+    q = u.Question("housing", "choice", ((1, "stable"), (2, "prefer_not")),
+                   {"stable": ("Իմ սեփական տունը",), "prefer_not": ("Չեմ ուզում ասել",)})
+    assert u.read_choice(q, "ուզում եմ խոսել աշխատակցի հետ", "hy").value is None
+    assert u.read_choice(q, "ուզում", "hy").value == "prefer_not"
+
+
+def test_a_year_beside_an_option_is_not_an_option_number():
+    assert read("education", "got my GED in 2015") == "hs_ged"
+    assert read("education", "2015") is None
+
+
+def test_fillers_do_not_hide_having_no_address():
+    assert u.says_no_address("wala po akong tirahan", "tl", ())
+    assert not u.says_no_address("90011 po", "tl", ())

@@ -1,4 +1,4 @@
-"""The utterance corpus (tests/data/utterances/) stays valid against the flow it measures."""
+"""The utterance corpora (tests/data/utterances/ and the held-out utterances_heldout/) stay valid against the flow."""
 
 from __future__ import annotations
 
@@ -25,22 +25,29 @@ def _bench():
 bench = _bench()
 FLOW = load_flow(DATA_DIR / "intake.yaml")
 LANGUAGE_IDS = [lang.id for lang in load_languages(DATA_DIR / "languages.yaml")]
+# Each corpus and the entries it needs per language.
+CORPORA = {"utterances": (bench.CORPUS_DIR, bench.MIN_ENTRIES),
+           "utterances_heldout": (bench.HELDOUT_DIR, bench.HELDOUT_MIN_ENTRIES)}
 
 
-def test_there_is_one_corpus_file_per_supported_language() -> None:
-    files = {p.stem for p in bench.CORPUS_DIR.glob("*.yaml")}
+@pytest.mark.parametrize("corpus", CORPORA)
+def test_there_is_one_corpus_file_per_supported_language(corpus: str) -> None:
+    files = {p.stem for p in CORPORA[corpus][0].glob("*.yaml")}
     assert files == set(LANGUAGE_IDS) == set(bench.LANGUAGES)
 
 
+@pytest.mark.parametrize("corpus", CORPORA)
 @pytest.mark.parametrize("lang", LANGUAGE_IDS)
-def test_every_entry_names_a_real_question_and_real_values(lang: str) -> None:
-    corpus = bench.load_corpus(languages=[lang])
-    assert bench.problems(corpus, FLOW, LANGUAGE_IDS) == []
+def test_every_entry_names_a_real_question_and_real_values(corpus: str, lang: str) -> None:
+    directory, minimum = CORPORA[corpus]
+    found = bench.load_corpus(directory, languages=[lang])
+    assert bench.problems(found, FLOW, LANGUAGE_IDS, minimum=minimum) == []
 
 
+@pytest.mark.parametrize("corpus", CORPORA)
 @pytest.mark.parametrize("lang", LANGUAGE_IDS)
-def test_every_question_kind_is_covered_with_opt_outs_and_keywords(lang: str) -> None:
-    entries = bench.load_corpus(languages=[lang])[lang]
+def test_every_question_kind_is_covered_with_opt_outs_and_keywords(corpus: str, lang: str) -> None:
+    entries = bench.load_corpus(CORPORA[corpus][0], languages=[lang])[lang]
     asked = {e.at if e.at in bench.MOMENTS else bench.step_for(FLOW, e.at).id for e in entries}
     questions = {s.id for s in FLOW.steps if s.kind not in ("result", "end")} | set(bench.MOMENTS)
     assert questions - asked == set(), f"{lang}: no entries for {sorted(questions - asked)}"
