@@ -176,6 +176,17 @@ def from_locale_tag(tag: str | None, supported: Iterable[str]) -> str | None:
     return known.get(base)
 
 
+def is_referral_code(code: str) -> bool:
+    """The documented form: 2 to 32 of A-Z, 0-9, _ and -, starting with a letter or digit (any case)."""
+    return _CODE.fullmatch(code) is not None
+
+
+def link_referral_code(payload: str | None) -> str | None:
+    """The code a link carried (web ?ref=, Telegram /start), upper-cased; anything else is no code at all."""
+    code = (payload or "").strip()
+    return code.upper() if is_referral_code(code) else None
+
+
 def referral_code(text: str, known: frozenset[str] | set[str] = frozenset()) -> str | None:
     """The code in "JOIN CODE" (or a known code sent alone), upper-cased; None otherwise."""
     words = text.strip().split()
