@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 import uuid
@@ -139,11 +140,25 @@ def simulate_command(files: tuple[Path, ...], as_json: bool, database: str | Non
 def export_command(fmt: str, since: datetime | None, output: click.utils.LazyFile) -> None:
     """Export complete and partial intakes, streamed so any number fits in memory."""
     from bot.export import export_csv, export_jsonl
+    from bot.staff import audit
 
     since_utc = since.replace(tzinfo=timezone.utc) if since else None
+    # Written first, as the admin's export is: an export that fails part-way still took personal data out.
+    with _service().db.writing() as s:
+        audit(s, None, "export", "intakes", None, {
+            "via": "cli", "format": fmt, "since": since_utc.isoformat() if since_utc else None,
+            "system_user": _system_user(), "output": str(getattr(output, "name", "") or "")[:200] or None})
     chunks = export_csv(_service().db, since_utc) if fmt == "csv" else export_jsonl(_service().db, since_utc)
     for chunk in chunks:
         output.write(chunk)
+
+
+def _system_user() -> str | None:
+    """Who ran a command, as the server knows them (the audit log's only name for a command-line export)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 @click.command("add-referral-code")
@@ -154,8 +169,12 @@ def export_command(fmt: str, since: datetime | None, output: click.utils.LazyFil
 def add_referral_code_command(code: str, organisation: str | None, note: str | None) -> None:
     """Register an outreach referral code so intakes that use it are attributed."""
     from bot.store import ReferralCode
+    from intake_flows.detect import is_referral_code
 
     code = code.strip().upper()
+    if not is_referral_code(code):
+        raise click.BadParameter("use 2 to 32 letters, digits, _ or -, starting with a letter or digit, like EASTLA1",
+                                 param_hint="CODE")
     with _service().db.writing() as s:
         row = s.get(ReferralCode, code) or ReferralCode(code=code)
         row.organisation, row.note, row.active = organisation, note, True
