@@ -39,3 +39,34 @@ def test_a_hundred_and_fifty_idle_connections_do_not_lock_others_out(served):
 
 def test_a_request_body_over_a_megabyte_is_refused(served):
     assert get(served, "/webhooks/twilio", b"x" * (2 << 20)) == 413
+
+
+def test_an_idle_connection_is_closed_after_the_channel_timeout(app):
+    import time
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=2, **{**SERVE_OPTIONS, "channel_timeout": 1,
+                                                                        "cleanup_interval": 1})
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        idle = socket.create_connection(("127.0.0.1", server.effective_port))
+        idle.settimeout(10)
+        started = time.monotonic()
+        assert idle.recv(1) == b""  # the server hung up on a connection that sent nothing
+        assert time.monotonic() - started < 5
+        idle.close()
+    finally:
+        server.close()
+
+
+def test_serve_passes_its_limits_to_waitress(app, monkeypatch):
+    import waitress
+
+    seen = {}
+    monkeypatch.setattr(waitress, "serve", lambda wsgi, **kw: seen.update(kw))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["serve", "--connection-limit", "250", "--channel-timeout", "15", "--threads", "4"])
+    assert result.exit_code == 0, result.output
+    assert (seen["connection_limit"], seen["channel_timeout"], seen["threads"]) == (250, 15, 4)
+    assert seen["max_request_body_size"] == 1 << 20 and "250 connections" in result.output
+    assert runner.invoke(args=["serve"]).exit_code == 0
+    assert (seen["connection_limit"], seen["channel_timeout"]) == (1000, 20)

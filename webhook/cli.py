@@ -29,9 +29,14 @@ SERVE_OPTIONS = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_inter
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Requests handled at once; more wait in line.")
+@click.option("--connection-limit", default=SERVE_OPTIONS["connection_limit"], show_default=True,
+              type=click.IntRange(min=1), help="Open connections accepted at once, idle ones included.")
+@click.option("--channel-timeout", default=SERVE_OPTIONS["channel_timeout"], show_default=True,
+              type=click.IntRange(min=1), help="Seconds a connection may sit idle before it is closed.")
 @with_appcontext
-def serve_command(host: str, port: int, threads: int) -> None:
+def serve_command(host: str, port: int, threads: int, connection_limit: int, channel_timeout: int) -> None:
     """Run the web service (webhooks, web chat, admin) with waitress."""
     from waitress import serve
 
@@ -43,7 +48,10 @@ def serve_command(host: str, port: int, threads: int) -> None:
     click.echo(f"  Staff admin: http://{shown}:{port}/admin (first account: .venv/bin/hrtp-intake create-user NAME --role admin)")
     click.echo(f"  Database: {app.config['DATABASE_URL']}")
     click.echo(f"  Twilio webhook: POST http://{shown}:{port}/webhooks/twilio")
-    serve(app, host=host, port=port, threads=threads, ident="hrtp-intake", **SERVE_OPTIONS)
+    click.echo(f"  Up to {connection_limit} connections, idle ones closed after {channel_timeout} s, "
+               f"request bodies up to {SERVE_OPTIONS['max_request_body_size'] >> 20} MB")
+    serve(app, host=host, port=port, threads=threads, ident="hrtp-intake",
+          **{**SERVE_OPTIONS, "connection_limit": connection_limit, "channel_timeout": channel_timeout})
 
 
 @click.command("chat")
