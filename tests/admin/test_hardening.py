@@ -88,7 +88,7 @@ def test_a_script_in_data_gets_no_nonce(client):
     assert "<script>alert(1)" not in body and body.count("<script nonce=") == 1
 
 
-def test_hsts_only_when_served_over_https(app, client, app_config):
+def test_hsts_only_when_served_over_https(app):
     # The admin fixtures' PUBLIC_BASE_URL is https: every answer pins the browser to https.
     for path in ("/chat", "/healthz", "/admin/login"):
         assert app.test_client().get(path).headers["Strict-Transport-Security"] == "max-age=31536000"
@@ -165,7 +165,7 @@ def codes(svc) -> list[str | None]:
 
 @pytest.mark.parametrize("ref", ['=HYPERLINK("http://evil.example")', "+1", "-EAST", "@x", "EAST LA", "É1",
                                  "A", "X" * 33, "east\tla"])
-def test_a_web_link_code_outside_the_documented_form_is_ignored_and_the_intake_starts(client, app, ref):
+def test_a_web_link_code_outside_the_documented_form_is_ignored_and_the_intake_starts(app, ref):
     c = app.test_client()
     r = c.post("/chat/send", json={"text": "hi", "ref": ref})
     assert r.status_code == 200 and r.get_json()["messages"]
