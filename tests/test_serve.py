@@ -20,9 +20,9 @@ def served(app):
     server.close()
 
 
-def get(port: int, path: str = "/healthz", body: bytes | None = None) -> int:
+def get(port: int, path: str = "/healthz") -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    conn.request("POST" if body is not None else "GET", path, body=body)
+    conn.request("GET", path)
     status = conn.getresponse().status
     conn.close()
     return status
@@ -38,7 +38,12 @@ def test_a_hundred_and_fifty_idle_connections_do_not_lock_others_out(served):
 
 
 def test_a_request_body_over_a_megabyte_is_refused(served):
-    assert get(served, "/webhooks/twilio", b"x" * (2 << 20)) == 413
+    # Only the headers are sent: waitress answers 413 from the Content-Length and hangs up, and a client
+    # still writing two megabytes then saw a reset instead of the answer (a flaky test under load).
+    with socket.create_connection(("127.0.0.1", served), timeout=5) as s:
+        s.sendall(b"POST /webhooks/twilio HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded"
+                  b"\r\nContent-Length: %d\r\n\r\n" % (2 << 20))
+        assert s.recv(64).startswith(b"HTTP/1.1 413")
 
 
 def test_an_idle_connection_is_closed_after_the_channel_timeout(app):
