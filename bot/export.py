@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import defer
+
+from intake_flows.spreadsheet import safe_row
 
 from bot.store import Answer, Contact, Database, Intake
 
@@ -70,20 +71,6 @@ def record(intake: Intake, address: str, answers: dict[str, Any]) -> dict[str, A
     }
 
 
-_FORMULA = re.compile(r"^[=@\t\r]|^[+-](?![\d\s().-]*$)")
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, list):
-        value = ";".join(str(v) for v in value)
-    if value is None:
-        return ""
-    if isinstance(value, str) and _FORMULA.match(value):
-        # Free text such as a first name must not run as a spreadsheet formula (CSV injection).
-        return "'" + value
-    return value
-
-
 def csv_row(rec: dict[str, Any]) -> list[Any]:
     answers = rec["answers"]
     matches = rec["matches"]
@@ -99,7 +86,8 @@ def csv_row(rec: dict[str, Any]) -> list[Any]:
         "matches": [m["program"] for m in matches],
         "top_match": matches[0]["program"] if matches else None,
     }
-    return [_cell(flat[c]) for c in COLUMNS]
+    # Free text such as a first name must not run as a spreadsheet formula (CSV injection).
+    return safe_row(flat[c] for c in COLUMNS)
 
 
 def export_csv(db: Database, since: datetime | None = None) -> Iterator[str]:

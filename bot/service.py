@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake_flows import geo
+from intake_flows import detect, geo
 from intake_flows.catalog import OfficeFile, load_offices
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
@@ -43,9 +44,23 @@ def clean_inbound(msg: InboundMessage) -> InboundMessage:
     for name, value in (("sender", msg.sender), ("provider id", msg.provider_id or "")):
         if len(value) > MAX_ID or "\x00" in value:
             raise BadInbound(f"{name} {value[:80]!r} does not fit")
-    payload = msg.start_payload.replace("\x00", "")[:64] if msg.start_payload else msg.start_payload
-    return dataclasses.replace(msg, text=(msg.text or "").replace("\x00", "")[:MAX_STORED_TEXT],
-                               start_payload=payload or None, media_count=max(0, min(msg.media_count, 100)))
+    # A referral code outside the documented form is ignored, as if the link carried none: it would reach
+    # the metrics and their CSV from a link anyone can open.
+    return dataclasses.replace(msg, text=clean_text(msg.text)[:MAX_STORED_TEXT],
+                               start_payload=detect.link_referral_code(msg.start_payload),
+                               media_count=max(0, min(msg.media_count, 100)))
+
+
+def clean_text(text: str | None) -> str:
+    """Text any database stores: no NUL (PostgreSQL refuses it), no lone surrogate (not encodable as UTF-8)."""
+    return _UNSTORABLE.sub(_unstorable, text or "")
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(m: re.Match[str]) -> str:
+    return "" if m.group() == "\x00" else "\ufffd"
 
 
 @dataclass

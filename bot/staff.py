@@ -558,6 +558,13 @@ class IntakeFilter:
     def active(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v and not (k == "program_role" and v == "any")}
 
+    def audited(self) -> dict[str, str]:
+        """The filters as the audit log keeps them: that a search happened and of which kind, never its words."""
+        kept = self.active()
+        if "q" in kept:
+            kept["q"] = "(phone digits)" if search_digits(self.q) else "(name)"
+        return kept
+
 
 def _date(value: str, end: bool = False) -> datetime | None:
     try:
@@ -565,7 +572,10 @@ def _date(value: str, end: bool = False) -> datetime | None:
     except ValueError:
         return None
     d = d.replace(tzinfo=timezone.utc)
-    return d + timedelta(days=1) if end else d
+    try:
+        return d + timedelta(days=1) if end else d
+    except OverflowError:  # 9999-12-31: nothing starts after it
+        return None
 
 
 def _facet(facet: str, value: str, col: Any = None) -> ColumnElement[bool]:
@@ -617,7 +627,7 @@ def filter_clauses(f: IntakeFilter, user: User, skip: Sequence[str] = (), coveri
         where.append(col(Intake.started_at) < d)
     if f.assignee == "none":
         where.append(~col(Intake.id).in_(select(CaseFile.intake_id).where(CaseFile.assignee_id.is_not(None))))
-    elif f.assignee.isdigit():
+    elif f.assignee.isascii() and f.assignee.isdigit():
         where.append(col(Intake.id).in_(select(CaseFile.intake_id).where(CaseFile.assignee_id == int(f.assignee))))
     if f.needs_contact == "yes":
         where.append(col(Intake.needs_contact).is_(True))
@@ -626,11 +636,18 @@ def filter_clauses(f: IntakeFilter, user: User, skip: Sequence[str] = (), coveri
     return where
 
 
+def search_digits(q: str) -> str | None:
+    """The digits of a search that is the end of a phone number (four or more digits and phone punctuation)."""
+    q = q.strip()
+    digits = re.sub(r"\D", "", q)
+    return digits if len(digits) >= 4 and not re.search(r"[^\d\s()+.-]", q) else None
+
+
 def search_clause(q: str) -> ColumnElement[bool]:
     """Phone digits match the end of a number; anything else matches the start of a first name."""
     q = q.strip()
-    digits = re.sub(r"\D", "", q)
-    if digits and len(digits) >= 4 and not re.search(r"[^\d\s()+.-]", q):
+    digits = search_digits(q)
+    if digits:
         contact_ids = select(Contact.id).where(Contact.address.like(f"%{digits}"))
         return Intake.contact_id.in_(contact_ids)
     low = q.lower()

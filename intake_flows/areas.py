@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from intake_flows import geo
+from intake_flows.spreadsheet import safe_row
 
 TIERS = ("highest", "high", "moderate", "low", "lowest")
 PRIORITY_TIERS = ("highest", "high", "moderate")
@@ -129,5 +130,5 @@ def csv_text(table: AreaTable) -> str:
         out.write("# status: sample\n")
     w.writerow(["zip", "tier", "source"])
     for zip5 in sorted(table.tiers):
-        w.writerow([zip5, table.tiers[zip5], table.sources.get(zip5, "")])
+        w.writerow(safe_row([zip5, table.tiers[zip5], table.sources.get(zip5, "")]))
     return out.getvalue()

@@ -220,13 +220,24 @@ def from_locale_tag(tag: str | None, supported: Iterable[str]) -> str | None:
     return known.get(base)
 
 
+def is_referral_code(code: str) -> bool:
+    """The documented form: 2 to 32 of A-Z, 0-9, _ and -, starting with a letter or digit (any case)."""
+    return _CODE.fullmatch(code) is not None
+
+
+def link_referral_code(payload: str | None) -> str | None:
+    """The code a link carried (web ?ref=, Telegram /start), upper-cased; anything else is no code at all."""
+    code = (payload or "").strip()
+    return code.upper() if is_referral_code(code) else None
+
+
 def _code_at(words: list[str], known: frozenset[str] | set[str]) -> int | None:
     """Where the referral code stands among the words: after a join word, or a known code anywhere."""
     for i, w in enumerate(words[:-1]):
         code = words[i + 1]
         # Inside a sentence only a code-like word counts ("join EASTLA1", not "join the program").
         plain = len(words) == 2 or code.isupper() or any(ch.isdigit() for ch in code)
-        if fold(w) in JOIN_WORDS and _CODE.match(code) and plain:
+        if fold(w) in JOIN_WORDS and is_referral_code(code.strip(".,!?")) and plain:
             return i + 1
     for i, w in enumerate(words):
         if w.strip(".,!?").upper() in known:

@@ -164,3 +164,42 @@ def test_status_callbacks_with_nul_or_oversize_fields_are_not_a_500(web):
     with db_of(web).session() as s:
         row = s.scalar(select(Message).where(Message.provider_id == "SM" + "7" * 32))
         assert (row.status, row.error_code) == ("undelivered", None)
+
+
+# ---- web chat ----------------------------------------------------------------------------------
+
+def chat(app, body: str):
+    return app.test_client().post("/chat/send", data=body, content_type="application/json")
+
+
+@pytest.mark.parametrize("body, stored", [
+    ('{"text": "\\ud800"}', "\ufffd"),                           # a lone surrogate: not encodable as UTF-8
+    ('{"text": "hola \\ud83d\\ude00 \\udc00"}', "hola \U0001f600 \ufffd"),  # a real pair stays, a stray one goes
+    ('{"text": "hi\\u0000 there"}', "hi there"),                  # NUL: PostgreSQL refuses it in text
+])
+def test_web_chat_text_no_database_can_store_is_made_storable_and_answered(web, body, stored):
+    response = chat(web, body)
+    assert response.status_code == 200 and response.get_json()["messages"]
+    assert inbound_texts(web) == [stored]
+
+
+@pytest.mark.parametrize("body", ['{"text": 5}', '{"text": ["hi"]}', '{"text": {"a": 1}}', '{"text": null}',
+                                  '["hi"]', '"hi"', "hi", '{"text": "hi"'])
+def test_web_chat_text_that_is_not_a_string_is_a_400_that_says_what_to_send(web, body):
+    response = chat(web, body)
+    assert response.status_code == 400 and "text" in response.get_json()["error"]
+    assert inbound_texts(web) == []
+
+
+def test_web_chat_huge_text_is_answered_and_stored_bounded(web):
+    response = web.test_client().post("/chat/send", json={"text": "x" * 900_000})
+    assert response.status_code == 200
+    [text] = inbound_texts(web)
+    assert text is not None and 0 < len(text) <= 5000
+
+
+def test_web_chat_referral_code_with_a_surrogate_or_nul_is_ignored(web):
+    assert chat(web, '{"text": "hi", "ref": "EAST\\ud800"}').status_code == 200
+    assert chat(web, '{"text": "hi", "ref": "EAST\\u0000LA"}').status_code == 200
+    with db_of(web).session() as s:
+        assert list(s.scalars(select(Intake.referral_code))) == [None, None]  # two visitors, no code

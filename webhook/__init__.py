@@ -70,6 +70,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for exempt in (twilio_channel.bp, telegram_channel.bp, webchat.bp, twilio_status.bp):
         csrf.exempt(exempt)
     admin.init_app(app)
+    from webhook import security
+
+    security.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 import uuid
@@ -28,9 +29,14 @@ SERVE_OPTIONS = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_inter
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Requests handled at once; more wait in line.")
+@click.option("--connection-limit", default=SERVE_OPTIONS["connection_limit"], show_default=True,
+              type=click.IntRange(min=1), help="Open connections accepted at once, idle ones included.")
+@click.option("--channel-timeout", default=SERVE_OPTIONS["channel_timeout"], show_default=True,
+              type=click.IntRange(min=1), help="Seconds a connection may sit idle before it is closed.")
 @with_appcontext
-def serve_command(host: str, port: int, threads: int) -> None:
+def serve_command(host: str, port: int, threads: int, connection_limit: int, channel_timeout: int) -> None:
     """Run the web service (webhooks, web chat, admin) with waitress."""
     from waitress import serve
 
@@ -42,7 +48,10 @@ def serve_command(host: str, port: int, threads: int) -> None:
     click.echo(f"  Staff admin: http://{shown}:{port}/admin (first account: .venv/bin/hrtp-intake create-user NAME --role admin)")
     click.echo(f"  Database: {app.config['DATABASE_URL']}")
     click.echo(f"  Twilio webhook: POST http://{shown}:{port}/webhooks/twilio")
-    serve(app, host=host, port=port, threads=threads, ident="hrtp-intake", **SERVE_OPTIONS)
+    click.echo(f"  Up to {connection_limit} connections, idle ones closed after {channel_timeout} s, "
+               f"request bodies up to {SERVE_OPTIONS['max_request_body_size'] >> 20} MB")
+    serve(app, host=host, port=port, threads=threads, ident="hrtp-intake",
+          **{**SERVE_OPTIONS, "connection_limit": connection_limit, "channel_timeout": channel_timeout})
 
 
 @click.command("chat")
@@ -139,11 +148,25 @@ def simulate_command(files: tuple[Path, ...], as_json: bool, database: str | Non
 def export_command(fmt: str, since: datetime | None, output: click.utils.LazyFile) -> None:
     """Export complete and partial intakes, streamed so any number fits in memory."""
     from bot.export import export_csv, export_jsonl
+    from bot.staff import audit
 
     since_utc = since.replace(tzinfo=timezone.utc) if since else None
+    # Written first, as the admin's export is: an export that fails part-way still took personal data out.
+    with _service().db.writing() as s:
+        audit(s, None, "export", "intakes", None, {
+            "via": "cli", "format": fmt, "since": since_utc.isoformat() if since_utc else None,
+            "system_user": _system_user(), "output": str(getattr(output, "name", "") or "")[:200] or None})
     chunks = export_csv(_service().db, since_utc) if fmt == "csv" else export_jsonl(_service().db, since_utc)
     for chunk in chunks:
         output.write(chunk)
+
+
+def _system_user() -> str | None:
+    """Who ran a command, as the server knows them (the audit log's only name for a command-line export)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 @click.command("add-referral-code")
@@ -154,8 +177,12 @@ def export_command(fmt: str, since: datetime | None, output: click.utils.LazyFil
 def add_referral_code_command(code: str, organisation: str | None, note: str | None) -> None:
     """Register an outreach referral code so intakes that use it are attributed."""
     from bot.store import ReferralCode
+    from intake_flows.detect import is_referral_code
 
     code = code.strip().upper()
+    if not is_referral_code(code):
+        raise click.BadParameter("use 2 to 32 letters, digits, _ or -, starting with a letter or digit, like EASTLA1",
+                                 param_hint="CODE")
     with _service().db.writing() as s:
         row = s.get(ReferralCode, code) or ReferralCode(code=code)
         row.organisation, row.note, row.active = organisation, note, True

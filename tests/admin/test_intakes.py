@@ -137,11 +137,15 @@ def test_every_view_of_personal_data_is_audited(staff, svc):
     maria, _, _ = people(svc)
     staff.get("/admin/intakes?q=mar")
     staff.get(f"/admin/intakes/{maria}")
+    staff.get("/admin/intakes?q=(323) 555-0101&language=en")
     with svc.db.session() as s:
         rows = list(s.scalars(select(AuditLog).where(AuditLog.action.in_(("list", "view"))).order_by(AuditLog.id)))
-    assert [(r.action, r.username) for r in rows] == [("list", "sam"), ("view", "sam")]
-    assert rows[0].detail["filters"] == {"q": "mar"} and rows[0].detail["shown"] == [maria]
+    assert [(r.action, r.username) for r in rows] == [("list", "sam"), ("view", "sam"), ("list", "sam")]
+    # That a search happened and of which kind, with the other filters; never the words or digits searched for.
+    assert rows[0].detail["filters"] == {"q": "(name)"} and rows[0].detail["shown"] == [maria]
     assert rows[1].target_id == str(maria)
+    assert rows[2].detail["filters"] == {"q": "(phone digits)", "language": "en"}
+    assert "mar" not in str(rows[0].detail) and "0101" not in str(rows[2].detail)
 
 
 def test_unknown_intake_is_404(staff):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -91,6 +93,56 @@ def load_user(user_id: str) -> User | None:
         return user
 
 
+MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer: a larger id is an error there and an overflow in SQLite
+NUMBER_ARGS = ("before", "after", "intake")
+DATE_ARGS = ("date_from", "date_to", "from", "to")
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # far enough either way; 9999-12-31 + 1 day overflows
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def unreadable_arg(args: Any) -> str | None:
+    """Why a query string is not one our pages make (a number, date or character no form sends), or None."""
+    for name, raw in args.items(multi=True):
+        if name == "next":
+            continue  # the sign-in page falls back to the intake list instead
+        value = raw.strip()
+        if _CONTROL.search(value):
+            return f"{name} has a control character in it"
+        if not value:
+            continue
+        if name in NUMBER_ARGS or (name == "assignee" and value != "none"):
+            if not (value.isascii() and value.isdigit() and int(value) <= MAX_ROW_ID):
+                return f"{name} must be a whole number"
+        elif name in DATE_ARGS:
+            try:
+                day = datetime.strptime(value, "%Y-%m-%d").date()
+            except ValueError:
+                return f"{name} must be a date like 2026-11-02"
+            if not EARLIEST <= day <= LATEST:
+                return f"{name} must be a date between {EARLIEST} and {LATEST}"
+    return None
+
+
+@bp.before_request
+def refuse_unreadable_args() -> None:
+    """A hand-edited or forged link or form gets a 400 that says what is wrong, never a 500."""
+    why = unreadable_arg(request.args)
+    if why is None and any("\x00" in v for v in request.form.values()):
+        why = "a form field has a NUL character in it"  # PostgreSQL refuses NUL in text, and no form sends one
+    if why:
+        abort(400, description=f"This request cannot be read: {why}. Go back and try again.")
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: an admin path of this site, or the intake list."""
+    target = target or ""
+    parts = urlsplit(target)
+    if (parts.scheme or parts.netloc or "\\" in target or _CONTROL.search(target) or target.startswith("//")
+            or not (parts.path == "/admin" or parts.path.startswith("/admin/"))):
+        return url_for("admin.intakes")
+    return target
+
+
 @bp.before_request
 def idle_sign_out() -> Any:
     """Signs a session out after ADMIN_IDLE_MINUTES without a request (a computer left open at an outreach site)."""
@@ -139,11 +191,8 @@ def login() -> Any:
             session["seen"] = time.time()
             # Staff sign-ins end with the browser, so a shared computer at an outreach site forgets them.
             session.permanent = False
-            target = request.args.get("next") or ""
-            # Only same-site paths, so the sign-in page cannot bounce staff to another site.
-            if not target.startswith("/admin") or target.startswith("//"):
-                target = url_for("admin.intakes")
-            return redirect(target)
+            # Only this site's admin paths, so the sign-in page cannot bounce staff elsewhere or split a header.
+            return redirect(safe_next(request.args.get("next")))
     return render_template("admin/login.html", error=error), status
 
 
@@ -188,13 +237,8 @@ def number(n: int | None) -> str:
 
 @bp.after_request
 def security_headers(resp: Response) -> Response:
-    # Staff pages show personal data: never cache them, never frame them, no third-party anything.
+    # Staff pages show personal data: never cached (webhook.security keeps them out of frames and third parties).
     resp.headers.setdefault("Cache-Control", "no-store")
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "same-origin"
-    resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                               "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
     return resp
 
 

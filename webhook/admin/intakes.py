@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -21,15 +22,16 @@ from bot.staff import (EXITS, FIELD_LABELS, PIPELINE, PROGRAM_ROLES, STATUSES, C
                        change_status, english, filter_choices, history, iter_visible_ids, list_intakes, refer,
                        sync_facets, visible)
 from bot.store import Answer, Contact, Intake, Message, utcnow
-from webhook.admin import bp, client_ip, me, outbound, roles, service, tx
+from webhook.admin import MAX_ROW_ID, bp, client_ip, me, outbound, roles, service, tx
 from webhook.admin.programs import catalog_names
 
 PAGE_SIZE = 50
+MAX_WAGE = 10_000  # dollars an hour; more is a typo, and no float past it reaches the database
 
 
 def _int_arg(name: str) -> int | None:
     v = request.args.get(name, "")
-    return int(v) if v.isdigit() else None
+    return int(v) if v.isascii() and v.isdigit() else None  # "²" is a digit to isdigit, not to int
 
 
 @bp.get("/intakes")
@@ -46,7 +48,7 @@ def intakes() -> Any:
         if f.referral_code and f.referral_code != "(none)" and f.referral_code.upper() not in choices["referral_codes"]:
             choices["referral_codes"].append(f.referral_code.upper())  # an unregistered code typed into the URL
         staff = _staff(s) if not user.is_partner else []
-        audit(s, user, "list", "intakes", None, {"filters": f.active(), "shown": [r.id for r in page.rows]},
+        audit(s, user, "list", "intakes", None, {"filters": f.audited(), "shown": [r.id for r in page.rows]},
               client_ip(), now)
     rt = service().runtime
     sectors = rt.bundle.flow.by_field["sectors"].options
@@ -145,7 +147,10 @@ def set_status(intake_id: int) -> Any:
     wage_cents = None
     if wage_raw:
         try:
-            wage_cents = round(float(wage_raw) * 100)
+            wage = float(wage_raw)
+            if not math.isfinite(wage) or not 0 <= wage < MAX_WAGE:  # "inf" and "1e309" are floats too
+                raise ValueError(wage_raw)
+            wage_cents = round(wage * 100)
         except ValueError:
             flash("The hourly wage must be a number, like 23.50.", "error")
             return _back(intake_id, "workflow")
@@ -174,7 +179,7 @@ def set_assignee(intake_id: int) -> Any:
     try:
         with tx() as s:
             intake = _intake_or_404(s, intake_id)
-            assignee = s.get(User, int(raw)) if raw.isdigit() else None
+            assignee = s.get(User, int(raw)) if raw.isascii() and raw.isdigit() and int(raw) <= MAX_ROW_ID else None
             if raw and assignee is None:
                 abort(400)
             assign(s, intake, assignee, me(), now)
@@ -279,7 +284,7 @@ def export_intakes() -> Response:
     db = service().db
     with tx() as s:
         sync_facets(s)
-        audit(s, user, "export", "intakes", None, {"filters": f.active(), "format": "csv"}, client_ip())
+        audit(s, user, "export", "intakes", None, {"filters": f.audited(), "format": "csv"}, client_ip())
 
     def generate() -> Iterator[str]:
         buf = io.StringIO()

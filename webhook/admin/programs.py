@@ -44,7 +44,8 @@ def _in_order(before: Any, chosen: list[str]) -> list[str]:
 
 def _int(raw: str) -> int | None:
     raw = (raw or "").strip()
-    return int(raw) if raw.lstrip("-").isdigit() else None
+    digits = raw.removeprefix("-")
+    return int(raw) if digits.isascii() and digits.isdigit() else None  # "²" is a digit to isdigit, not to int
 
 
 def data_from_form(form: Any, base: dict[str, Any] | None) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from typing import Any
 from flask import Response, abort, render_template, request
 from sqlalchemy import select
 
+from intake_flows.spreadsheet import safe_row
+
 from bot.staff import AuditLog, Counts, Metrics, audit, compute_metrics, sync_facets
 from bot.store import utcnow
 from webhook.admin import bp, client_ip, me, roles, service, tx
@@ -102,7 +104,8 @@ def metrics_csv(table: str) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(head)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    # A referral code reaches this table from a link anyone can open: no cell may run as a formula.
+    writer.writerows(safe_row(row) for row in rows)
     date_from, date_to = _period()
     with tx() as s:
         audit_export(s, table, date_from, date_to)
@@ -122,13 +125,13 @@ def audit_log() -> Any:
     action = (request.args.get("action") or "").strip()[:24]
     target = (request.args.get("intake") or "").strip()[:12]
     q = select(AuditLog).order_by(AuditLog.id.desc()).limit(101)
-    if before.isdigit():
+    if before.isascii() and before.isdigit():
         q = q.where(AuditLog.id < int(before))
     if who:
         q = q.where(AuditLog.username == who)
     if action:
         q = q.where(AuditLog.action == action)
-    if target.isdigit():
+    if target.isascii() and target.isdigit():
         q = q.where(AuditLog.target_type == "intake", AuditLog.target_id == target)
     with tx() as s:
         rows = list(s.scalars(q))
