@@ -13,8 +13,22 @@ VERSION_TABLE = "alembic_version"
 
 
 def _sql(statement: str | None) -> str:
-    """SQLite keeps DDL as typed: the same index written with other spacing or quoting is the same index."""
-    return re.sub(r"\s+", " ", (statement or "").replace('"', "")).strip()
+    """SQLite keeps DDL as typed: the same table or index with other spacing, quoting or constraint order is the same."""
+    sql = re.sub(r"\s+", " ", (statement or "").replace('"', "")).strip()
+    if not sql.startswith("CREATE TABLE"):
+        return sql
+    head, body = sql.split("(", 1)
+    parts, depth, part = [], 0, ""
+    for ch in body.rsplit(")", 1)[0]:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(part.strip())
+            part = ""
+        else:
+            part += ch
+    parts.append(part.strip())
+    columns = [p for p in parts if not p.startswith("CONSTRAINT")]
+    return f"{head.strip()} ({', '.join(columns + sorted(set(parts) - set(columns)))})"
 
 
 def snapshot(engine: Engine) -> dict[str, Any]:
