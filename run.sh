@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs HRTP Intake on this machine: makes .venv, installs the project, starts the service on
-# SQLite. Extra arguments go to `hrtp-intake serve` (for example --port 8080).
+# Runs HRTP Intake on this machine: makes .venv, installs the project, upgrades the database
+# (DATABASE_URL, or SQLite by default) and starts the service. Extra arguments go to
+# `hrtp-intake serve` (for example --port 8080).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -12,4 +13,6 @@ if [ ! -x .venv/bin/hrtp-intake ] || [ pyproject.toml -nt .venv/.installed-run ]
   .venv/bin/hrtp-intake i18n compile >/dev/null  # .mo files are built, never committed
   touch .venv/.installed-run
 fi
+# The app never makes tables: migrations do, here on every start (a no-op when already at head).
+.venv/bin/hrtp-intake db upgrade
 exec .venv/bin/hrtp-intake serve "$@"

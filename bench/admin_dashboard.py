@@ -3,8 +3,8 @@
     .venv/bin/python bench/admin_dashboard.py [--intakes 100000] [--runs 20] [--database sqlite:///path.db]
 
 The target is p95 under 500 ms for every dashboard view below. The seeding is bench/admin_list.py's; the
-database is a fresh temporary SQLite file unless --database is given (seeded only when it has no intakes; an
-older database lacks the metrics indexes, which create_all adds only to new tables).
+database is a fresh temporary SQLite file unless --database is given (migrated to head with `db upgrade`, then
+seeded only when it has no intakes).
 """
 
 from __future__ import annotations

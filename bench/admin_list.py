@@ -188,10 +188,12 @@ def arguments(description: str, runs: int) -> argparse.Namespace:
 @contextmanager
 def signed_in_client(args: argparse.Namespace) -> Iterator[Any]:
     """An admin test client over a database of `args.intakes` intakes (seeded unless present)."""
+    from bot.migrate import upgrade
     from webhook import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        upgrade(url)  # the schema as a deployment has it: `hrtp-intake db upgrade`
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False})
         db = app.extensions["hrtp"].db
         with db.session() as s:

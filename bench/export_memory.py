@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert  # noqa: E402
 
 from bot.export import export_csv, export_jsonl  # noqa: E402
+from bot.migrate import fresh_sqlite  # noqa: E402
 from bot.store import Answer, Contact, Database, Intake  # noqa: E402
 
 ANSWERS = {"language": "es", "consent": "yes", "first_name": "Ana", "zip": "90011", "age_range": "25_54",
@@ -65,8 +66,7 @@ def main() -> None:
     parser.add_argument("--intakes", type=int, default=100_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{Path(tmp) / 'export.db'}")
-        db.create_all()
+        db = Database(fresh_sqlite(Path(tmp) / "export.db"))
         t = time.perf_counter()
         seed(db, args.intakes)
         print(f"seeded {args.intakes:,} intakes in {time.perf_counter() - t:.1f} s")

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.messages import InboundMessage  # noqa: E402
+from bot.migrate import upgrade  # noqa: E402
 from bot.service import IntakeService, Runtime  # noqa: E402
 from bot.store import Database  # noqa: E402
 
@@ -38,8 +39,9 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(args.db or f"sqlite:///{Path(tmp) / 'bench.db'}")
-        db.create_all()
+        url = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        upgrade(url)  # the schema as a deployment has it: `hrtp-intake db upgrade`
+        db = Database(url)
         service = IntakeService(db, Runtime.load())
         clock = datetime.now(timezone.utc)
         timings: list[float] = []

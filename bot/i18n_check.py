@@ -555,6 +555,7 @@ class SegmentRow:
 
 def segment_report(runtime: Any, languages: Sequence[Language], channel: str = "sms") -> list[SegmentRow]:
     """Runs a full simulated intake in each language and counts the bot's SMS segments."""
+    from bot.migrate import fresh_sqlite
     from bot.service import IntakeService
     from bot.simulate import Runner, Scenario
     from bot.store import Database
@@ -567,8 +568,7 @@ def segment_report(runtime: Any, languages: Sequence[Language], channel: str = "
             "answers": {"language": {"choose": [lang.id]}, **FULL_INTAKE}, "otherwise": "1",
         })
         with tempfile.TemporaryDirectory() as tmp:
-            db = Database(f"sqlite:///{Path(tmp) / 'segments.db'}")
-            db.create_all()
+            db = Database(fresh_sqlite(Path(tmp) / "segments.db"))
             try:
                 result = Runner(IntakeService(db, runtime), scenario).run()
             finally:

@@ -222,15 +222,12 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 
 class Database:
-    """An engine and its session factory, created from a URL; tables made on first use."""
+    """An engine and its session factory, created from a URL; the tables come from migrations (bot/migrate.py)."""
 
     def __init__(self, url: str, echo: bool = False) -> None:
         self.url = url
         self.engine = make_engine(url, echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    def create_all(self) -> None:
-        Base.metadata.create_all(self.engine)
 
     def session(self) -> Session:
         return self.sessions()

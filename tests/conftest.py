@@ -1,4 +1,4 @@
-"""Shared fixtures: one loaded runtime per test session, a fresh database per test."""
+"""Shared fixtures: one loaded runtime per test session, a fresh migrated database per test."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.migrate import fresh_sqlite
 from bot.service import IntakeService, Runtime, Settings
 from bot.store import Database
 from tests.transcript import Person
@@ -24,8 +25,8 @@ def runtime() -> Runtime:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
-    database.create_all()
+    # The migrations run once per session into a template; each test gets a copy (bot.migrate.fresh_sqlite).
+    database = Database(fresh_sqlite(tmp_path / "test.db"))
     yield database
     database.dispose()
 
@@ -42,7 +43,7 @@ def person(service: IntakeService) -> Person:
 
 @pytest.fixture
 def app_config(tmp_path: Path, runtime: Runtime) -> dict:
-    return {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "SECRET_KEY": "test-secret",
+    return {"TESTING": True, "DATABASE_URL": fresh_sqlite(tmp_path / "app.db"), "SECRET_KEY": "test-secret",
             "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_ACCOUNT_SID": TWILIO_SID,
             "PUBLIC_BASE_URL": "", "RUNTIME": runtime}
 
@@ -52,12 +53,8 @@ def backend(request, app_config: dict) -> dict:
     """The app's settings on each database (PostgreSQL starts a throwaway server, or the case is skipped)."""
     if request.param == "sqlite":
         return app_config
-    from bot.store import Base
-
     url = request.getfixturevalue("postgres_url")
-    db = Database(url)
-    Base.metadata.drop_all(db.engine)
-    db.dispose()
+    migrated_postgres(url)
     return {**app_config, "DATABASE_URL": url}
 
 
@@ -85,13 +82,29 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+def empty_postgres(url: str) -> None:
+    """Drops everything an earlier test made, migration history included."""
+    from sqlalchemy import text
+
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    db.dispose()
+
+
+def migrated_postgres(url: str) -> None:
+    """The throwaway server's database emptied and migrated to head, as a deployment would be."""
+    from bot.migrate import upgrade
+
+    empty_postgres(url)
+    upgrade(url)
+
+
 @pytest.fixture
 def pg_db(postgres_url: str) -> Iterator[Database]:
-    from bot.store import Base
-
+    migrated_postgres(postgres_url)
     database = Database(postgres_url)
-    Base.metadata.drop_all(database.engine)
-    database.create_all()
     yield database
     database.dispose()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from bot.migrate import fresh_sqlite
 from webhook.cli import main
 
 SCENARIO = Path(__file__).parent / "scenarios" / "outreach_spanish_construction.yaml"
@@ -20,7 +21,8 @@ def run(args, env, input=None):
 
 
 def env_for(tmp_path: Path) -> dict[str, str]:
-    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "SECRET_KEY": "x"}
+    """A migrated database, as `./run.sh` (or a deploy's `hrtp-intake db upgrade`) leaves it."""
+    return {"DATABASE_URL": fresh_sqlite(tmp_path / "cli.db"), "SECRET_KEY": "x"}
 
 
 def test_simulate_json_reports_the_outcome_as_design_md_specifies(tmp_path):
@@ -107,7 +109,6 @@ def test_purge_erases_incomplete_intakes_idle_past_retention_and_reports_counts(
 
     env = env_for(tmp_path)
     db = Database(env["DATABASE_URL"])
-    db.create_all()
     service = IntakeService(db, runtime)
     now = datetime.now(timezone.utc)
     old = now - timedelta(days=200)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from bot import programs as store
+from bot.migrate import fresh_sqlite
 from bot.programs import AreaTier, CatalogCache, Program
 from bot.sms import MAX_SEGMENTS
 from bot.store import Intake
@@ -275,7 +276,8 @@ def test_area_priority_comes_from_the_loaded_table(service, db):
 # ---- the commands staff run --------------------------------------------------------------------------------
 
 def cli(tmp_path: Path, *args: str, input: str | None = None):
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "SECRET_KEY": "x"}
+    path = tmp_path / "cli.db"
+    env = {"DATABASE_URL": f"sqlite:///{path}" if path.exists() else fresh_sqlite(path), "SECRET_KEY": "x"}
     return CliRunner().invoke(main, list(args), env=env, input=input)
 
 

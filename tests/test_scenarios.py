@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.migrate import fresh_sqlite
 from bot.service import IntakeService
 from bot.simulate import Runner, load_scenario
 from bot.store import Database
@@ -15,8 +16,7 @@ SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_scenario(path: Path, runtime, tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'scenario.db'}")
-    db.create_all()
+    db = Database(fresh_sqlite(tmp_path / "scenario.db"))
     try:
         result = Runner(IntakeService(db, runtime), load_scenario(path)).run()
     finally:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from bot.migrate import fresh_sqlite
 from bot.service import IntakeService
 from bot.simulate import Runner, SimResult, load_scenario
 from bot.store import Database
@@ -189,14 +190,12 @@ def outcome(result: SimResult) -> dict[str, Any]:
 def test_every_shipped_scenario_has_the_same_outcome_in_one_shared_database_as_alone(runtime, tmp_path):
     alone = {}
     for path in SHIPPED:
-        db = Database(f"sqlite:///{tmp_path / (path.stem + '.db')}")
-        db.create_all()
+        db = Database(fresh_sqlite(tmp_path / (path.stem + ".db")))
         try:
             alone[path.stem] = outcome(run(db, runtime, path))
         finally:
             db.dispose()
-    shared = Database(f"sqlite:///{tmp_path / 'shared.db'}")
-    shared.create_all()
+    shared = Database(fresh_sqlite(tmp_path / "shared.db"))
     try:
         together = {path.stem: outcome(run(shared, runtime, path)) for path in SHIPPED}
     finally:

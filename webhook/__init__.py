@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, jsonify, send_from_directory
+from flask import Flask, Response, jsonify, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -24,9 +25,36 @@ class SafeJSON(DefaultJSONProvider):
             raise ValueError("JSON nested too deeply") from exc
 
 
+def _check_schema(app: Flask, db: Any) -> None:
+    """Seeds the catalog on a migrated database; on one that is not, answers 503 until it is upgraded."""
+    from bot.migrate import status
+    from bot.programs import seed_if_empty
+
+    schema = app.extensions["hrtp_schema"] = status(db.engine)
+    if schema.usable:
+        seed_if_empty(db)  # the first start copies the YAML catalog into the table staff edit
+        return
+    recheck = float(app.config.get("SCHEMA_RECHECK_SECONDS", 5))
+    checked = [float("-inf")]
+
+    @app.before_request
+    def wait_for_upgrade() -> Any:
+        current = app.extensions["hrtp_schema"]
+        if not current.usable and time.monotonic() - checked[0] >= recheck:
+            checked[0] = time.monotonic()
+            current = app.extensions["hrtp_schema"] = status(db.engine)
+            if current.usable:
+                seed_if_empty(db)
+            else:
+                app.logger.error("not serving requests: %s", current.advice)
+        if current.usable:
+            return None
+        return Response("This service is starting up. Please try again in a few minutes.\n", 503,
+                        {"Retry-After": "60", "Content-Type": "text/plain; charset=utf-8"})
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Builds the app: settings from the environment, overridden by `config` (tests pass one)."""
-    from bot import staff  # noqa: F401  (the staff tables must be known before create_all)
     from bot.service import IntakeService, Runtime, Settings
     from bot.store import Database
 
@@ -44,10 +72,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
 
     db = Database(app.config["DATABASE_URL"])
-    db.create_all()
-    from bot.programs import seed_if_empty
-
-    seed_if_empty(db)  # the first start copies the YAML catalog into the table staff edit
+    # Tables come only from `hrtp-intake db upgrade`: workers starting together never race on DDL.
+    _check_schema(app, db)
     runtime = app.config.get("RUNTIME") or Runtime.load()
     settings = Settings(idle_timeout=timedelta(hours=int(app.config["IDLE_TIMEOUT_HOURS"])),
                         support_phone=str(app.config["SUPPORT_PHONE"]),

@@ -16,7 +16,14 @@ from flask.cli import FlaskGroup, with_appcontext
 from bot.service import IntakeService
 
 
+def _require_schema() -> None:
+    schema = current_app.extensions["hrtp_schema"]
+    if not schema.usable:
+        raise click.ClickException(schema.advice)
+
+
 def _service() -> IntakeService:
+    _require_schema()
     return current_app.extensions["hrtp"]
 
 
@@ -40,6 +47,7 @@ def serve_command(host: str, port: int, threads: int, connection_limit: int, cha
     """Run the web service (webhooks, web chat, admin) with waitress."""
     from waitress import serve
 
+    _require_schema()  # run.sh upgrades first; a deploy runs `hrtp-intake db upgrade` before the workers
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     click.echo(f"HRTP Intake is running on http://{shown}:{port}/")
@@ -90,6 +98,7 @@ def simulate_command(files: tuple[Path, ...], as_json: bool, database: str | Non
     """Run scripted people (scenario YAML files) through the real engine and store, each as a new person."""
     import tempfile
 
+    from bot.migrate import fresh_sqlite, upgrade
     from bot.service import Runtime
     from bot.simulate import Runner, Scenario, ScenarioError, SimResult, load_scenario
     from bot.store import Database
@@ -99,16 +108,15 @@ def simulate_command(files: tuple[Path, ...], as_json: bool, database: str | Non
     except ScenarioError as exc:
         raise click.ClickException(str(exc)) from exc
     runtime = Runtime.load()
+    if database:
+        upgrade(database)
     shared = Database(database) if database else None
-    if shared is not None:
-        shared.create_all()
 
     def run_one(scenario: Scenario) -> SimResult:
         if shared is not None:
             return Runner(IntakeService(shared, runtime), scenario).run()
         with tempfile.TemporaryDirectory() as tmp:
-            db = Database(f"sqlite:///{Path(tmp) / 'simulate.db'}")
-            db.create_all()
+            db = Database(fresh_sqlite(Path(tmp) / "simulate.db"))
             try:
                 return Runner(IntakeService(db, runtime), scenario).run()
             finally:
@@ -224,6 +232,7 @@ def create_user_command(username: str, role: str, display_name: str | None, prog
     click.echo(f"Saved {summary}. Sign in at /admin/login")
 
 
+from webhook.cli_db import db_group  # noqa: E402
 from webhook.cli_i18n import i18n_group  # noqa: E402
 
 @click.command("load-areas")
@@ -337,7 +346,7 @@ def purge_command(dry_run: bool, days: int | None) -> None:
 
 from webhook.telegram_channel import set_webhook_command as telegram_webhook_command  # noqa: E402
 
-COMMANDS = (serve_command, chat_command, simulate_command, export_command, add_referral_code_command,
+COMMANDS = (serve_command, db_group, chat_command, simulate_command, export_command, add_referral_code_command,
             create_user_command, i18n_group, load_areas_command, seed_programs_command, list_programs_command,
             purge_command, telegram_webhook_command)
 

@@ -244,7 +244,8 @@ def test_the_command_line_export_writes_an_audit_entry(tmp_path):
 
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "SECRET_KEY": "x"}
     runner = CliRunner()
-    runner.invoke(main, ["chat", "--from", "+13105550101"], env=env, input="Hi\n1\nyes\nZelda\n", catch_exceptions=False)
+    assert runner.invoke(main, ["db", "upgrade"], env=env, catch_exceptions=False).exit_code == 0
+    runner.invoke(main, ["chat", "--from", "+13105550101"], env=env, input="Hi\nyes\nZelda\n", catch_exceptions=False)
     out = tmp_path / "out.csv"
     assert runner.invoke(main, ["export", "--since", "2020-01-01", "-o", str(out)], env=env,
                          catch_exceptions=False).exit_code == 0

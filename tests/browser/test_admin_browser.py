@@ -25,9 +25,10 @@ SID, TOKEN = TWILIO_SID, TWILIO_TOKEN
 
 @pytest.fixture
 def live(tmp_path, runtime, twilio) -> Iterator[LiveServer]:
+    from bot.migrate import fresh_sqlite
     from webhook import create_app
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'browser.db'}", "SECRET_KEY": "browser-secret",
+    app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "browser.db"), "SECRET_KEY": "browser-secret",
                       "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM_NUMBER": "+12135550000",
                       "TWILIO_API_BASE_URL": twilio.url, "PUBLIC_BASE_URL": "", "RUNTIME": runtime})
     svc = app.extensions["hrtp"]

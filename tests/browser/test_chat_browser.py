@@ -17,9 +17,10 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture
 def live(tmp_path, runtime) -> Iterator[LiveServer]:
+    from bot.migrate import fresh_sqlite
     from webhook import create_app
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}", "SECRET_KEY": "browser-secret",
+    app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "chat.db"), "SECRET_KEY": "browser-secret",
                       "PUBLIC_BASE_URL": "", "RUNTIME": runtime})
     server = LiveServer(app)
     yield server
