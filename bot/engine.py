@@ -235,6 +235,10 @@ class _Turn:
             self.start_intake(msg, text, intent)
             return
 
+        if msg.revisit is not None:
+            self.revisit(msg.revisit)
+            return
+
         if action == "switch" and intent is not None:
             if self.switch_language(intent.langs, text):
                 return
@@ -471,6 +475,16 @@ class _Turn:
         intake.history = history
         intake.pending = None
         step = self.flow.by_id[previous]
+        self.ask(step)
+
+    def revisit(self, step_id: str) -> None:
+        """Asks an answered question again, as a form's "Change" link asks; anything else re-asks the current one."""
+        intake = self.intake
+        step = self.flow.by_id.get(step_id)
+        if step is None or step_id not in intake.history or not step.answer_fields or step.kind == "language":
+            self.reask()
+            return
+        intake.pending = None
         self.ask(step)
 
     # ---- resume after a long gap ---------------------------------------------------------

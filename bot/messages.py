@@ -27,6 +27,8 @@ class InboundMessage:
     # button cannot answer a newer question; typed text leaves both None.
     answers_step: str | None = None
     answers_turn: int | None = None
+    # A form's "Change" link: ask this already answered step again (the answer is kept until replaced).
+    revisit: str | None = None
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,16 @@ def _config(connection: Connection | None = None) -> Config:
 @contextmanager
 def _migrating(url: str) -> Iterator[Connection]:
     """A connection that only one migrating process holds at a time."""
+    # Alembic's `op` and `context` are module-wide proxies, so two threads of one process must take
+    # turns before the database's own lock even comes into play.
+    with _IN_PROCESS:
+        yield from _migrating_locked(url)
+
+
+_IN_PROCESS = threading.RLock()
+
+
+def _migrating_locked(url: str) -> Iterator[Connection]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:

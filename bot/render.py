@@ -90,6 +90,7 @@ class Rendered:
     multi: bool = False
     asks: str | None = None
     turn: int | None = None
+    hint: str | None = None  # the last line of `text` when the question came with a how-to-answer hint
 
 
 def render(replies: list[Reply], i18n: I18n, channel: str, max_segments: int = MAX_SEGMENTS) -> list[Rendered]:
@@ -101,8 +102,9 @@ def render(replies: list[Reply], i18n: I18n, channel: str, max_segments: int = M
         buttons = tuple(Button(c.value, c.number, t.render(for_channel(c.label, channel))) for c in reply.choices)
         if channel not in BUTTON_CHANNELS:
             lines.extend(f"{b.number}) {b.label}" for b in buttons)
-        if reply.hint is not None:
-            lines.append(t.render(for_channel(reply.hint, channel)))
+        hint = t.render(for_channel(reply.hint, channel)) if reply.hint is not None else None
+        if hint:
+            lines.append(hint)
         text = "\n".join(line for line in lines if line)
         pieces = split_message(text, max_segments) if channel not in BUTTON_CHANNELS else [text]
         for i, piece in enumerate(pieces):
@@ -110,5 +112,5 @@ def render(replies: list[Reply], i18n: I18n, channel: str, max_segments: int = M
             last = i == len(pieces) - 1
             out.append(Rendered(piece, reply.lang, info.segments, info.encoding,
                                 buttons if last else (), reply.multi and last, reply.asks if last else None,
-                                reply.turn if last else None))
+                                reply.turn if last else None, hint if last else None))
     return out

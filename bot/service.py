@@ -123,7 +123,7 @@ def question_meta(r: Rendered) -> dict[str, Any] | None:
     """What an outbound row keeps of a question, so a replay or a reloaded page shows its buttons."""
     if not r.asks and not r.buttons:
         return None
-    return {"asks": r.asks, "turn": r.turn, "multi": r.multi,
+    return {"asks": r.asks, "turn": r.turn, "multi": r.multi, **({"hint": r.hint} if r.hint else {}),
             "buttons": [{"value": b.value, "number": b.number, "label": b.label} for b in r.buttons]}
 
 
@@ -131,7 +131,7 @@ def rendered_from(row: Message) -> Rendered:
     meta = row.meta or {}
     buttons = tuple(Button(b["value"], b["number"], b["label"]) for b in meta.get("buttons") or ())
     return Rendered(row.text or "", row.language or "en", row.segments or 1, row.encoding or "GSM-7", buttons,
-                    bool(meta.get("multi")), meta.get("asks"), meta.get("turn"))
+                    bool(meta.get("multi")), meta.get("asks"), meta.get("turn"), meta.get("hint"))
 
 
 class IntakeService:

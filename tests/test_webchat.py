@@ -30,7 +30,7 @@ def test_a_referral_link_attaches_its_code(client, app):
 
     from bot.store import Intake
 
-    assert 'var ref = "EASTLA1"' in client.get("/apply?ref=EASTLA1").get_data(as_text=True)
+    assert 'var ref = "EASTLA1"' in client.get("/chat?ref=EASTLA1").get_data(as_text=True)
     send(client, "hi", ref="EASTLA1")
     with app.extensions["hrtp"].db.session() as s:
         assert s.scalars(select(Intake.referral_code)).one() == "EASTLA1"

@@ -80,11 +80,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                         privacy_key=str(app.config.get("PRIVACY_KEY") or ""))
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
 
-    from webhook import telegram_channel, twilio_channel, webchat
+    from webhook import telegram_channel, twilio_channel, webchat, webform
 
     app.register_blueprint(twilio_channel.bp)
     app.register_blueprint(telegram_channel.bp)
     app.register_blueprint(webchat.bp)
+    app.register_blueprint(webform.bp)  # a plain HTML form: CSRF-protected like the admin's
 
     from flask_wtf.csrf import CSRFProtect
 

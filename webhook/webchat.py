@@ -38,7 +38,8 @@ UI = {"title": N_("LA County High Road Training Partnerships"),
       "placeholder": N_("Type your answer here"),
       "send": N_("Send"),
       "log": N_("Conversation"),
-      "offline": N_("Sorry, we could not reach the server. Please try again.")}
+      "offline": N_("Sorry, we could not reach the server. Please try again."),
+      "form": N_("Prefer one question per page, or no JavaScript? Use the form instead.")}
 
 
 def ui_strings(service: IntakeService, lang: str) -> dict[str, str]:
@@ -114,9 +115,7 @@ def _page_language(service: IntakeService, visitor: str) -> str:
     return known or request.accept_languages.best_match(list(service.runtime.i18n.languages)) or "en"
 
 
-@bp.get("/")
 @bp.get("/chat")
-@bp.get("/apply")
 def page() -> str:
     ref = (request.args.get("ref") or "").strip()[:32]
     service: IntakeService = current_app.extensions["hrtp"]

@@ -68,7 +68,7 @@ def test_a_forged_chat_cookie_is_replaced_not_trusted(app, svc):
 # ---- headers on every page ------------------------------------------------------------------------
 
 def test_the_chat_page_has_a_csp_with_a_fresh_nonce_and_cannot_be_framed(client):
-    pages = [client.get(path) for path in ("/chat", "/chat", "/apply?ref=EASTLA1", "/")]
+    pages = [client.get(path) for path in ("/chat", "/chat", "/chat?ref=EASTLA1")]
     nonces = []
     for r in pages:
         csp = r.headers["Content-Security-Policy"]
@@ -81,10 +81,15 @@ def test_the_chat_page_has_a_csp_with_a_fresh_nonce_and_cannot_be_framed(client)
         assert "<script>" not in body and "<style>" not in body
         nonces.append(nonce)
     assert len(set(nonces)) == len(nonces)
+    # The form (/apply, /) has no script at all, and the same headers.
+    for path in ("/apply?ref=EASTLA1", "/"):
+        r = client.get(path)
+        assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"] and r.headers["X-Frame-Options"] == "DENY"
+        assert "<script" not in r.get_data(as_text=True)
 
 
 def test_a_script_in_data_gets_no_nonce(client):
-    body = client.get("/apply?ref=</script><script>alert(1)</script>").get_data(as_text=True)
+    body = client.get("/chat?ref=</script><script>alert(1)</script>").get_data(as_text=True)
     assert "<script>alert(1)" not in body and body.count("<script nonce=") == 1
 
 

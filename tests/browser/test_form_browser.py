@@ -1,0 +1,183 @@
+"""The web form in a real browser with JavaScript off, on a 390 px phone: a whole intake in English and
+Arabic with the referral code kept, axe-core on every page in en, es and ar. Screenshots go to
+test-artifacts/form-*.png."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.store import Intake
+from tests.browser.conftest import ARTIFACTS, LiveServer
+
+PHONE = {"width": 390, "height": 844}
+
+# What a person picks or types at each question, by step id, in each language (labels as shown).
+ANSWERS = {
+    "en": {"consent": ["Yes"], "first_name": "Ana", "zip": "90011", "age_range": ["25 to 54"],
+           "employment": ["Not working"], "sectors": ["Construction and trades", "Healthcare"],
+           "education": ["High school diploma or GED"], "drivers_license": ["No"],
+           "housing": ["Staying with friends or family for now"], "background": ["None of these"],
+           "needs": ["Childcare"], "gender": ["Woman"], "race_ethnicity": ["Latino or Hispanic"]},
+    "es": {"consent": ["Sí"], "first_name": "Rosa", "zip": "90011", "age_range": ["25 a 54"],
+           "employment": ["No trabajo"], "sectors": ["Salud"], "education": ["Diploma de high school o GED"],
+           "drivers_license": ["Sí"], "housing": ["En mi casa o la casa de mi familia"],
+           "background": ["Ninguno de estos"], "needs": ["Cuidado de niños"], "gender": ["Mujer"],
+           "race_ethnicity": ["Latino o hispano"]},
+    "ar": {"consent": ["نعم"], "first_name": "أمل", "zip": "90011", "age_range": ["من 25 إلى 54"],
+           "employment": ["لا أعمل"], "sectors": ["الرعاية الصحية"], "education": ["شهادة ثانوية أو GED"],
+           "drivers_license": ["لا"], "housing": ["مسكني الخاص أو بيت العائلة"], "background": ["لا شيء"],
+           "needs": ["رعاية الأطفال"], "gender": ["امرأة"], "race_ethnicity": ["شرق أوسطي أو شمال أفريقي"]},
+}
+
+
+@pytest.fixture
+def live(tmp_path, runtime) -> Iterator[LiveServer]:
+    from bot.migrate import fresh_sqlite
+    from webhook import create_app
+
+    app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "form.db"), "SECRET_KEY": "browser-secret",
+                      "PUBLIC_BASE_URL": "", "RUNTIME": runtime})
+    server = LiveServer(app)
+    yield server
+    server.close()
+    app.extensions["hrtp"].db.dispose()
+
+
+@pytest.fixture
+def phone(browser, request) -> Iterator:
+    """A phone with JavaScript disabled; `scripts` (indirect) turns it on so axe-core can be injected."""
+    ctx = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=1,
+                              java_script_enabled=getattr(request, "param", False), bypass_csp=True)
+    ctx.set_default_timeout(15_000)
+    yield ctx.new_page()
+    ctx.close()
+
+
+def axe_script():
+    found = sorted(ARTIFACTS.parent.glob(".cache/axe-*/node_modules/axe-core/axe.min.js"))
+    return found[-1] if found else None
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA findings (the form pages have no script of their own, so the page is the same)."""
+    script = axe_script()
+    assert script is not None
+    page.add_script_tag(path=str(script))
+    return page.evaluate(
+        "async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},"
+        " resultTypes: ['violations']})).violations.flatMap(v => v.nodes.map(n => v.id + ' ' + n.target.join(' ') + ': ' + n.failureSummary))")
+
+
+def fits_the_phone(page) -> int:
+    return max(0, page.evaluate("document.documentElement.scrollWidth") - PHONE["width"])
+
+
+def step_of(page) -> str | None:
+    field = page.locator('input[name="step"]')
+    return field.get_attribute("value") if field.count() else None
+
+
+def complete(page, live, lang: str, check=None, shots: bool = False) -> None:
+    """Starts at /apply?lang=..&ref=EASTLA1 and answers every question to the end, as a person would."""
+    page.goto(f"{live.url}/apply?lang={lang}&ref=EASTLA1")
+    check and check(page, "start")
+    page.locator("main button[type=submit]").click()
+    seen: set[str] = set()
+    for _ in range(40):
+        if "/apply/check" in page.url:
+            check and check(page, "check")
+            shots and page.screenshot(path=str(ARTIFACTS / f"form-{lang}-check.png"), full_page=True)
+            page.locator("main a.primary").click()
+            continue
+        step = step_of(page)
+        if step is None:
+            check and check(page, "done")
+            return
+        if step == "program_choice":
+            check and check(page, "result")
+            shots and page.screenshot(path=str(ARTIFACTS / f"form-{lang}-result.png"), full_page=True)
+            page.locator("main input[type=radio]").first.check()
+        else:
+            if step not in seen:
+                check and check(page, step)
+                if shots and step in ("consent", "zip", "sectors", "housing"):
+                    page.screenshot(path=str(ARTIFACTS / f"form-{lang}-{step}.png"), full_page=True)
+            said = ANSWERS[lang][step]
+            if isinstance(said, str):
+                page.locator("#answer-1").fill(said)
+            else:
+                for label in said:
+                    page.get_by_label(label, exact=True).check()
+        seen.add(step)
+        page.get_by_role("button", name=page.locator("main button.primary").inner_text()).click()
+    raise AssertionError("the intake did not end")
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_whole_intake_with_javascript_off_keeps_the_referral_code(phone, live, lang, artifacts):
+    page = phone
+    problems: list[str] = []
+
+    def look(pg, where: str) -> None:
+        if fits_the_phone(pg):
+            problems.append(f"{where} is wider than the phone")
+        if pg.locator("html").get_attribute("dir") != ("rtl" if lang == "ar" else "ltr"):
+            problems.append(f"{where} reads the wrong way")
+
+    complete(page, live, lang, look, shots=True)
+    page.screenshot(path=str(artifacts / f"form-{lang}-done.png"), full_page=True)
+    assert problems == []
+    with live.app.extensions["hrtp"].db.session() as s:
+        intake = s.scalars(select(Intake)).one()
+        assert (intake.referral_code, intake.language, intake.status) == ("EASTLA1", lang, "completed")
+        assert intake.eligibility == "eligible" and intake.program_choice
+
+
+def test_an_error_is_announced_and_fits_the_phone(phone, live, artifacts):
+    page = phone
+    page.goto(f"{live.url}/apply?lang=ar")
+    page.locator("main button[type=submit]").click()
+    page.get_by_label("نعم", exact=True).check()
+    page.locator("main button.primary").click()
+    page.locator("#answer-1").fill("أمل")
+    page.locator("main button.primary").click()
+    page.locator("#answer-1").fill("abc")
+    page.locator("main button.primary").click()
+    assert page.locator(".summary[role=alert]").is_visible()
+    assert page.locator("#answer-1").get_attribute("aria-describedby") == "answer-error"
+    assert fits_the_phone(page) == 0
+    page.screenshot(path=str(artifacts / "form-ar-error.png"), full_page=True)
+
+
+@pytest.mark.parametrize("phone", [True], indirect=True)
+@pytest.mark.parametrize("lang", ["en", "es", "ar"])
+def test_axe_finds_nothing_on_any_form_page(phone, live, lang):
+    if axe_script() is None:
+        pytest.skip("axe-core is not installed (test.sh installs it with npm)")
+    found: dict[str, list[str]] = {}
+
+    def look(pg, where: str) -> None:
+        bad = axe_violations(pg)
+        if bad:
+            found[where] = bad
+
+    complete(phone, live, lang, look)
+    assert found == {}
+
+
+def test_axe_finds_nothing_on_the_error_page_or_the_chat(browser, live):
+    if axe_script() is None:
+        pytest.skip("axe-core is not installed (test.sh installs it with npm)")
+    ctx = browser.new_context(viewport=PHONE, bypass_csp=True)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{live.url}/apply?lang=es")
+        page.locator("main button[type=submit]").click()
+        page.locator("main button.primary").click()  # nothing chosen
+        assert page.locator(".summary").is_visible()
+        assert axe_violations(page) == []
+    finally:
+        ctx.close()
