@@ -56,3 +56,17 @@ class LiveServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def live(tmp_path, runtime) -> Iterator[LiveServer]:
+    """The public pages (chat, form) served on loopback over a freshly migrated SQLite file."""
+    from bot.migrate import fresh_sqlite
+    from webhook import create_app
+
+    app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "public.db"), "SECRET_KEY": "browser-secret",
+                      "PUBLIC_BASE_URL": "", "RUNTIME": runtime})
+    server = LiveServer(app)
+    yield server
+    server.close()
+    app.extensions["hrtp"].db.dispose()

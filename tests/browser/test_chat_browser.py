@@ -4,28 +4,14 @@ Screenshots go to test-artifacts/chat-*.png."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
 
 from bot.store import Answer
-from tests.browser.conftest import LiveServer
 
 PHONE = {"width": 390, "height": 844}
 
-
-@pytest.fixture
-def live(tmp_path, runtime) -> Iterator[LiveServer]:
-    from bot.migrate import fresh_sqlite
-    from webhook import create_app
-
-    app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "chat.db"), "SECRET_KEY": "browser-secret",
-                      "PUBLIC_BASE_URL": "", "RUNTIME": runtime})
-    server = LiveServer(app)
-    yield server
-    server.close()
-    app.extensions["hrtp"].db.dispose()
 
 
 @pytest.fixture

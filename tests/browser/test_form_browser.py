@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.store import Intake
-from tests.browser.conftest import ARTIFACTS, LiveServer
+from tests.browser.conftest import ARTIFACTS
 
 PHONE = {"width": 390, "height": 844}
 
@@ -32,18 +32,6 @@ ANSWERS = {
            "needs": ["رعاية الأطفال"], "gender": ["امرأة"], "race_ethnicity": ["شرق أوسطي أو شمال أفريقي"]},
 }
 
-
-@pytest.fixture
-def live(tmp_path, runtime) -> Iterator[LiveServer]:
-    from bot.migrate import fresh_sqlite
-    from webhook import create_app
-
-    app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "form.db"), "SECRET_KEY": "browser-secret",
-                      "PUBLIC_BASE_URL": "", "RUNTIME": runtime})
-    server = LiveServer(app)
-    yield server
-    server.close()
-    app.extensions["hrtp"].db.dispose()
 
 
 @pytest.fixture
