@@ -6,31 +6,15 @@ opt-outs and keywords are the keyword layer's, measured by the same bench.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import understanding as bench
+
 KEYWORD_EXPECTS = ("opt-out", "help", "back", "person", "language")
 MIN_UNDERSTOOD = 90.0  # percent, in every language
 
-
-def _bench():
-    name = "bench_understanding"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "understanding.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
 
 
 def is_answer_entry(entry) -> bool:

@@ -6,27 +6,14 @@ message and answer to "continue where you left off?" (tests/data/utterances/, be
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import understanding as bench
+
 KEYWORD_EXPECTS = ("opt-out", "help", "back", "person", "language")
 TARGET_UNDERSTOOD = 90.0
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_understanding", ROOT / "bench" / "understanding.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
 
 
 def is_keyword_entry(entry) -> bool:

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
+from bench import understanding as bench
+
 from intake_flows.schema import DATA_DIR, load_flow, load_languages
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_understanding", ROOT / "bench" / "understanding.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
 FLOW = load_flow(DATA_DIR / "intake.yaml")
 LANGUAGE_IDS = [lang.id for lang in load_languages(DATA_DIR / "languages.yaml")]
 # Each corpus and the entries it needs per language.
