@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from sqlalchemy import Column, Integer, String, Table, func, inspect, select, text
 
 from bot import migrate
-from bot.store import Base, Database, make_engine
+from bot.db import Database, make_engine
+from bot.models import Base
 from tests.conftest import empty_postgres
 from tests.schema_snapshot import differences as snapshot_differences
 from tests.schema_snapshot import snapshot
@@ -191,9 +192,9 @@ def test_the_app_on_an_unmigrated_database_makes_no_tables_and_answers_503_until
     migrate.upgrade(url)
     assert client.get("/healthz").status_code == 200
     with app.extensions["hrtp"].db.session() as s:
-        from bot.programs import Program
+        from bot.models import ProgramRecord
 
-        assert s.scalar(select(func.count()).select_from(Program)) > 0  # the catalog seeded once it could be
+        assert s.scalar(select(func.count()).select_from(ProgramRecord)) > 0  # the catalog seeded once it could be
     app.extensions["hrtp"].db.dispose()
 
 
@@ -254,9 +255,9 @@ def test_four_workers_starting_at_once_on_a_migrated_postgres_do_not_race(postgr
 
     db = Database(postgres_url)
     with db.session() as s:
-        from bot.programs import Program
+        from bot.models import ProgramRecord
 
-        assert s.scalar(select(func.count()).select_from(Program)) == len(load_catalog())
+        assert s.scalar(select(func.count()).select_from(ProgramRecord)) == len(load_catalog())
     db.dispose()
     assert migrate.differences(postgres_url) == []  # nobody altered anything
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from bot import programs as store
 from bot.migrate import fresh_sqlite
-from bot.programs import AreaTier, CatalogCache, Program
+from bot.models import AreaTier, Intake, ProgramRecord
+from bot.programs import CatalogCache
 from bot.sms import MAX_SEGMENTS
-from bot.store import Intake
 from intake_flows import geo
 from intake_flows.areas import AreaFileError, parse_area_csv, read_area_csv_bytes
 from intake_flows.catalog import LANGUAGES, PRIORITY_SECTORS, PROGRAM_FACTS, by_sector, load_catalog, load_offices
@@ -126,17 +126,17 @@ def count(db, model) -> int:
 
 
 def test_an_empty_table_is_seeded_on_first_read_and_never_again(db):
-    assert count(db, Program) == 0
+    assert count(db, ProgramRecord) == 0
     cache = CatalogCache()
     with db.writing() as s:
         snap = cache.snapshot(s)
-    assert len(snap.programs) == len(CATALOG) == count(db, Program)
+    assert len(snap.programs) == len(CATALOG) == count(db, ProgramRecord)
     with db.writing() as s:
         store.set_active(s, "ame_hrtp", False, by="staff@example.org")
     with db.writing() as s:
         snap = cache.snapshot(s)
     assert "ame_hrtp" not in {p.id for p in snap.programs}
-    assert count(db, Program) == len(CATALOG)  # deactivated, not deleted, not re-seeded
+    assert count(db, ProgramRecord) == len(CATALOG)  # deactivated, not deleted, not re-seeded
 
 
 def test_seed_if_empty_only_seeds_an_empty_table(db):
@@ -149,17 +149,17 @@ def test_reseeding_keeps_staff_edits_unless_told_to_reset(db):
     edited = next(p for p in CATALOG if p.id == "pcc_pre_apprenticeship").model_copy(update={"paid": True})
     with db.writing() as s:
         store.save_program(s, edited, by="staff@example.org")
-        s.delete(s.get(Program, "ame_hrtp"))
+        s.delete(s.get(ProgramRecord, "ame_hrtp"))
     with db.writing() as s:
         report = store.seed_programs(s)
     assert report.added == ["ame_hrtp"] and "pcc_pre_apprenticeship" in report.kept
     with db.session() as s:
-        row = s.get(Program, "pcc_pre_apprenticeship")
+        row = s.get(ProgramRecord, "pcc_pre_apprenticeship")
         assert row.to_program().paid is True and row.origin == "staff" and row.updated_by == "staff@example.org"
     with db.writing() as s:
         store.seed_programs(s, replace=True)
     with db.session() as s:
-        assert s.get(Program, "pcc_pre_apprenticeship").to_program().paid is False
+        assert s.get(ProgramRecord, "pcc_pre_apprenticeship").to_program().paid is False
 
 
 def test_staff_edits_are_validated_with_the_seed_schema(db):
@@ -172,7 +172,7 @@ def test_staff_edits_are_validated_with_the_seed_schema(db):
 def test_a_row_that_no_longer_validates_is_skipped_not_fatal(db, caplog):
     store.seed_if_empty(db)
     with db.writing() as s:
-        row = s.get(Program, "ame_hrtp")
+        row = s.get(ProgramRecord, "ame_hrtp")
         row.data = {**row.data, "min_age": "lots"}
     with db.session() as s:
         ids = {p.id for p in store.load_programs(s)}
@@ -293,7 +293,7 @@ def test_load_areas_refuses_the_sample_unless_told_and_reports_what_it_loaded(tm
     real.write_text("zip,tier,source\n90011,1,CVRI\n90044,2,CVRI\n", encoding="utf-8")
     replaced = cli(tmp_path, "load-areas", str(real))
     assert replaced.exit_code == 0 and "Loaded 2 ZIP codes" in replaced.output
-    from bot.store import Database
+    from bot.db import Database
 
     db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
     with db.session() as s:
@@ -327,7 +327,7 @@ def test_seed_programs_and_list_programs(tmp_path):
 
 def test_the_app_seeds_programs_at_start(app):
     db = app.extensions["hrtp"].db
-    assert count(db, Program) == len(CATALOG)
+    assert count(db, ProgramRecord) == len(CATALOG)
 
 
 # ---- what the person sees -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from bot.staff import AuditLog
+from bot.models import AuditLog
 from tests.admin.helpers import complete_intake, intake_id_of, seed_intakes
 from tests.transcript import Person
 

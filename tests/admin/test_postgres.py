@@ -6,9 +6,13 @@ from datetime import timedelta
 
 import pytest
 
+from bot.accounts import create_user
+from bot.facets import sync_facets
+from bot.intake_list import IntakeFilter, list_intakes
+from bot.metrics import compute_metrics
+from bot.models import Intake
 from bot.service import IntakeService, Settings
-from bot.staff import (IntakeFilter, change_status, compute_metrics, create_user, list_intakes, refer, sync_facets)
-from bot.store import Intake
+from bot.workflow import change_status, refer
 from tests.admin.helpers import complete_intake, intake_id_of
 
 
