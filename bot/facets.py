@@ -1,5 +1,4 @@
-"""Facets: the multi-valued attributes of an intake (priority categories, sectors, matches, needs) kept as rows,
-so the list's filters and the dashboard stay fast; they follow the intake event log."""
+"""Facets: an intake's multi-valued attributes (priority categories, sectors, matches, needs) as rows, for fast filters."""
 
 from __future__ import annotations
 

@@ -19,14 +19,16 @@ from bot.models import CaseFile, Contact, Intake, IntakeFacet, ReferralCode, Use
 from bot.workflow import STATUSES
 
 PROGRAM_ROLES = ("any", "matched", "chosen", "referred")
+# Query-string names that differ from the field names; the old names stay so bookmarked lists keep working.
+PARAMS = {"case_status": "status", "intake_progress": "progress"}
 
 
 @dataclass
 class IntakeFilter:
     """What staff filter the intake list by; empty fields do not filter."""
 
-    status: str = ""
-    progress: str = ""
+    case_status: str = ""  # where staff have taken it (Intake.review_status: new, contacted, ... placed)
+    intake_progress: str = ""  # how far the person got with the questions (Intake.status: incomplete, completed, ...)
     eligibility: str = ""
     priority: str = ""
     sector: str = ""
@@ -42,14 +44,16 @@ class IntakeFilter:
     needs_contact: str = ""
 
     @classmethod
-    def from_args(cls, args: Mapping[str, Any]) -> "IntakeFilter":
-        f = cls(**{fl.name: str(args.get(fl.name) or "").strip()[:80] for fl in fields(cls)})
+    def from_args(cls, args: Mapping[str, Any]) -> IntakeFilter:
+        """The filter a query string asks for (the list's links and forms use `status` and `progress`)."""
+        f = cls(**{fl.name: str(args.get(PARAMS.get(fl.name, fl.name)) or "").strip()[:80] for fl in fields(cls)})
         if f.program_role not in PROGRAM_ROLES:
             f.program_role = "any"
         return f
 
     def active(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v and not (k == "program_role" and v == "any")}
+        """The filters set, by query-string name, for links that keep them."""
+        return {PARAMS.get(k, k): v for k, v in self.__dict__.items() if v and not (k == "program_role" and v == "any")}
 
     def audited(self) -> dict[str, str]:
         """The filters as the audit log keeps them: that a search happened and of which kind, never its words."""
@@ -87,10 +91,10 @@ def filter_clauses(f: IntakeFilter, user: User, skip: Sequence[str] = (), coveri
     """SQL conditions for a filter, always within what the user may see (`covering`: for SQLite counts)."""
     where: list[ColumnElement[bool]] = [visible(user)]
     col = unindexed if covering else (lambda c: c)
-    if f.status and "status" not in skip:
-        where.append(col(Intake.review_status) == f.status)
-    if f.progress:
-        where.append(col(Intake.status) == f.progress)
+    if f.case_status and "case_status" not in skip:
+        where.append(col(Intake.review_status) == f.case_status)
+    if f.intake_progress:
+        where.append(col(Intake.status) == f.intake_progress)
     if f.eligibility:
         where.append(col(Intake.eligibility) == f.eligibility)
     if f.priority == "any":
@@ -220,10 +224,10 @@ def list_intakes(s: Session, user: User, f: IntakeFilter, before: int | None = N
     counts = {st: 0 for st in STATUSES}
     covering = s.get_bind().dialect.name == "sqlite" and not f.q
     for st, n in s.execute(select(Intake.review_status, func.count())
-                           .where(*filter_clauses(f, user, skip=("status",), covering=covering))
+                           .where(*filter_clauses(f, user, skip=("case_status",), covering=covering))
                            .group_by(Intake.review_status)):
         counts[st or "new"] = counts.get(st or "new", 0) + n
-    total = counts.get(f.status, 0) if f.status else sum(counts.values())
+    total = counts.get(f.case_status, 0) if f.case_status else sum(counts.values())
     return Page(out, total, counts, older, newer)
 
 

@@ -26,7 +26,6 @@ class WorkflowError(ValueError):
     """A change staff asked for that the workflow does not allow; the message says why."""
 
 
-
 def allowed_transitions(current: str) -> tuple[str, ...]:
     """Where an intake can go next from its current status."""
     if current in EXITS:

@@ -72,6 +72,21 @@ def test_upgrade_head_makes_exactly_the_models_schema(empty_url, tmp_path):
     assert len(migrated["tables"]) == len(migrate.model_metadata().tables)
 
 
+def test_the_models_module_alone_declares_every_table_and_index(tmp_path):
+    # Tables and indexes were once declared in whichever module used them, so a schema made after
+    # importing only the store lacked them; bot.models is now the whole schema, whatever else is imported.
+    alone_url, migrated = f"sqlite:///{tmp_path / 'alone.db'}", f"sqlite:///{tmp_path / 'migrated.db'}"
+    code = f"from bot.db import make_engine; from bot.models import Base; Base.metadata.create_all(make_engine({alone_url!r}))"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    migrate.upgrade(migrated)
+    engine, alone = make_engine(migrated), make_engine(alone_url)
+    try:
+        assert snapshot_differences(snapshot(alone), snapshot(engine)) == []
+    finally:
+        engine.dispose()
+        alone.dispose()
+
+
 def test_downgrade_base_then_upgrade_head(empty_url):
     migrate.upgrade(empty_url)
     before, after = migrate.downgrade(empty_url, "base")
