@@ -160,7 +160,7 @@ class _Group:
         if wage is not None:
             self.wages.extend([wage] * n)
 
-    def merge(self, other: "_Group") -> None:
+    def merge(self, other: _Group) -> None:
         for mask, n in other.masks.items():
             self.masks[mask] += n
         self.wages.extend(other.wages)
