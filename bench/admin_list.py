@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert  # noqa: E402
 
-from bot.staff import CaseFile, IntakeFacet, create_user, facets_of  # noqa: E402
-from bot.store import Answer, Contact, Intake  # noqa: E402
+from bot.accounts import create_user  # noqa: E402
+from bot.facets import facets_of  # noqa: E402
+from bot.models import Answer, CaseFile, Contact, Intake, IntakeFacet  # noqa: E402
 
 TARGET_MS = 150.0
 PASSWORD = "bench password 123"

@@ -17,9 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert  # noqa: E402
 
+from bot.db import Database  # noqa: E402
 from bot.export import export_csv, export_jsonl  # noqa: E402
 from bot.migrate import fresh_sqlite  # noqa: E402
-from bot.store import Answer, Contact, Database, Intake  # noqa: E402
+from bot.models import Answer, Contact, Intake  # noqa: E402
 
 ANSWERS = {"language": "es", "consent": "yes", "first_name": "Ana", "zip": "90011", "age_range": "25_54",
            "employment": "unemployed", "sectors": ["construction", "healthcare"], "education": "hs_ged",

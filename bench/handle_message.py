@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.db import Database  # noqa: E402
 from bot.messages import InboundMessage  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.service import IntakeService, Runtime  # noqa: E402
-from bot.store import Database  # noqa: E402
 
 ANSWERS = ["Hi", "yes", "Ana", "90011", "4", "1", "1,2", "2", "1", "3", "2", "1,2", "1", "1", "1,3"]
 

@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.db import Database
+from bot.models import Contact, IntakeEvent, Message, utcnow
 from bot.privacy import set_opted_out
-from bot.store import Contact, Database, IntakeEvent, Message, utcnow
 
 
 def record_replies_sent(db: Database, channel: str, inbound_provider_id: str,

@@ -14,7 +14,8 @@ from sqlalchemy.orm import defer
 
 from intake_flows.spreadsheet import safe_row
 
-from bot.store import Answer, Contact, Database, Intake
+from bot.db import Database
+from bot.models import Answer, Contact, Intake
 
 CHUNK = 500
 FIELDS = ("language", "consent", "first_name", "zip", "la_county", "age_range", "employment", "sectors", "education",

@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import atexit
-import importlib
-import pkgutil
 import shutil
 import sqlite3
 import tempfile
@@ -29,7 +27,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from bot.store import Base, UTCDateTime, make_engine
+from bot.db import make_engine
+from bot.models import Base, UTCDateTime
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_lock key for `upgrade` and `downgrade`: any fixed number no other lock user picks ("hrtp").
@@ -44,12 +43,7 @@ class SchemaError(RuntimeError):
 # ---- the models and how autogenerate sees them -------------------------------------------------
 
 def model_metadata() -> MetaData:
-    """The models' MetaData, with every module under bot imported so no table is left out."""
-    import bot
-
-    for info in pkgutil.walk_packages(bot.__path__, "bot."):
-        if ".migrations" not in info.name:
-            importlib.import_module(info.name)
+    """The models' MetaData: every table and index is declared in bot.models."""
     return Base.metadata
 
 

@@ -13,11 +13,12 @@ from sqlalchemy import select
 
 from intake_flows.text import Msg, N_, verbatim
 
+from bot.audit import audit
+from bot.db import Database
 from bot.i18n import I18n, Translator
-from bot.sms import segment_info
-from bot.staff import User, audit
+from bot.models import Contact, Intake, Message, User, utcnow
 from bot.privacy import same_number, set_opted_out
-from bot.store import Contact, Database, Intake, Message, utcnow
+from bot.sms import segment_info
 
 log = logging.getLogger(__name__)
 

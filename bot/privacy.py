@@ -11,35 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Text, cast, delete, select, update
+from sqlalchemy import Text, cast, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from bot.staff import AuditLog, CaseFile, IntakeFacet, Note, StatusChange, User, audit
-from bot.store import Answer, Base, Contact, Intake, IntakeEvent, Message, OptOut, utcnow
+from bot.audit import audit
+from bot.models import (Answer, AuditLog, CaseFile, Contact, Intake, IntakeEvent, IntakeFacet, Message, Note, OptOut,
+                        PrivacyKey, StatusChange, Suppression, User)
 
 # One phone number reaches us as an SMS contact and a WhatsApp contact; its opt-out covers both.
 PHONE_CHANNELS = ("sms", "whatsapp")
 ERASED_PREFIX = "erased:"
 KEEP_ON_DECLINE = ("language", "consent")
-
-
-class PrivacyKey(Base):
-    """The key behind suppression hashes when PRIVACY_KEY is not set (one row, made on first use)."""
-
-    __tablename__ = "privacy_key"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(64))
-
-
-class Suppression(Base):
-    """An opt-out that outlived its contact's erasure: a keyed hash of the address, never the address."""
-
-    __tablename__ = "suppressions"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # ---- keyed hashes of addresses ---------------------------------------------------------------

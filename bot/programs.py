@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, delete, event, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from intake_flows import catalog
 from intake_flows.areas import AreaTable
@@ -24,83 +24,10 @@ from intake_flows.matching import SHOWN, make_matcher
 from intake_flows.schema import FlowError
 from intake_flows.screening import Matcher
 
-from bot.store import Base, Database, utcnow
+from bot.db import Database, catalog_generation, mark_catalog_changed
+from bot.models import AreaTier, ProgramRecord, utcnow
 
 log = logging.getLogger(__name__)
-
-
-class Program(Base):
-    """One training program as staff see and edit it; `data` is the full catalog record."""
-
-    __tablename__ = "programs"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
-    sector: Mapped[str] = mapped_column(String(32), index=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    origin: Mapped[str] = mapped_column(String(16), default="seed")  # "seed" | "staff"
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_by: Mapped[str | None] = mapped_column(String(120))
-
-    def to_program(self) -> catalog.Program:
-        """The validated catalog program; the row's `active` flag wins over the stored JSON."""
-        data = dict(self.data or {})
-        data["id"] = self.id
-        data["active"] = self.active
-        return catalog.program_from_data(data, where=f"programs table row {self.id!r}")
-
-
-class AreaTier(Base):
-    """One ZIP's COVID-19 Vulnerability and Recovery Index need tier, loaded by staff from CSV."""
-
-    __tablename__ = "area_tiers"
-
-    zip: Mapped[str] = mapped_column(String(5), primary_key=True)
-    tier: Mapped[str] = mapped_column(String(16))
-    sample: Mapped[bool] = mapped_column(Boolean, default=False)
-    source: Mapped[str | None] = mapped_column(String(255))
-    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-# ---- invalidation ---------------------------------------------------------------------------
-# Any commit that touched a program or area row bumps the generation; every cache in this process
-# reloads on its next read. Other processes (the CLI, other workers) are caught by the TTL check.
-_generation = 0
-_gen_lock = threading.Lock()
-_CHANGED = "hrtp_catalog_changed"
-
-
-def catalog_generation() -> int:
-    return _generation
-
-
-def mark_changed(session: Session) -> None:
-    """Marks the session so that its commit invalidates every catalog cache in this process."""
-    session.info[_CHANGED] = True
-
-
-@event.listens_for(Session, "before_flush")
-def _note_catalog_writes(session: Session, _ctx: Any, _instances: Any) -> None:
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, (Program, AreaTier)):
-            session.info[_CHANGED] = True
-            return
-
-
-@event.listens_for(Session, "after_commit")
-def _bump_generation(session: Session) -> None:
-    global _generation
-    if session.info.pop(_CHANGED, False):
-        with _gen_lock:
-            _generation += 1
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_CHANGED, None)
 
 
 # ---- programs ---------------------------------------------------------------------------------
@@ -123,12 +50,12 @@ def seed_programs(session: Session, programs: Sequence[catalog.Program] | None =
     # brings in programs new to the file.
     programs = catalog.load_catalog() if programs is None else programs
     now = now or utcnow()
-    existing = {p.id: p for p in session.scalars(select(Program))}
+    existing = {p.id: p for p in session.scalars(select(ProgramRecord))}
     report = SeedReport()
     for position, program in enumerate(programs):
         row = existing.get(program.id)
         if row is None:
-            session.add(Program(id=program.id, position=position, origin="seed", created_at=now, updated_at=now,
+            session.add(ProgramRecord(id=program.id, position=position, origin="seed", created_at=now, updated_at=now,
                                 **_row_values(program)))
             report.added.append(program.id)
         elif replace:
@@ -138,7 +65,7 @@ def seed_programs(session: Session, programs: Sequence[catalog.Program] | None =
             report.updated.append(program.id)
         else:
             report.kept.append(program.id)
-    mark_changed(session)
+    mark_catalog_changed(session)
     session.flush()
     return report
 
@@ -147,7 +74,7 @@ def seed_if_empty(db: Database) -> int:
     """Seeds the programs table from the YAML when it has no rows; returns how many were added."""
     try:
         with db.writing() as s:
-            if s.scalar(select(func.count()).select_from(Program)):
+            if s.scalar(select(func.count()).select_from(ProgramRecord)):
                 return 0
             return len(seed_programs(s).added)
     except IntegrityError:
@@ -155,39 +82,39 @@ def seed_if_empty(db: Database) -> int:
 
 
 def save_program(session: Session, program: catalog.Program | dict[str, Any], by: str | None = None,
-                 now: datetime | None = None) -> Program:
+                 now: datetime | None = None) -> ProgramRecord:
     """Creates or updates a program from staff input, validated against the catalog schema."""
     if not isinstance(program, catalog.Program):
         program = catalog.program_from_data(program, where="staff edit")
     now = now or utcnow()
-    row = session.get(Program, program.id)
+    row = session.get(ProgramRecord, program.id)
     if row is None:
-        position = (session.scalar(select(func.max(Program.position))) or 0) + 1
-        row = Program(id=program.id, position=position, created_at=now)
+        position = (session.scalar(select(func.max(ProgramRecord.position))) or 0) + 1
+        row = ProgramRecord(id=program.id, position=position, created_at=now)
         session.add(row)
     for k, v in _row_values(program).items():
         setattr(row, k, v)
     row.origin, row.updated_at, row.updated_by = "staff", now, by
-    mark_changed(session)
+    mark_catalog_changed(session)
     session.flush()
     return row
 
 
-def set_active(session: Session, program_id: str, active: bool, by: str | None = None) -> Program:
+def set_active(session: Session, program_id: str, active: bool, by: str | None = None) -> ProgramRecord:
     """Turns a program on or off for matching without losing its record."""
-    row = session.get(Program, program_id)
+    row = session.get(ProgramRecord, program_id)
     if row is None:
         raise KeyError(program_id)
     row.active, row.updated_at, row.updated_by = active, utcnow(), by
-    mark_changed(session)
+    mark_catalog_changed(session)
     return row
 
 
 def load_programs(session: Session, active_only: bool = True) -> tuple[catalog.Program, ...]:
     """The catalog as stored, in staff order; a row that no longer validates is logged and skipped."""
-    query = select(Program).order_by(Program.position, Program.id)
+    query = select(ProgramRecord).order_by(ProgramRecord.position, ProgramRecord.id)
     if active_only:
-        query = query.where(Program.active)
+        query = query.where(ProgramRecord.active)
     out = []
     for row in session.scalars(query):
         try:
@@ -200,7 +127,7 @@ def load_programs(session: Session, active_only: bool = True) -> tuple[catalog.P
 
 def program_names(session: Session) -> dict[str, str]:
     """Program id -> the name staff know it by, active or not (for admin lists and exports)."""
-    return {pid: name for pid, name in session.execute(select(Program.id, Program.name))}
+    return {pid: name for pid, name in session.execute(select(ProgramRecord.id, ProgramRecord.name))}
 
 
 # ---- areas --------------------------------------------------------------------------------------
@@ -210,7 +137,7 @@ def replace_areas(session: Session, table: AreaTable, source: str | None = None,
     session.execute(delete(AreaTier))
     session.add_all(AreaTier(zip=z, tier=t, sample=table.sample, source=(table.sources.get(z) or source or None),
                              loaded_at=now) for z, t in table.tiers.items())
-    mark_changed(session)
+    mark_catalog_changed(session)
     session.flush()
     return len(table.tiers)
 
@@ -218,7 +145,7 @@ def replace_areas(session: Session, table: AreaTable, source: str | None = None,
 def clear_areas(session: Session) -> None:
     """Removes the need-tier table, so `priority_area` goes back to unknown for everyone."""
     session.execute(delete(AreaTier))
-    mark_changed(session)
+    mark_catalog_changed(session)
 
 
 def load_area_tiers(session: Session) -> dict[str, str]:
@@ -260,7 +187,7 @@ class CatalogCache:
         self._generation = -1
 
     def _fingerprint_of(self, session: Session) -> tuple[Any, ...]:
-        programs = session.execute(select(func.count(), func.max(Program.updated_at))).one()
+        programs = session.execute(select(func.count(), func.max(ProgramRecord.updated_at))).one()
         areas = session.execute(select(func.count(), func.max(AreaTier.loaded_at))).one()
         return (*programs, *areas)
 
@@ -268,11 +195,11 @@ class CatalogCache:
         """The current snapshot, read through `session` (inside the caller's transaction) when stale."""
         now = time.monotonic()
         with self._lock:
-            fresh = self._snap is not None and self._generation == _generation and now - self._checked_at < self.ttl
+            fresh = self._snap is not None and self._generation == catalog_generation() and now - self._checked_at < self.ttl
             if fresh:
                 assert self._snap is not None
                 return self._snap
-            generation = _generation
+            generation = catalog_generation()
             fingerprint = self._fingerprint_of(session)
             seeded = False
             if self.seed and fingerprint[0] == 0:
@@ -288,7 +215,3 @@ class CatalogCache:
             self._checked_at = -1e18 if seeded else now
             return self._snap
 
-
-def summarise(programs: Iterable[catalog.Program]) -> dict[str, int]:
-    """Active programs per sector, counting related sectors too (for CLI and admin summaries)."""
-    return {s: len(ps) for s, ps in catalog.by_sector(programs).items() if ps}

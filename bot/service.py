@@ -21,13 +21,14 @@ from intake_flows.catalog import OfficeFile, load_offices
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
 
-from bot.engine import Conversation, ContactState, Engine, EngineContext, IntakeState, Outcome
+from bot.db import Database
+from bot.engine import ContactState, Conversation, Engine, EngineContext, IntakeState, Outcome
 from bot.i18n import LOCALES_DIR, I18n
 from bot.messages import Event, InboundMessage
-from bot.programs import CatalogCache
+from bot.models import Answer, Contact, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
+from bot.programs import CatalogCache
 from bot.render import Button, Rendered, render
-from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
 
 log = logging.getLogger(__name__)
 

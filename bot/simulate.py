@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 
 from bot.messages import Event, InboundMessage
+from bot.models import Contact, Intake
 from bot.render import Rendered
 from bot.service import IntakeService
 from bot.sms import segment_info
-from bot.store import Contact, Intake
 from intake_flows import answers as parse
 from intake_flows.schema import Step
 from intake_flows.text import Msg

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.db import Database
 from bot.migrate import fresh_sqlite
 from bot.service import IntakeService, Runtime, Settings
-from bot.store import Database
 from tests.transcript import Person
 
 T0 = datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)

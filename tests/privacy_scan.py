@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import JSON, String, Text, select
 
-from bot.store import Base, Database
+from bot.db import Database
+from bot.models import Base
 
 
 def traces(db: Database, needles: Iterable[str]) -> Counter[tuple[str, str, str]]:

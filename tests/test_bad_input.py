@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.store import Contact, Intake, Message
+from bot.models import Contact, Intake, Message
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.test_twilio_webhook import form, post
 

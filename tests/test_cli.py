@@ -101,9 +101,11 @@ def test_purge_erases_incomplete_intakes_idle_past_retention_and_reports_counts(
 
     from sqlalchemy import select
 
+    from bot.accounts import create_user
+    from bot.db import Database
+    from bot.models import Intake
     from bot.service import IntakeService
-    from bot.staff import add_note, create_user
-    from bot.store import Database, Intake
+    from bot.workflow import add_note
     from tests.admin.helpers import complete_intake
     from tests.transcript import Person
 

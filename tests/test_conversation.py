@@ -6,7 +6,7 @@ import zlib
 
 from sqlalchemy import func, select
 
-from bot.store import Answer, Contact, Intake, Message, OptOut
+from bot.models import Answer, Contact, Intake, Message, OptOut
 from tests.transcript import Person
 
 
@@ -316,7 +316,7 @@ def test_join_with_an_unknown_code_keeps_it_flagged(person, service):
 
 
 def test_a_known_code_alone_is_attached(service):
-    from bot.store import ReferralCode
+    from bot.models import ReferralCode
 
     with service.db.session() as s, s.begin():
         s.add(ReferralCode(code="SHELTER7", organisation="Union Rescue Mission"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.models import Answer
 from bot.sms import MAX_SEGMENTS
-from bot.store import Answer
 from tests.transcript import Person
 
 LANGUAGE_NUMBER = {"en": "1", "es": "2", "zh-Hant": "3", "zh-Hans": "4", "ko": "5", "vi": "6", "tl": "7", "hy": "8",

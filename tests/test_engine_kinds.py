@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.models import Answer, Intake, Message
 from bot.service import IntakeService, Runtime
-from bot.store import Answer, Intake, Message
 from intake_flows.schema import DATA_DIR
 from tests.transcript import Person
 

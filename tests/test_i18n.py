@@ -12,8 +12,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.plurals import get_plural
 from click.testing import CliRunner
 
-from bot import i18n_check as ic
 from bot.i18n import I18n, compile_catalogs
+from devtools import i18n_check as ic
 from intake_flows import answers as parse
 from intake_flows.schema import load_keywords, load_languages
 from intake_flows.text import Msg, verbatim
@@ -135,7 +135,7 @@ def test_ulitin_repeats_nothing_and_restarts_nothing(runtime) -> None:
 def test_texting_ulitin_mid_intake_keeps_the_answers(service) -> None:
     from sqlalchemy import select
 
-    from bot.store import Answer
+    from bot.models import Answer
     from tests.transcript import Person
 
     p = Person(service, "+13235550177")
@@ -533,7 +533,7 @@ def test_i18n_commands(runtime) -> None:
 
 
 def test_a_language_with_thin_answer_data_fails_the_check(tmp_path: Path, monkeypatch) -> None:
-    from bot import i18n_check
+    from devtools import i18n_check
     from intake_flows import understand
 
     assert all(i18n_check.answer_data_problems(lang) == [] for lang in understand.languages_with_data())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n_check import phrase_warnings
+from devtools.i18n_check import phrase_warnings
 from intake_flows.intents import PHRASE_ACTIONS, core
 from intake_flows.schema import FlowBundle, LanguagePhrases, PhraseFile, load_languages
 

@@ -7,7 +7,7 @@ import zlib
 import pytest
 from sqlalchemy import select
 
-from bot.store import Answer, Intake, IntakeEvent
+from bot.models import Answer, Intake, IntakeEvent
 from tests.transcript import Person
 
 

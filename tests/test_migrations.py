@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from sqlalchemy import Column, Integer, String, Table, func, inspect, select, text
 
 from bot import migrate
-from bot.store import Base, Database, make_engine
+from bot.db import Database, make_engine
+from bot.models import Base
 from tests.conftest import empty_postgres
 from tests.schema_snapshot import differences as snapshot_differences
 from tests.schema_snapshot import snapshot
@@ -69,6 +70,21 @@ def test_upgrade_head_makes_exactly_the_models_schema(empty_url, tmp_path):
         made = model_snapshot(empty_url)
     assert snapshot_differences(made, migrated) == [], MISSING_MIGRATION
     assert len(migrated["tables"]) == len(migrate.model_metadata().tables)
+
+
+def test_the_models_module_alone_declares_every_table_and_index(tmp_path):
+    # Tables and indexes were once declared in whichever module used them, so a schema made after
+    # importing only the store lacked them; bot.models is now the whole schema, whatever else is imported.
+    alone_url, migrated = f"sqlite:///{tmp_path / 'alone.db'}", f"sqlite:///{tmp_path / 'migrated.db'}"
+    code = f"from bot.db import make_engine; from bot.models import Base; Base.metadata.create_all(make_engine({alone_url!r}))"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    migrate.upgrade(migrated)
+    engine, alone = make_engine(migrated), make_engine(alone_url)
+    try:
+        assert snapshot_differences(snapshot(alone), snapshot(engine)) == []
+    finally:
+        engine.dispose()
+        alone.dispose()
 
 
 def test_downgrade_base_then_upgrade_head(empty_url):
@@ -191,9 +207,9 @@ def test_the_app_on_an_unmigrated_database_makes_no_tables_and_answers_503_until
     migrate.upgrade(url)
     assert client.get("/healthz").status_code == 200
     with app.extensions["hrtp"].db.session() as s:
-        from bot.programs import Program
+        from bot.models import ProgramRecord
 
-        assert s.scalar(select(func.count()).select_from(Program)) > 0  # the catalog seeded once it could be
+        assert s.scalar(select(func.count()).select_from(ProgramRecord)) > 0  # the catalog seeded once it could be
     app.extensions["hrtp"].db.dispose()
 
 
@@ -254,9 +270,9 @@ def test_four_workers_starting_at_once_on_a_migrated_postgres_do_not_race(postgr
 
     db = Database(postgres_url)
     with db.session() as s:
-        from bot.programs import Program
+        from bot.models import ProgramRecord
 
-        assert s.scalar(select(func.count()).select_from(Program)) == len(load_catalog())
+        assert s.scalar(select(func.count()).select_from(ProgramRecord)) == len(load_catalog())
     db.dispose()
     assert migrate.differences(postgres_url) == []  # nobody altered anything
 

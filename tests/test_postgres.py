@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from bot.export import export_csv
 from bot.messages import InboundMessage
+from bot.models import Answer, Intake, Message
 from bot.service import IntakeService
-from bot.store import Answer, Intake, Message
 from tests.transcript import Person
 
 
@@ -60,7 +60,9 @@ def test_duplicates_and_simultaneous_messages_on_postgres(pg_db, runtime):
 
 
 def test_delete_leaves_nothing_behind_on_postgres(pg_db, runtime):
-    from bot.staff import add_note, audit, create_user
+    from bot.accounts import create_user
+    from bot.audit import audit
+    from bot.workflow import add_note
     from tests.admin.helpers import complete_intake, intake_id_of
     from tests.privacy_scan import left_behind, traces
 
@@ -78,7 +80,7 @@ def test_delete_leaves_nothing_behind_on_postgres(pg_db, runtime):
     assert "erased" in p.says("yes")
     assert left_behind(pg_db, needles, before) == {}
     with pg_db.session() as s:
-        from bot.staff import AuditLog
+        from bot.models import AuditLog
 
         terms = [a.detail["filters"]["q"] for a in s.scalars(select(AuditLog).where(AuditLog.action == "list"))]
         assert terms == ["(erased)", "(erased)"]

@@ -8,12 +8,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from bot import programs as store
+from bot import programs
+from bot.db import catalog_generation
 from bot.migrate import fresh_sqlite
-from bot.programs import AreaTier, CatalogCache, Program
+from bot.models import AreaTier, Intake, ProgramRecord
+from bot.programs import CatalogCache
 from bot.sms import MAX_SEGMENTS
-from bot.store import Intake
 from intake_flows import geo
 from intake_flows.areas import AreaFileError, parse_area_csv, read_area_csv_bytes
 from intake_flows.catalog import LANGUAGES, PRIORITY_SECTORS, PROGRAM_FACTS, by_sector, load_catalog, load_offices
@@ -126,56 +128,56 @@ def count(db, model) -> int:
 
 
 def test_an_empty_table_is_seeded_on_first_read_and_never_again(db):
-    assert count(db, Program) == 0
+    assert count(db, ProgramRecord) == 0
     cache = CatalogCache()
     with db.writing() as s:
         snap = cache.snapshot(s)
-    assert len(snap.programs) == len(CATALOG) == count(db, Program)
+    assert len(snap.programs) == len(CATALOG) == count(db, ProgramRecord)
     with db.writing() as s:
-        store.set_active(s, "ame_hrtp", False, by="staff@example.org")
+        programs.set_active(s, "ame_hrtp", False, by="staff@example.org")
     with db.writing() as s:
         snap = cache.snapshot(s)
     assert "ame_hrtp" not in {p.id for p in snap.programs}
-    assert count(db, Program) == len(CATALOG)  # deactivated, not deleted, not re-seeded
+    assert count(db, ProgramRecord) == len(CATALOG)  # deactivated, not deleted, not re-seeded
 
 
 def test_seed_if_empty_only_seeds_an_empty_table(db):
-    assert store.seed_if_empty(db) == len(CATALOG)
-    assert store.seed_if_empty(db) == 0
+    assert programs.seed_if_empty(db) == len(CATALOG)
+    assert programs.seed_if_empty(db) == 0
 
 
 def test_reseeding_keeps_staff_edits_unless_told_to_reset(db):
-    store.seed_if_empty(db)
+    programs.seed_if_empty(db)
     edited = next(p for p in CATALOG if p.id == "pcc_pre_apprenticeship").model_copy(update={"paid": True})
     with db.writing() as s:
-        store.save_program(s, edited, by="staff@example.org")
-        s.delete(s.get(Program, "ame_hrtp"))
+        programs.save_program(s, edited, by="staff@example.org")
+        s.delete(s.get(ProgramRecord, "ame_hrtp"))
     with db.writing() as s:
-        report = store.seed_programs(s)
+        report = programs.seed_programs(s)
     assert report.added == ["ame_hrtp"] and "pcc_pre_apprenticeship" in report.kept
     with db.session() as s:
-        row = s.get(Program, "pcc_pre_apprenticeship")
+        row = s.get(ProgramRecord, "pcc_pre_apprenticeship")
         assert row.to_program().paid is True and row.origin == "staff" and row.updated_by == "staff@example.org"
     with db.writing() as s:
-        store.seed_programs(s, replace=True)
+        programs.seed_programs(s, replace=True)
     with db.session() as s:
-        assert s.get(Program, "pcc_pre_apprenticeship").to_program().paid is False
+        assert s.get(ProgramRecord, "pcc_pre_apprenticeship").to_program().paid is False
 
 
 def test_staff_edits_are_validated_with_the_seed_schema(db):
-    store.seed_if_empty(db)
+    programs.seed_if_empty(db)
     with db.writing() as s, pytest.raises(FlowError) as err:
-        store.save_program(s, {"id": "new_one", "name": "New", "sector": "farming", "summary": "x"})
+        programs.save_program(s, {"id": "new_one", "name": "New", "sector": "farming", "summary": "x"})
     assert "new_one" in str(err.value) and "sector" in str(err.value)
 
 
 def test_a_row_that_no_longer_validates_is_skipped_not_fatal(db, caplog):
-    store.seed_if_empty(db)
+    programs.seed_if_empty(db)
     with db.writing() as s:
-        row = s.get(Program, "ame_hrtp")
+        row = s.get(ProgramRecord, "ame_hrtp")
         row.data = {**row.data, "min_age": "lots"}
     with db.session() as s:
-        ids = {p.id for p in store.load_programs(s)}
+        ids = {p.id for p in programs.load_programs(s)}
     assert "ame_hrtp" not in ids and len(ids) == len(CATALOG) - 1
     assert "ame_hrtp" in caplog.text
 
@@ -187,10 +189,21 @@ def test_a_commit_that_touches_programs_refreshes_every_cache_in_the_process(db)
     assert next(p for p in before.programs if p.id == "fund_it_support").paid is False
     changed = next(p for p in CATALOG if p.id == "fund_it_support").model_copy(update={"paid": True})
     with db.writing() as s:
-        store.save_program(s, changed)
+        programs.save_program(s, changed)
     with db.writing() as s:
         after = cache.snapshot(s)
     assert next(p for p in after.programs if p.id == "fund_it_support").paid is True
+
+
+def test_only_sessions_of_a_database_invalidate_the_catalog_caches(db):
+    # The hooks once listened on every Session in the process, whatever it was connected to.
+    before = catalog_generation()
+    with Session(db.engine) as s, s.begin():
+        s.add(AreaTier(zip="90001", tier="highest"))
+    assert catalog_generation() == before
+    with db.writing() as s:
+        s.add(AreaTier(zip="90002", tier="highest"))
+    assert catalog_generation() == before + 1
 
 
 def test_the_service_matches_from_the_database_catalog(service, db):
@@ -206,7 +219,7 @@ def test_the_service_matches_from_the_database_catalog(service, db):
     first = result_for("+16615550301")
     assert first["matches"][0]["program"] == "aerospace_lost_angels"
     with db.writing() as s:
-        store.set_active(s, "aerospace_lost_angels", False)
+        programs.set_active(s, "aerospace_lost_angels", False)
     second = result_for("+16615550302")
     assert "aerospace_lost_angels" not in [m["program"] for m in second["matches"]]
 
@@ -262,13 +275,13 @@ def test_area_priority_comes_from_the_loaded_table(service, db):
     cats, unknown = area_category(service, "+13235550401", "90011")
     assert "priority_area" not in cats and "priority_area" in unknown  # nothing loaded: unknown, not false
     with db.writing() as s:
-        store.replace_areas(s, parse_area_csv(SAMPLE.read_text(encoding="utf-8")), source="sample")
+        programs.replace_areas(s, parse_area_csv(SAMPLE.read_text(encoding="utf-8")), source="sample")
     cats, unknown = area_category(service, "+13235550402", "90011")
     assert "priority_area" in cats
     cats, unknown = area_category(service, "+13235550403", "90272")
     assert "priority_area" not in cats and "priority_area" not in unknown
     with db.writing() as s:
-        store.clear_areas(s)
+        programs.clear_areas(s)
     cats, unknown = area_category(service, "+13235550404", "90011")
     assert "priority_area" in unknown
 
@@ -293,7 +306,7 @@ def test_load_areas_refuses_the_sample_unless_told_and_reports_what_it_loaded(tm
     real.write_text("zip,tier,source\n90011,1,CVRI\n90044,2,CVRI\n", encoding="utf-8")
     replaced = cli(tmp_path, "load-areas", str(real))
     assert replaced.exit_code == 0 and "Loaded 2 ZIP codes" in replaced.output
-    from bot.store import Database
+    from bot.db import Database
 
     db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
     with db.session() as s:
@@ -327,7 +340,7 @@ def test_seed_programs_and_list_programs(tmp_path):
 
 def test_the_app_seeds_programs_at_start(app):
     db = app.extensions["hrtp"].db
-    assert count(db, Program) == len(CATALOG)
+    assert count(db, ProgramRecord) == len(CATALOG)
 
 
 # ---- what the person sees -------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.db import Database
 from bot.migrate import fresh_sqlite
 from bot.service import IntakeService
 from bot.simulate import Runner, load_scenario
-from bot.store import Database
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.yaml"))
 

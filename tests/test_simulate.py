@@ -10,10 +10,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from bot.db import Database
 from bot.migrate import fresh_sqlite
 from bot.service import IntakeService
 from bot.simulate import Runner, SimResult, load_scenario
-from bot.store import Database
 from tests.conftest import T0
 from webhook.cli import main
 

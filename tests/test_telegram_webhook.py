@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.store import Contact, Intake, Message, OptOut
+from bot.models import Contact, Intake, Message, OptOut
 from tests.fakes.telegram_api import FakeBotAPI
 
 SECRET = "s3cret_token-1"

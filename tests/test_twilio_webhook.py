@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from bot.store import Contact, Intake, Message
+from bot.models import Contact, Intake, Message
 
 TOKEN = "test-auth-token"
 URL = "http://localhost/webhooks/twilio"

@@ -28,7 +28,7 @@ def test_a_conversation_with_buttons_and_the_page_follows_its_language(client):
 def test_a_referral_link_attaches_its_code(client, app):
     from sqlalchemy import select
 
-    from bot.store import Intake
+    from bot.models import Intake
 
     assert 'var ref = "EASTLA1"' in client.get("/chat?ref=EASTLA1").get_data(as_text=True)
     send(client, "hi", ref="EASTLA1")
@@ -73,7 +73,7 @@ START = {"language": "English", "consent": "yes", "first_name": "Ana", "zip": "9
 def answers_of(app) -> dict:
     from sqlalchemy import select
 
-    from bot.store import Answer
+    from bot.models import Answer
 
     with app.extensions["hrtp"].db.session() as s:
         return {a.field: a.value for a in s.scalars(select(Answer))}
@@ -166,7 +166,7 @@ def test_a_new_visitor_and_an_erased_one_see_an_empty_conversation(client, app):
 def test_a_conversation_quiet_for_hours_is_not_shown_to_whoever_opens_the_page_next(client, app):
     from datetime import timedelta
 
-    from bot.store import Intake
+    from bot.models import Intake
     from webhook.webchat import HISTORY_WINDOW
 
     reach(client, "age_range", START)

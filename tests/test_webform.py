@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import select
 
-from bot.store import Answer, Intake
+from bot.models import Answer, Intake
 
 
 @dataclass

@@ -49,7 +49,7 @@ def reached_the_store(app, channels: tuple[str, ...]) -> int:
     """How many generated messages the engine handled and stored (so the fuzz is not all 400s at the door)."""
     from sqlalchemy import func, select
 
-    from bot.store import Message
+    from bot.models import Message
 
     with app.extensions["hrtp"].db.session() as s:
         return s.scalar(select(func.count()).select_from(Message).where(

@@ -55,8 +55,8 @@ def _check_schema(app: Flask, db: Any) -> None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Builds the app: settings from the environment, overridden by `config` (tests pass one)."""
+    from bot.db import Database
     from bot.service import IntakeService, Runtime, Settings
-    from bot.store import Database
 
     app = Flask(__name__, instance_relative_config=True)
     app.json = SafeJSON(app)

@@ -98,10 +98,10 @@ def simulate_command(files: tuple[Path, ...], as_json: bool, database: str | Non
     """Run scripted people (scenario YAML files) through the real engine and store, each as a new person."""
     import tempfile
 
+    from bot.db import Database
     from bot.migrate import fresh_sqlite, upgrade
     from bot.service import Runtime
     from bot.simulate import Runner, Scenario, ScenarioError, SimResult, load_scenario
-    from bot.store import Database
 
     try:
         scenarios = [(path, load_scenario(path)) for path in files]
@@ -155,8 +155,8 @@ def simulate_command(files: tuple[Path, ...], as_json: bool, database: str | Non
 @with_appcontext
 def export_command(fmt: str, since: datetime | None, output: click.utils.LazyFile) -> None:
     """Export complete and partial intakes, streamed so any number fits in memory."""
+    from bot.audit import audit
     from bot.export import export_csv, export_jsonl
-    from bot.staff import audit
 
     since_utc = since.replace(tzinfo=timezone.utc) if since else None
     # Written first, as the admin's export is: an export that fails part-way still took personal data out.
@@ -184,7 +184,7 @@ def _system_user() -> str | None:
 @with_appcontext
 def add_referral_code_command(code: str, organisation: str | None, note: str | None) -> None:
     """Register an outreach referral code so intakes that use it are attributed."""
-    from bot.store import ReferralCode
+    from bot.models import ReferralCode
     from intake_flows.detect import is_referral_code
 
     code = code.strip().upper()
@@ -210,7 +210,8 @@ def add_referral_code_command(code: str, organisation: str | None, note: str | N
 def create_user_command(username: str, role: str, display_name: str | None, programs: tuple[str, ...],
                         password_stdin: bool) -> None:
     """Create a staff, admin or partner account for the admin (or reset its password and role)."""
-    from bot.staff import audit, create_user
+    from bot.accounts import create_user
+    from bot.audit import audit
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -332,8 +333,8 @@ def list_programs_command(show_all: bool) -> None:
 @with_appcontext
 def purge_command(dry_run: bool, days: int | None) -> None:
     """Erase incomplete intakes with no activity for RETENTION_DAYS days, as if each person sent DELETE."""
+    from bot.models import utcnow
     from bot.privacy import purge
-    from bot.store import utcnow
 
     service = _service()
     days = days or int(current_app.config.get("RETENTION_DAYS") or 180)

@@ -62,8 +62,8 @@ def upgrade_command(revision: str) -> None:
 @with_appcontext
 def current_command() -> None:
     """Show the revision DATABASE_URL is at, and whether this release expects another."""
+    from bot.db import make_engine
     from bot.migrate import status
-    from bot.store import make_engine
 
     engine = make_engine(_url())
     try:

@@ -34,7 +34,7 @@ def i18n_group() -> None:
 @i18n_group.command("extract")
 def extract_command() -> None:
     """Regenerate locales/messages.pot from code, templates and data files, and update every catalog."""
-    from bot.i18n_check import existing_catalogs, extract_and_update
+    from devtools.i18n_check import existing_catalogs, extract_and_update
 
     pot_written, updated = extract_and_update(_languages())
     click.echo(f"messages.pot {'updated' if pot_written else 'unchanged'}; "
@@ -48,7 +48,7 @@ def extract_command() -> None:
 @click.argument("lang_ids", nargs=-1, required=True)
 def init_command(lang_ids: tuple[str, ...]) -> None:
     """Create an empty catalog for each given language id that has none yet."""
-    from bot.i18n_check import extract_template, new_catalog, po_path, serialize, write_if_changed
+    from devtools.i18n_check import extract_template, new_catalog, po_path, serialize, write_if_changed
 
     languages = _pick(_languages(), lang_ids)
     template = extract_template()
@@ -75,7 +75,7 @@ def compile_command(force: bool) -> None:
 def check_command(lang_ids: tuple[str, ...], quiet: bool) -> None:
     """Fail on anything wrong in a catalog: untranslated, fuzzy, placeholders, plurals, loading, stale files."""
     # Also keywords people could not type back and messages over 3 SMS segments (README, Translating).
-    from bot.i18n_check import check_all, phrase_warnings, summary
+    from devtools.i18n_check import check_all, phrase_warnings, summary
     from intake_flows.schema import load_keywords, load_phrases
 
     languages = _pick(_languages(), lang_ids)
@@ -107,7 +107,7 @@ def check_command(lang_ids: tuple[str, ...], quiet: bool) -> None:
 @click.option("--show-longest", is_flag=True, help="Also print each language's longest message.")
 def segments_command(lang_ids: tuple[str, ...], channel: str, markdown: bool, show_longest: bool) -> None:
     """Report what a full SMS intake costs per language: messages, max and total segments, encoding."""
-    from bot.i18n_check import segment_report, segment_table
+    from devtools.i18n_check import segment_report, segment_table
     from bot.service import Runtime
     from bot.sms import MAX_SEGMENTS
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from intake_flows.text import N_
 
 from bot.messages import InboundMessage
+from bot.models import Contact, Intake, Message, utcnow
 from bot.render import Rendered
 from bot.service import IntakeService, rendered_from
-from bot.store import Contact, Intake, Message, utcnow
 
 bp = Blueprint("webchat", __name__)
 

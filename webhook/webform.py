@@ -14,9 +14,9 @@ from intake_flows.schema import Step
 from intake_flows.text import Msg, N_
 
 from bot.messages import InboundMessage
+from bot.models import Answer, Contact, Intake, Message
 from bot.render import Rendered, for_channel
 from bot.service import IntakeService, rendered_from
-from bot.store import Answer, Contact, Intake, Message
 from webhook.webchat import _visitor
 
 bp = Blueprint("webform", __name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from bot.accounts import create_user
 from bot.service import IntakeService
-from bot.staff import create_user
 from tests.transcript import Person
 
 PASSWORD = "correct horse battery"
@@ -59,7 +59,7 @@ def later(minutes: int = 5) -> datetime:
 
 def seed_intakes(service: IntakeService, n: int, start: datetime | None = None, **fields) -> list[int]:
     """Intake rows written straight to the store (for paging and counting; no conversation)."""
-    from bot.store import Contact, Intake
+    from bot.models import Contact, Intake
 
     t0 = start or datetime(2026, 10, 1, tzinfo=timezone.utc)
     ids = []

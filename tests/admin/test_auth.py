@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.staff import AuditLog, LoginAttempt, User
+from bot.models import AuditLog, LoginAttempt, User
 from tests.admin.helpers import PASSWORD, csrf_token, make_user, sign_in
 
 

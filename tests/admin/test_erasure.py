@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.staff import AuditLog, Note, StatusChange, compute_metrics, sync_facets
-from bot.store import Contact, Intake, IntakeEvent
+from bot.facets import sync_facets
+from bot.metrics import compute_metrics
+from bot.models import AuditLog, Contact, Intake, IntakeEvent, Note, StatusChange
 from tests.admin.helpers import complete_intake, intake_id_of, post_form
 from tests.admin.test_workflow import move
 from tests.privacy_scan import left_behind, traces

@@ -11,8 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from bot.staff import AuditLog
-from bot.store import Contact, Intake
+from bot.models import AuditLog, Contact, Intake
 from intake_flows.spreadsheet import safe_cell
 from tests.admin.helpers import PASSWORD, csrf_token, make_user, seed_intakes, sign_in
 
@@ -256,7 +255,7 @@ def test_the_command_line_export_writes_an_audit_entry(tmp_path):
                          catch_exceptions=False).exit_code == 0
     assert "Zelda" in out.read_text()
     runner.invoke(main, ["export", "--format", "jsonl"], env=env, catch_exceptions=False)
-    from bot.store import Database
+    from bot.db import Database
 
     db = Database(env["DATABASE_URL"])
     with db.session() as s:

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from bot.staff import AuditLog
+from bot.intake_list import IntakeFilter
+from bot.models import AuditLog
 from tests.admin.helpers import complete_intake, intake_id_of, seed_intakes
 from tests.transcript import Person
 
@@ -67,6 +68,12 @@ def test_filters_narrow_the_list(staff, svc):
         page = staff.get(f"/admin/intakes?{query}").get_data(as_text=True)
         assert set(listed(page)) == expected, query
         assert total(page) == len(expected), query
+
+
+def test_bookmarked_status_and_progress_links_keep_their_meaning():
+    f = IntakeFilter.from_args({"status": "contacted", "progress": "incomplete", "sector": "healthcare"})
+    assert (f.case_status, f.intake_progress) == ("contacted", "incomplete")
+    assert f.active() == {"status": "contacted", "progress": "incomplete", "sector": "healthcare"}
 
 
 def test_referral_code_filter(staff, svc, app):

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.i18n import I18n
+from bot.models import Contact, Message, OptOut
 from bot.outbound import TEMPLATES_BY_ID, Outbound, OutboundError, SendResult
-from bot.store import Contact, Message, OptOut
 from tests.admin.conftest import TOKEN
 from tests.admin.helpers import complete_intake, intake_id_of, post_form
 from tests.transcript import Person
@@ -162,7 +162,7 @@ def spanish_catalog(tmp_path: Path) -> Path:
 
 
 def test_templates_go_out_in_the_persons_language(tmp_path, svc, runtime):
-    from bot.staff import create_user
+    from bot.accounts import create_user
 
     sender = RecordingSender()
     ob = Outbound(svc.db, I18n(runtime.bundle.languages, spanish_catalog(tmp_path)), {"sms": sender})

@@ -8,8 +8,11 @@ import io
 import pytest
 from sqlalchemy import select
 
-from bot.staff import AuditLog, User, change_status, compute_metrics, create_user, sync_facets
-from bot.store import Intake
+from bot.accounts import create_user
+from bot.facets import sync_facets
+from bot.metrics import compute_metrics
+from bot.models import AuditLog, Intake, User
+from bot.workflow import change_status
 from tests.admin.helpers import complete_intake, intake_id_of
 from tests.transcript import Person
 

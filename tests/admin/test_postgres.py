@@ -6,9 +6,13 @@ from datetime import timedelta
 
 import pytest
 
+from bot.accounts import create_user
+from bot.facets import sync_facets
+from bot.intake_list import IntakeFilter, list_intakes
+from bot.metrics import compute_metrics
+from bot.models import Intake
 from bot.service import IntakeService, Settings
-from bot.staff import (IntakeFilter, change_status, compute_metrics, create_user, list_intakes, refer, sync_facets)
-from bot.store import Intake
+from bot.workflow import change_status, refer
 from tests.admin.helpers import complete_intake, intake_id_of
 
 
@@ -36,7 +40,7 @@ def test_list_workflow_and_metrics_on_postgres(pg_service, runtime):
         assert [r.id for r in list_intakes(s, sam, IntakeFilter(priority="experiencing_homelessness")).rows] == [maria]
         assert [r.id for r in list_intakes(s, sam, IntakeFilter(q="ki")).rows] == [kim]
         assert [r.id for r in list_intakes(s, pat, IntakeFilter()).rows] == [maria]
-        page = list_intakes(s, sam, IntakeFilter(status="placed"))
+        page = list_intakes(s, sam, IntakeFilter(case_status="placed"))
         assert page.total == 1 and page.counts["new"] == 1
         m = compute_metrics(s, runtime.bundle.flow)
     assert (m.total.started, m.total.placed, m.total.median_wage_cents, m.total.apprenticeships) == (2, 1, 2500, 1)

@@ -7,9 +7,7 @@ from html.parser import HTMLParser
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from bot.programs import Program
-from bot.staff import AuditLog
-from bot.store import Intake
+from bot.models import AuditLog, Intake, ProgramRecord
 from tests.admin.helpers import complete_intake, intake_id_of, post_form
 
 
@@ -56,9 +54,9 @@ def form_of(client, path: str) -> MultiDict:
     return MultiDict(parser.fields)
 
 
-def stored(svc, program_id: str) -> Program | None:
+def stored(svc, program_id: str) -> ProgramRecord | None:
     with svc.db.session() as s:
-        return s.get(Program, program_id)
+        return s.get(ProgramRecord, program_id)
 
 
 def matches_of(svc, intake_id: int) -> list[str]:
@@ -192,4 +190,4 @@ def test_program_names_show_in_the_intake_list_filter(staff, svc):
     page = staff.get("/admin/intakes").get_data(as_text=True)
     with svc.db.session() as s:
         for pid in matches_of(svc, person):
-            assert f'<option value="{pid}" >{s.get(Program, pid).name}</option>' in page
+            assert f'<option value="{pid}" >{s.get(ProgramRecord, pid).name}</option>' in page

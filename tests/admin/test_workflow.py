@@ -6,8 +6,8 @@ import re
 
 from sqlalchemy import select
 
-from bot.staff import AuditLog, CaseFile, StatusChange, allowed_transitions
-from bot.store import Intake
+from bot.models import AuditLog, CaseFile, Intake, StatusChange
+from bot.workflow import allowed_transitions
 from tests.admin.helpers import complete_intake, intake_id_of, make_user, post_form, sign_in
 
 

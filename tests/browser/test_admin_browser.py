@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from bot.staff import User, refer
-from bot.store import Intake
+from bot.models import Intake, User
+from bot.workflow import refer
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN
 from tests.admin.helpers import PASSWORD, complete_intake, intake_id_of, make_user
 from tests.browser.conftest import ARTIFACTS, LiveServer

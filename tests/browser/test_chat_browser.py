@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.store import Answer
+from bot.models import Answer
 
 PHONE = {"width": 390, "height": 844}
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from bot.store import Intake
+from bot.models import Intake
 from tests.browser.conftest import ARTIFACTS
 
 PHONE = {"width": 390, "height": 844}

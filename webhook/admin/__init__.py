@@ -17,11 +17,12 @@ from flask import Blueprint, Flask, Response, abort, current_app, flash, redirec
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import Session
 
+from bot.accounts import authenticate, login_blocked
+from bot.audit import audit
+from bot.labels import CHANNEL_LABELS, ELIGIBILITY_LABELS, PRIORITY_LABELS, PROGRESS_LABELS, STATUS_LABELS
+from bot.models import User, utcnow
 from bot.outbound import Outbound
 from bot.service import IntakeService
-from bot.staff import (CHANNEL_LABELS, ELIGIBILITY_LABELS, PRIORITY_LABELS, PROGRESS_LABELS, STATUS_LABELS, User,
-                       audit, authenticate, login_blocked)
-from bot.store import utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 login_manager = LoginManager()

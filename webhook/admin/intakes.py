@@ -14,14 +14,17 @@ from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.accounts import can_see, visible
+from bot.audit import audit
 from bot.export import COLUMNS, csv_row, record
+from bot.facets import sync_facets
+from bot.intake_list import PROGRAM_ROLES, IntakeFilter, filter_choices, iter_visible_ids, list_intakes
+from bot.labels import FIELD_LABELS, answer_label, english
+from bot.models import Answer, CaseFile, Contact, Intake, Message, User, utcnow
 from bot.outbound import TEMPLATES, OutboundError
 from bot.privacy import erase_intakes
-from bot.staff import (EXITS, FIELD_LABELS, PIPELINE, PROGRAM_ROLES, STATUSES, CaseFile, IntakeFilter, User,
-                       WorkflowError, add_note, allowed_transitions, answer_label, assign, audit, can_see,
-                       change_status, english, filter_choices, history, iter_visible_ids, list_intakes, refer,
-                       sync_facets, visible)
-from bot.store import Answer, Contact, Intake, Message, utcnow
+from bot.workflow import (EXITS, PIPELINE, STATUSES, WorkflowError, add_note, allowed_transitions, assign, change_status,
+                          history, refer)
 from webhook.admin import MAX_ROW_ID, bp, client_ip, me, outbound, roles, service, tx
 from webhook.admin.programs import catalog_names
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from intake_flows import catalog
 from intake_flows.schema import FlowError
 
-from bot.programs import Program, program_names, save_program, set_active
-from bot.staff import audit
-from bot.store import utcnow
+from bot.audit import audit
+from bot.models import ProgramRecord, utcnow
+from bot.programs import program_names, save_program, set_active
 from webhook.admin import bp, client_ip, me, roles, service, tx
 
 TRI = {"yes": True, "no": False, "": None}
@@ -89,7 +89,8 @@ def data_from_form(form: Any, base: dict[str, Any] | None) -> dict[str, Any]:
 @roles("admin", "staff")
 def programs() -> Any:
     with tx() as s:
-        rows = list(s.scalars(select(Program).order_by(Program.active.desc(), Program.sector, Program.position)))
+        order = (ProgramRecord.active.desc(), ProgramRecord.sector, ProgramRecord.position)
+        rows = list(s.scalars(select(ProgramRecord).order_by(*order)))
         s.expunge_all()
     unconfirmed = sum(1 for r in rows if r.active and "name" not in ((r.data or {}).get("real") or ()))
     return render_template("admin/programs.html", rows=rows, fact_count=len(catalog.PROGRAM_FACTS),
@@ -117,7 +118,7 @@ def program_new() -> Any:
 @roles("admin", "staff")
 def program_edit(program_id: str) -> Any:
     with tx() as s:
-        row = s.get(Program, program_id)
+        row = s.get(ProgramRecord, program_id)
         if row is None:
             abort(404)
         data = dict(row.data or {}, id=row.id, active=row.active)
@@ -133,7 +134,7 @@ def _save(base: dict[str, Any] | None) -> Any:
     try:
         program = catalog.program_from_data(data, where="this form")
         with tx() as s:
-            if is_new and s.get(Program, program.id) is not None:
+            if is_new and s.get(ProgramRecord, program.id) is not None:
                 return _form_page(None, data, f"There is already a program with the id {program.id!r}.", True)
             save_program(s, program, by=me().username, now=now)
             before = set((base or {}).get("real") or ())

@@ -11,8 +11,10 @@ from sqlalchemy import select
 
 from intake_flows.spreadsheet import safe_row
 
-from bot.staff import AuditLog, Counts, Metrics, audit, compute_metrics, sync_facets
-from bot.store import utcnow
+from bot.audit import audit
+from bot.facets import sync_facets
+from bot.metrics import Counts, Metrics, compute_metrics
+from bot.models import AuditLog, utcnow
 from webhook.admin import bp, client_ip, me, roles, service, tx
 
 SECTOR_LABELS = {"construction": "Construction", "healthcare": "Healthcare", "technology": "Technology",

@@ -555,10 +555,10 @@ class SegmentRow:
 
 def segment_report(runtime: Any, languages: Sequence[Language], channel: str = "sms") -> list[SegmentRow]:
     """Runs a full simulated intake in each language and counts the bot's SMS segments."""
+    from bot.db import Database
     from bot.migrate import fresh_sqlite
     from bot.service import IntakeService
     from bot.simulate import Runner, Scenario
-    from bot.store import Database
 
     rows = []
     for lang in languages:

@@ -1,0 +1,111 @@
+"""The database connection: an engine per URL and the sessions the web app, CLI and jobs work in."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.models import AreaTier, ProgramRecord
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    """Creates the engine; SQLite gets foreign keys, WAL, a busy timeout and write-locking BEGIN."""
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            # pysqlite's own transaction handling defers BEGIN; take it over so BEGIN IMMEDIATE
+            # below holds the write lock for the whole message and concurrent writers queue.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # Writers take the lock up front so two messages from one person queue instead of
+            # failing on lock upgrade; readers (admin pages, exports) never block each other.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write_lock") else "BEGIN")
+    return engine
+
+
+class Database:
+    """An engine and its session factory, created from a URL; the tables come from migrations (bot/migrate.py)."""
+
+    def __init__(self, url: str, echo: bool = False) -> None:
+        self.url = url
+        self.engine = make_engine(url, echo)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        _track_catalog_writes(self.sessions)
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session in one write transaction; on SQLite it takes the database's write lock at BEGIN."""
+        with self.sessions() as session, session.begin():
+            session.connection(execution_options={"write_lock": True})
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+# ---- catalog invalidation -----------------------------------------------------------------------
+# Any commit that touched a program or area row bumps the generation; every catalog cache in this process
+# (bot.programs.CatalogCache) reloads on its next read. Other processes (the CLI, other workers) are caught
+# by the cache's TTL check. Only sessions of a Database are watched, never every Session in the process.
+_generation = 0
+_gen_lock = threading.Lock()
+_CHANGED = "hrtp_catalog_changed"
+
+
+def catalog_generation() -> int:
+    """How many commits in this process have changed the catalog or the area table."""
+    return _generation
+
+
+def mark_catalog_changed(session: Session) -> None:
+    """Marks the session so that its commit invalidates every catalog cache in this process."""
+    session.info[_CHANGED] = True
+
+
+def _note_catalog_writes(session: Session, _ctx: Any, _instances: Any) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, (ProgramRecord, AreaTier)):
+            session.info[_CHANGED] = True
+            return
+
+
+def _bump_generation(session: Session) -> None:
+    global _generation
+    if session.info.pop(_CHANGED, False):
+        with _gen_lock:
+            _generation += 1
+
+
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
+
+
+def _track_catalog_writes(sessions: sessionmaker[Session]) -> None:
+    event.listen(sessions, "before_flush", _note_catalog_writes)
+    event.listen(sessions, "after_commit", _bump_generation)
+    event.listen(sessions, "after_rollback", _forget_pending)
