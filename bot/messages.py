@@ -1,14 +1,10 @@
-"""The engine's inputs and outputs: inbound messages, replies and events (no I/O, no frameworks)."""
+"""The engine's inputs and outputs: inbound messages and replies (events are in bot.events; no I/O, no frameworks)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
 
 from intake_flows.text import Msg
-
-CHANNELS = ("sms", "whatsapp", "telegram", "web")
 
 
 @dataclass(frozen=True)
@@ -21,7 +17,6 @@ class InboundMessage:
     provider_id: str | None = None
     media_count: int = 0
     language_hint: str | None = None
-    received_at: datetime | None = None
     start_payload: str | None = None
     # A tapped button names the question it was shown under (step id and turn), so an old
     # button cannot answer a newer question; typed text leaves both None.
@@ -50,10 +45,3 @@ class Reply:
     asks: str | None = None  # the step id this reply asks, so a channel can keep buttons apart
     turn: int | None = None  # which asking of it: a button carries both back with its answer
 
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened that persistence and staff care about."""
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
