@@ -24,8 +24,7 @@ from bot.events import (
     IntakeFinished, IntakeLeft, IntakeStarted, LanguageSet, NotUnderstood, OptedIn, OptedOut, PriorityUpdated, ProgramChosen,
     Restarted, Resumed, ScreeningCompleted, Skipped, StaleAnswer, StepMissed, StopAsked, Unreadable,
 )
-from bot.messages import Choice, InboundMessage, Reply
-from bot.sms import MAX_SEGMENTS, segment_info
+from bot.messages import Choice, InboundMessage, MatchReasons, Reply
 
 TALK = "talk_to_someone"
 LONG_MESSAGE = 500  # characters; a longer "answer" is almost never an answer
@@ -161,23 +160,9 @@ class _Turn:
 
     def say(self, *parts: Msg | str, **kw: Any) -> None:
         msgs = tuple(Msg(p) if isinstance(p, str) else p for p in parts)
-        if self.readback is not None:
-            readback, self.readback = self.readback, None
-            joined = Reply(text=(readback, *msgs), lang=self.lang, **kw)
-            if self.fits(joined) or not self.fits(Reply(text=msgs, lang=self.lang, **kw)):
-                self.replies.append(joined)
-                return
-            # Together they would need one more SMS than the budget: the read-back goes on its own.
-            self.replies.append(Reply(text=(readback,), lang=self.lang))
-        self.replies.append(Reply(text=msgs, lang=self.lang, **kw))
-
-    def fits(self, reply: Reply) -> bool:
-        """True when the reply, as SMS shows it (numbered options, hint), stays within the segment budget."""
-        t = self.ctx.i18n(reply.lang)
-        lines = [t.render(p) for p in reply.text] + [f"{c.number}) {t.render(c.label)}" for c in reply.choices]
-        if reply.hint is not None:
-            lines.append(t.render(reply.hint))
-        return segment_info("\n".join(lines)).segments <= MAX_SEGMENTS
+        # A pending read-back goes with the next thing said; the channel decides whether it fits beside it.
+        readback, self.readback = self.readback, None
+        self.replies.append(Reply(text=msgs, lang=self.lang, readback=readback, **kw))
 
     def emit(self, event: EngineEvent) -> None:
         self.events.append(event)
@@ -946,52 +931,9 @@ class _Turn:
             self.say(*(screening.instead or (Msg(N_("You can still get free job help at an America's Job Center of California. Call 211 to find the nearest one.")),)))
             return
         if screening.matches:
-            translator = self.ctx.i18n(self.lang)
-            # Pluses may be dropped to keep the SMS within its segment budget, weakest last-listed
-            # first; things to talk through with staff are never dropped.
-            pluses = [[r for r in m.reasons if not is_check(r)] for m in screening.matches]
-            checks = [[r for r in m.reasons if is_check(r)] for m in screening.matches]
-
-            def blocks() -> list[list[Msg]]:
-                out: list[list[Msg]] = []
-                for i, m in enumerate(screening.matches, 1):
-                    if pluses[i - 1]:
-                        block = [Msg(N_("%(number)s. %(program)s: %(reasons)s"),
-                                     {"number": str(i), "program": m.name, "reasons": MsgList("", items=tuple(pluses[i - 1]))})]
-                    else:
-                        block = [Msg(N_("%(number)s. %(program)s"), {"number": str(i), "program": m.name})]
-                    out.append(block + [Msg(N_("- %(check)s"), {"check": c}) for c in checks[i - 1]])
-                return out
-
-            def lines() -> list[Msg]:
-                return [Msg(N_("Trainings that fit you:"))] + [x for b in blocks() for x in b]
-
-            def segments(msgs: list[Msg] | None = None) -> int:
-                return segment_info("\n".join(translator.render(x) for x in (lines() if msgs is None else msgs))).segments
-
-            def trim(budget: int, floor: int) -> bool:
-                while segments() > budget:
-                    over = [j for j in range(len(pluses)) if len(pluses[j]) > floor]
-                    if not over:
-                        return False
-                    pluses[max(over, key=lambda j: (len(pluses[j]), j))].pop()
-                return True
-
-            # One message if the list fits with at least one reason per training ("and why");
-            # otherwise (long names in a UCS-2 language) two, still with a reason each, before
-            # giving reasons up. The renderer splits a long message at line breaks.
-            if trim(MAX_SEGMENTS, 1):
-                self.say(*lines())
-                return
-            if not trim(2 * MAX_SEGMENTS, 1):
-                trim(2 * MAX_SEGMENTS, 0)
-            # Several messages: each training stays whole, its checks beside it.
-            current: list[Msg] = [Msg(N_("Trainings that fit you:"))]
-            for block in blocks():
-                if len(current) > 1 and segments(current + block) > MAX_SEGMENTS:
-                    self.say(*current)
-                    current = []
-                current += block
-            self.say(*current)
+            # Every reason goes out; a channel with a segment budget trims them when it renders (bot.render).
+            self.say(N_("Trainings that fit you:"), matches=tuple(
+                MatchReasons(m.name, tuple(r for r in m.reasons if not is_check(r)), tuple(r for r in m.reasons if is_check(r)))
+                for m in screening.matches))
         else:
             self.say(N_("Staff will look for the training that fits you best and contact you."))

@@ -34,14 +34,26 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """One thing the bot says: text, and for a question its choices and a hint on how to answer."""
+class MatchReasons:
+    """One training in the result: its name, why it fits (most telling first) and what to talk through with staff."""
 
-    text: Msg
+    name: Msg
+    pluses: tuple[Msg, ...] = ()  # a channel with a segment budget drops these, last first, to fit
+    checks: tuple[Msg, ...] = ()  # never dropped: a check left out would be a promise
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One thing the bot says, as parts the channel lays out (bot.render): text, choices, a hint, the result's trainings."""
+
+    text: tuple[Msg, ...]
     lang: str
     choices: tuple[Choice, ...] = ()
     multi: bool = False
     hint: Msg | None = None
     asks: str | None = None  # the step id this reply asks, so a channel can keep buttons apart
     turn: int | None = None  # which asking of it: a button carries both back with its answer
+    # "Got it: ..." for the last answer, said first; where both would pass the channel's budget, it goes alone.
+    readback: Msg | None = None
+    matches: tuple[MatchReasons, ...] = ()  # after `text`, one block per training
 
