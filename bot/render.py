@@ -84,8 +84,7 @@ class Rendered:
 
 
 def render(replies: list[Reply], i18n: I18n, channel: str) -> list[Rendered]:
-    """Renders replies for a channel within its capabilities: options as numbered lines where nothing is tapped,
-    and a segment budget (where the channel has one) that trims the result's reasons and splits long messages."""
+    """Renders replies within the channel's capabilities: numbered options where nothing is tapped, its segment budget."""
     caps = capabilities(channel)
     out: list[Rendered] = []
     for reply in replies:

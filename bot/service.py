@@ -352,6 +352,10 @@ def _history_only(t: Applying, ev: EngineEvent) -> None:
     """Nothing beyond its IntakeEvent row: the intake's state row already carries what changed."""
 
 
+_HISTORY_ONLY: tuple[type[EngineEvent], ...] = (
+    IntakeLeft, IntakeFinished, Restarted, Resumed, ScreeningCompleted, PriorityUpdated, AnswerReadBack, Skipped,
+    NotUnderstood, StepMissed, Unreadable, StaleAnswer, LanguageSet, HandoffSuggested, StopAsked)
+
 # Every engine event has its handler here; bot.events.EVENT_CLASSES lists them (a test checks they match).
 EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {
     IntakeStarted: _start_intake,
@@ -363,7 +367,5 @@ EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {
     IntakeDeclined: _decline,
     ProgramChosen: _choose_program,
     HandoffRequested: _needs_contact,
-    **{cls: _history_only for cls in (
-        IntakeLeft, IntakeFinished, Restarted, Resumed, ScreeningCompleted, PriorityUpdated, AnswerReadBack, Skipped,
-        NotUnderstood, StepMissed, Unreadable, StaleAnswer, LanguageSet, HandoffSuggested, StopAsked)},
+    **{cls: _history_only for cls in _HISTORY_ONLY},
 }

@@ -68,3 +68,10 @@ def test_the_wording_file_names_the_entry_that_is_wrong(tmp_path: Path):
     with pytest.raises(FlowError, match=r"channel_wording.yaml: wording\[0\] \('Text STOP to stop.'\): unknown channel"):
         channel_wording(path)
     assert "Text LANGUAGE any time to change the language." in channel_wording()
+
+
+def test_the_engine_knows_no_channel():
+    from tests.test_layers import ROOT, imports
+
+    for module in ("engine", "events", "messages"):
+        assert imports(ROOT / "bot" / f"{module}.py") & {"bot.sms", "bot.channels", "bot.render"} == set(), module
