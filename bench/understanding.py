@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.engine import ContactState, Conversation, Engine, EngineContext, Outcome  # noqa: E402
+from bot.events import AnswerRecorded, Skipped  # noqa: E402
 from bot.messages import InboundMessage  # noqa: E402
 from bot.service import Runtime  # noqa: E402
 from intake_flows.catalog import load_catalog  # noqa: E402
@@ -284,10 +285,9 @@ def what_happened(bench: Bench, step: Step, before: Conversation, out: Outcome) 
     after = out.conversation
     if "opted_out" in kinds:
         return "opt-out"
-    if any(e.kind == "skipped" and e.data.get("step") == step.id for e in events):
+    if any(isinstance(e, Skipped) and e.step == step.id for e in events):
         return "skip"
-    recorded = {e.data["field"]: e.data["value"] for e in events
-                if e.kind == "answer_recorded" and e.data.get("step") == step.id}
+    recorded = {e.field: e.value for e in events if isinstance(e, AnswerRecorded) and e.step == step.id}
     if recorded:
         if step.kind == "flags":
             return recorded

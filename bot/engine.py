@@ -14,13 +14,17 @@ from intake_flows import detect, geo
 from intake_flows import intents as detect_intents
 from intake_flows import understand
 from intake_flows.matching import is_check
-from intake_flows.schema import FlowBundle, Step
+from intake_flows.schema import FlowBundle, Step, StopOutcome
 from intake_flows.screening import Screening
 from intake_flows.text import Msg, MsgList, N_, verbatim
 
 from bot.i18n import I18n
-from bot.messages import Choice, Event, InboundMessage, Reply
-from bot.sms import MAX_SEGMENTS, segment_info
+from bot.events import (
+    AnswerCleared, AnswerReadBack, AnswerRecorded, EngineEvent, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
+    IntakeFinished, IntakeLeft, IntakeStarted, LanguageSet, NotUnderstood, OptedIn, OptedOut, PriorityUpdated, ProgramChosen,
+    Restarted, Resumed, ScreeningCompleted, Skipped, StaleAnswer, StepMissed, StopAsked, Unreadable,
+)
+from bot.messages import Choice, InboundMessage, MatchReasons, Reply
 
 TALK = "talk_to_someone"
 LONG_MESSAGE = 500  # characters; a longer "answer" is almost never an answer
@@ -76,7 +80,7 @@ class Conversation:
 class Outcome:
     conversation: Conversation
     replies: list[Reply]
-    events: list[Event]
+    events: list[EngineEvent]
 
 
 Screener = Callable[[Mapping[str, Any], str], Screening]
@@ -134,13 +138,12 @@ class _Turn:
     """The work of one inbound message; collects replies and events."""
 
     def __init__(self, engine: Engine, convo: Conversation, now: datetime) -> None:
-        self.e = engine
         self.ctx = engine.ctx
         self.flow = engine.flow
         self.convo = convo
         self.now = now
         self.replies: list[Reply] = []
-        self.events: list[Event] = []
+        self.events: list[EngineEvent] = []
         # "Got it: ..." for an answer read from words, said at the start of the next message.
         self.readback: Msg | None = None
 
@@ -157,26 +160,12 @@ class _Turn:
 
     def say(self, *parts: Msg | str, **kw: Any) -> None:
         msgs = tuple(Msg(p) if isinstance(p, str) else p for p in parts)
-        if self.readback is not None:
-            readback, self.readback = self.readback, None
-            joined = Reply(text=(readback, *msgs), lang=self.lang, **kw)
-            if self.fits(joined) or not self.fits(Reply(text=msgs, lang=self.lang, **kw)):
-                self.replies.append(joined)
-                return
-            # Together they would need one more SMS than the budget: the read-back goes on its own.
-            self.replies.append(Reply(text=(readback,), lang=self.lang))
-        self.replies.append(Reply(text=msgs, lang=self.lang, **kw))
+        # A pending read-back goes with the next thing said; the channel decides whether it fits beside it.
+        readback, self.readback = self.readback, None
+        self.replies.append(Reply(text=msgs, lang=self.lang, readback=readback, **kw))
 
-    def fits(self, reply: Reply) -> bool:
-        """True when the reply, as SMS shows it (numbered options, hint), stays within the segment budget."""
-        t = self.ctx.i18n(reply.lang)
-        lines = [t.render(p) for p in reply.text] + [f"{c.number}) {t.render(c.label)}" for c in reply.choices]
-        if reply.hint is not None:
-            lines.append(t.render(reply.hint))
-        return segment_info("\n".join(lines)).segments <= MAX_SEGMENTS
-
-    def event(self, kind: str, **data: Any) -> None:
-        self.events.append(Event(kind, data))
+    def emit(self, event: EngineEvent) -> None:
+        self.events.append(event)
 
     # ---- the turn ----------------------------------------------------------------------
     def run(self, msg: InboundMessage) -> None:
@@ -190,7 +179,7 @@ class _Turn:
         if contact.opted_out:
             if action == "opt_in" or parse.match_word(text, {"yes": self.ctx.answer_words["yes"]}) == "yes":
                 contact.opted_out = False
-                self.event("opted_in", keyword=text)
+                self.emit(OptedIn(keyword=text))
                 self.say(N_("You're subscribed again to LA County HRTP messages. Text STOP to stop."))
                 if self.convo.intake and not self.intake.finished:
                     self.ask_current()
@@ -198,7 +187,7 @@ class _Turn:
 
         if msg.answers_step is not None and self.convo.intake is not None and self.is_stale(msg):
             # A button left under an earlier question: its number means something else now.
-            self.event("stale_answer", step=msg.answers_step, turn=msg.answers_turn, current=self.asked_now())
+            self.emit(StaleAnswer(step=msg.answers_step, turn=msg.answers_turn, current=self.asked_now()))
             self.say(N_("That button belongs to an earlier question, so I didn't use it."))
             self.reask()
             return
@@ -210,7 +199,7 @@ class _Turn:
         if contact.pending_delete:
             contact.pending_delete = False
             if self.yes_no(text) == "yes":
-                self.event("erased")
+                self.emit(Erased())
                 self.convo.intake = None
                 self.say(N_("Done. Your answers and messages with us were erased. Text us any time to start again."))
             else:
@@ -284,14 +273,14 @@ class _Turn:
             # "TD" is the mainland Chinese unsubscribe: Simplified, which Traditional readers also read.
             contact.lang = ("zh-Hans" if set(said) == {"zh-Hans", "zh-Hant"} else said[0] if len(said) == 1 else None
                             ) or hint or detect.best_guess(text)
-        self.event("opted_out", keyword=text)
+        self.emit(OptedOut(keyword=text))
         self.say(N_("You're unsubscribed from LA County HRTP messages and won't get more. Text START to come back."))
 
     def ask_stop_question(self) -> None:
         intake = self.intake
         if not (intake.pending or "").startswith(STOP_QUESTION):
             intake.pending = STOP_QUESTION + (intake.pending or "")
-        self.event("stop_asked", step=intake.step)
+        self.emit(StopAsked(step=intake.step))
         self.say(N_("Do you want us to stop texting you? Reply STOP to stop, or 1 to go on."))
 
     def answer_stop_question(self, msg: InboundMessage, text: str) -> bool:
@@ -331,7 +320,7 @@ class _Turn:
         if target != intake.lang:
             self.record("language", target, step_id="language")
             intake.lang = target
-            self.event("language_set", language=target)
+            self.emit(LanguageSet(language=target))
             self.say(N_("Text LANGUAGE any time to change the language."))
         self.ask(step)
         return True
@@ -359,7 +348,7 @@ class _Turn:
         if picked is None:
             self.ask(self.flow.by_id["language"])  # Neither: the whole list, numbered as usual.
             return
-        self.store(self.flow.by_id["language"], picked)
+        self.take_answer(self.flow.by_id["language"], picked)
 
     def say_complete(self) -> None:
         self.say(self.with_phone(N_("Your intake is complete and staff will contact you. Text NEW to start one for someone else, or HELP for options.")))
@@ -378,7 +367,7 @@ class _Turn:
         if code:
             intake.referral_code = code.upper()[:32]
             intake.referral_known = intake.referral_code in self.ctx.referral_codes
-        self.event("intake_started", referral_code=intake.referral_code, referral_known=intake.referral_known)
+        self.emit(IntakeStarted(referral_code=intake.referral_code, referral_known=intake.referral_known))
         words = detect.without_referral(text, self.ctx.referral_codes)
         candidates: tuple[str, ...] = ()
         if action not in ("language", "switch") and words:
@@ -405,7 +394,7 @@ class _Turn:
         if action == "help":
             self.help()
         elif action == "person":
-            self.event("handoff_requested", step=None)
+            self.emit(HandoffRequested(step=None))
             self.say(N_("Thanks. A staff member will contact you soon at this number."))
         if len(candidates) == 2:
             self.ask_language_pair(candidates)
@@ -419,28 +408,28 @@ class _Turn:
             self.help()
             self.ask_current()
         elif action == "person":
-            self.event("handoff_requested", step=intake.step)
+            self.emit(HandoffRequested(step=intake.step))
             self.say(self.with_phone(N_("Thanks. A staff member will contact you soon at this number.")))
             self.ask_current()
         elif action == "delete":
             self.convo.contact.pending_delete = True
             self.say(N_("Erase all your answers and messages with us? Reply YES to erase, or NO to keep them."))
         elif action == "new":
-            self.event("intake_left", status=intake.status)
+            self.emit(IntakeLeft(status=intake.status))
             lang = intake.lang
             self.convo.intake = IntakeState(status="incomplete", referral_code=intake.referral_code,
                                             referral_known=intake.referral_known, turn=intake.turn + 1)
-            self.event("intake_started", referral_code=intake.referral_code, referral_known=intake.referral_known,
-                       new_person=True)
+            self.emit(IntakeStarted(referral_code=intake.referral_code, referral_known=intake.referral_known,
+                       new_person=True))
             self.say(N_("Starting a new intake for another person. Their answers are kept apart from earlier ones."))
             self.convo.contact.lang = lang
             self.advance()
         elif action == "restart":
-            self.event("restarted")
+            self.emit(Restarted())
             lang = intake.lang
             for f in list(intake.answers):
                 if f != "language":
-                    self.event("answer_cleared", field=f)
+                    self.emit(AnswerCleared(field=f))
             intake.answers = {"language": lang} if lang else {}
             intake.history = ["language"] if lang else []
             intake.screening = None
@@ -502,7 +491,7 @@ class _Turn:
         step = self.flow.by_id.get(self.intake.step or "")
         if step is None or step.kind in ("text", "language") or self.interpret(step, text)[1] is not None:
             return False  # A name, or words that answer nothing: ask whether to go on instead.
-        self.event("resumed")
+        self.emit(Resumed())
         self.say(N_("Welcome back! I kept that answer. Text RESTART to start over."))
         self.answer(msg, text)
         return True
@@ -523,7 +512,7 @@ class _Turn:
         if picked == "restart":
             self.keyword("restart")
         else:
-            self.event("resumed")
+            self.emit(Resumed())
             self.ask_current()
 
     def asked_now(self) -> str | None:
@@ -603,7 +592,7 @@ class _Turn:
             return
         raw = msg.text or ""
         if not text or not parse.has_letters(text):
-            self.event("unreadable", step=step.id, media=msg.media_count)
+            self.emit(Unreadable(step=step.id, media=msg.media_count))
             if msg.media_count:
                 self.say(N_("Thanks! I can only read text, not pictures or files. Please answer in words or numbers."))
             else:
@@ -615,7 +604,7 @@ class _Turn:
             return
         if step.skippable and step.field not in ("consent", "language") and (
                 self.is_skip(text) or (step.kind == "text" and self.read_name(text).skip)):
-            self.event("skipped", step=step.id)
+            self.emit(Skipped(step=step.id))
             for f in step.answer_fields:
                 self.record(f, None, step_id=step.id)
             self.after_answer(step)
@@ -627,8 +616,8 @@ class _Turn:
             return
         if self.readback is not None:
             # Events are kept after a refusal or an erasure; the typed text stays in messages, which are redacted.
-            self.event("answer_read_back", step=step.id)
-        self.store(step, value)
+            self.emit(AnswerReadBack(step=step.id))
+        self.take_answer(step, value)
 
     def read_name(self, text: str) -> understand.NameReading:
         words = self.ctx.answer_words
@@ -736,9 +725,9 @@ class _Turn:
     def miss(self, step: Step, problem: Msg) -> None:
         intake = self.intake
         intake.misses += 1
-        self.event("not_understood", step=step.id, misses=intake.misses)
+        self.emit(NotUnderstood(step=step.id, misses=intake.misses))
         if intake.misses >= 3 and step.field not in ("consent", "language"):
-            self.event("step_missed", step=step.id)
+            self.emit(StepMissed(step=step.id))
             self.say(self.with_phone(N_("Let's skip this question for now. Staff can help with it later: reply PERSON if you'd like a call.")))
             for f in step.answer_fields:
                 self.record(f, None, step_id=step.id)
@@ -746,7 +735,7 @@ class _Turn:
             return
         if intake.misses >= 3:
             # Without language or consent nothing can go on; offer a person instead of a loop.
-            self.event("handoff_suggested", step=step.id)
+            self.emit(HandoffSuggested(step=step.id))
             self.say(self.with_phone(N_("It looks like this is hard to answer by text. Reply PERSON and staff will call you.")))
         self.say(problem)
         self.ask(step, again=True)
@@ -756,9 +745,10 @@ class _Turn:
         old = intake.answers.get(field_id, "\0missing")
         intake.answers[field_id] = value
         if old != value:
-            self.event("answer_recorded", field=field_id, value=value, step=step_id)
+            self.emit(AnswerRecorded(field=field_id, value=value, step=step_id))
 
-    def store(self, step: Step, value: Any) -> None:
+    def take_answer(self, step: Step, value: Any) -> None:
+        """Records an understood answer, acts on it (language, program choice, a stop) and moves on."""
         intake = self.intake
         if step.kind == "flags":
             if value == ["prefer_not"]:
@@ -771,13 +761,13 @@ class _Turn:
             self.record(step.field or "", value, step_id=step.id)
         if step.kind == "language":
             intake.lang = value
-            self.event("language_set", language=value)
+            self.emit(LanguageSet(language=value))
         if step.kind == "program_choice":
             if value == TALK:
-                self.event("handoff_requested", step=step.id)
+                self.emit(HandoffRequested(step=step.id))
                 self.say(self.with_phone(N_("Thanks. A staff member will contact you soon to talk it through.")))
             else:
-                self.event("program_chosen", program=value)
+                self.emit(ProgramChosen(program=value))
                 name = next((c.label for c in self.choices_for(step) if c.value == value), verbatim(value))
                 self.say(Msg(N_("Great choice. Staff will share your interest in %(program)s and contact you about next steps."),
                              {"program": name}))
@@ -787,17 +777,17 @@ class _Turn:
             return
         self.after_answer(step)
 
-    def stop(self, outcome: str) -> None:
+    def stop(self, outcome: StopOutcome) -> None:
         intake = self.intake
         intake.status = outcome
         intake.finished = True
         intake.step = None
-        self.event("intake_" + outcome)
-        if outcome == "declined":
-            # Answers typed before going BACK to consent go too: only the language and the "no" stay.
-            intake.answers = {k: v for k, v in intake.answers.items() if k in ("language", "consent")}
-            intake.history = [h for h in intake.history if h in ("language", "consent")]
-            self.say(N_("OK. We won't keep your answers. If you change your mind, text RESTART."))
+        # The one outcome (schema.StopOutcome) today: answers typed before going BACK to consent go too,
+        # only the language and the "no" stay.
+        self.emit(IntakeDeclined())
+        intake.answers = {k: v for k, v in intake.answers.items() if k in ("language", "consent")}
+        intake.history = [h for h in intake.history if h in ("language", "consent")]
+        self.say(N_("OK. We won't keep your answers. If you change your mind, text RESTART."))
 
     def after_answer(self, step: Step) -> None:
         intake = self.intake
@@ -813,13 +803,13 @@ class _Turn:
             intake.screening = None
             if "program_choice" in intake.answers:
                 intake.answers.pop("program_choice")
-                self.event("answer_cleared", field="program_choice")
+                self.emit(AnswerCleared(field="program_choice"))
         elif intake.screening is not None:
             # Answers after the result (gender, race/ethnicity) still change priority categories.
             fresh = self.ctx.screen(intake.answers, self.lang).to_json()["priority"]
             if fresh != intake.screening.get("priority"):
                 intake.screening = {**intake.screening, "priority": fresh}
-                self.event("priority_updated", priority=fresh)
+                self.emit(PriorityUpdated(priority=fresh))
         intake.step = None
         self.advance()
 
@@ -849,7 +839,7 @@ class _Turn:
                     for f in step.answer_fields:
                         if f in intake.answers:
                             intake.answers.pop(f)
-                            self.event("answer_cleared", field=f)
+                            self.emit(AnswerCleared(field=f))
             step = self.next_step(facts)
             if step is None:
                 intake.step = None
@@ -860,7 +850,7 @@ class _Turn:
             if step.kind == "end":
                 intake.finished = True
                 intake.step = None
-                self.event("intake_finished")
+                self.emit(IntakeFinished())
                 self.say(self.with_phone(step.text or ""))
                 return
             self.ask(step)
@@ -922,7 +912,7 @@ class _Turn:
         data = screening.to_json()
         intake.screening = data
         intake.status = "completed"
-        self.event("screening_completed", screening=data)
+        self.emit(ScreeningCompleted(screening=data))
         status = screening.eligibility
         name = intake.answers.get("first_name")
         if status == "eligible":
@@ -941,52 +931,9 @@ class _Turn:
             self.say(*(screening.instead or (Msg(N_("You can still get free job help at an America's Job Center of California. Call 211 to find the nearest one.")),)))
             return
         if screening.matches:
-            translator = self.ctx.i18n(self.lang)
-            # Pluses may be dropped to keep the SMS within its segment budget, weakest last-listed
-            # first; things to talk through with staff are never dropped.
-            pluses = [[r for r in m.reasons if not is_check(r)] for m in screening.matches]
-            checks = [[r for r in m.reasons if is_check(r)] for m in screening.matches]
-
-            def blocks() -> list[list[Msg]]:
-                out: list[list[Msg]] = []
-                for i, m in enumerate(screening.matches, 1):
-                    if pluses[i - 1]:
-                        block = [Msg(N_("%(number)s. %(program)s: %(reasons)s"),
-                                     {"number": str(i), "program": m.name, "reasons": MsgList("", items=tuple(pluses[i - 1]))})]
-                    else:
-                        block = [Msg(N_("%(number)s. %(program)s"), {"number": str(i), "program": m.name})]
-                    out.append(block + [Msg(N_("- %(check)s"), {"check": c}) for c in checks[i - 1]])
-                return out
-
-            def lines() -> list[Msg]:
-                return [Msg(N_("Trainings that fit you:"))] + [x for b in blocks() for x in b]
-
-            def segments(msgs: list[Msg] | None = None) -> int:
-                return segment_info("\n".join(translator.render(x) for x in (lines() if msgs is None else msgs))).segments
-
-            def trim(budget: int, floor: int) -> bool:
-                while segments() > budget:
-                    over = [j for j in range(len(pluses)) if len(pluses[j]) > floor]
-                    if not over:
-                        return False
-                    pluses[max(over, key=lambda j: (len(pluses[j]), j))].pop()
-                return True
-
-            # One message if the list fits with at least one reason per training ("and why");
-            # otherwise (long names in a UCS-2 language) two, still with a reason each, before
-            # giving reasons up. The renderer splits a long message at line breaks.
-            if trim(MAX_SEGMENTS, 1):
-                self.say(*lines())
-                return
-            if not trim(2 * MAX_SEGMENTS, 1):
-                trim(2 * MAX_SEGMENTS, 0)
-            # Several messages: each training stays whole, its checks beside it.
-            current: list[Msg] = [Msg(N_("Trainings that fit you:"))]
-            for block in blocks():
-                if len(current) > 1 and segments(current + block) > MAX_SEGMENTS:
-                    self.say(*current)
-                    current = []
-                current += block
-            self.say(*current)
+            # Every reason goes out; a channel with a segment budget trims them when it renders (bot.render).
+            self.say(N_("Trainings that fit you:"), matches=tuple(
+                MatchReasons(m.name, tuple(r for r in m.reasons if not is_check(r)), tuple(r for r in m.reasons if is_check(r)))
+                for m in screening.matches))
         else:
             self.say(N_("Staff will look for the training that fits you best and contact you."))

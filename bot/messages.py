@@ -1,14 +1,10 @@
-"""The engine's inputs and outputs: inbound messages, replies and events (no I/O, no frameworks)."""
+"""The engine's inputs and outputs: inbound messages and replies (events are in bot.events; no I/O, no frameworks)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
 
 from intake_flows.text import Msg
-
-CHANNELS = ("sms", "whatsapp", "telegram", "web")
 
 
 @dataclass(frozen=True)
@@ -21,7 +17,6 @@ class InboundMessage:
     provider_id: str | None = None
     media_count: int = 0
     language_hint: str | None = None
-    received_at: datetime | None = None
     start_payload: str | None = None
     # A tapped button names the question it was shown under (step id and turn), so an old
     # button cannot answer a newer question; typed text leaves both None.
@@ -39,21 +34,26 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """One thing the bot says: text, and for a question its choices and a hint on how to answer."""
+class MatchReasons:
+    """One training in the result: its name, why it fits (most telling first) and what to talk through with staff."""
 
-    text: Msg
+    name: Msg
+    pluses: tuple[Msg, ...] = ()  # a channel with a segment budget drops these, last first, to fit
+    checks: tuple[Msg, ...] = ()  # never dropped: a check left out would be a promise
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One thing the bot says, as parts the channel lays out (bot.render): text, choices, a hint, the result's trainings."""
+
+    text: tuple[Msg, ...]
     lang: str
     choices: tuple[Choice, ...] = ()
     multi: bool = False
     hint: Msg | None = None
     asks: str | None = None  # the step id this reply asks, so a channel can keep buttons apart
     turn: int | None = None  # which asking of it: a button carries both back with its answer
+    # "Got it: ..." for the last answer, said first; where both would pass the channel's budget, it goes alone.
+    readback: Msg | None = None
+    matches: tuple[MatchReasons, ...] = ()  # after `text`, one block per training
 
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened that persistence and staff care about."""
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)

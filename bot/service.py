@@ -24,7 +24,12 @@ from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rul
 from bot.db import Database
 from bot.engine import ContactState, Conversation, Engine, EngineContext, IntakeState, Outcome
 from bot.i18n import LOCALES_DIR, I18n
-from bot.messages import Event, InboundMessage
+from bot.events import (
+    AnswerCleared, AnswerReadBack, AnswerRecorded, EngineEvent, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
+    IntakeFinished, IntakeLeft, IntakeStarted, LanguageSet, NotUnderstood, OptedIn, OptedOut, PriorityUpdated, ProgramChosen,
+    Restarted, Resumed, ScreeningCompleted, Skipped, StaleAnswer, StepMissed, StopAsked, Unreadable,
+)
+from bot.messages import InboundMessage
 from bot.models import Answer, Contact, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
 from bot.programs import CatalogCache
@@ -110,7 +115,7 @@ class HandleResult:
     contact_id: int | None = None
     intake_id: int | None = None
     replayed: bool = False
-    events: list[Event] = field(default_factory=list)
+    events: list[EngineEvent] = field(default_factory=list)
 
 
 def answer_meta(msg: InboundMessage) -> dict[str, Any] | None:
@@ -241,35 +246,15 @@ class IntakeService:
     # ---- applying the outcome ---------------------------------------------------------------
     def _apply(self, s: Session, contact: Contact, row: Intake | None, outcome: Outcome, now: datetime) -> Intake | None:
         convo = outcome.conversation
-        current = row
-        erased = False
+        turn = Applying(s, contact, row, now, self.settings.privacy_key)
         for ev in outcome.events:
-            kind, data = ev.kind, ev.data
-            if kind == "intake_started":
-                current = Intake(contact_id=contact.id, channel=contact.channel, started_at=now, updated_at=now,
-                                 referral_code=data.get("referral_code"), referral_known=data.get("referral_known"),
-                                 state={})
-                s.add(current)
-                s.flush()
-                contact.active_intake_id = current.id
-            elif kind == "answer_recorded" and current is not None:
-                self._upsert_answer(s, current, data["field"], data["value"], data.get("step"), now)
-            elif kind == "answer_cleared" and current is not None:
-                s.execute(delete(Answer).where(Answer.intake_id == current.id, Answer.field == data["field"]))
-            elif kind in ("opted_out", "opted_in"):
-                set_opted_out(s, contact, kind == "opted_out", data.get("keyword") or "", now, self.settings.privacy_key)
-            elif kind == "erased":
-                erased = True
-                current = None
-            elif kind == "intake_declined" and current is not None:
-                decline(s, current)
-            elif kind == "program_chosen" and current is not None:
-                current.program_choice = data["program"]
-            elif kind == "handoff_requested" and current is not None:
-                current.needs_contact = True
-            stored = {k: v for k, v in data.items() if k != "screening"}
-            s.add(IntakeEvent(contact_id=contact.id, intake_id=current.id if current else None, kind=kind,
-                              data=stored or None, created_at=now))
+            handler = EVENT_HANDLERS.get(type(ev))
+            if handler is None:
+                raise TypeError(f"no handler for engine event {type(ev).__name__}: add one to EVENT_HANDLERS")
+            handler(turn, ev)
+            s.add(IntakeEvent(contact_id=contact.id, intake_id=turn.current.id if turn.current else None, kind=ev.kind,
+                              data=ev.stored(), created_at=now))
+        current, erased = turn.current, turn.erased
 
         contact.pending_delete = convo.contact.pending_delete
         contact.language = convo.contact.lang
@@ -297,9 +282,91 @@ class IntakeService:
             erase_contact(s, contact, now, configured_key=self.settings.privacy_key)
         return current
 
-    def _upsert_answer(self, s: Session, intake: Intake, field_id: str, value: Any, step: str | None, now: datetime) -> None:
-        row = s.scalar(select(Answer).where(Answer.intake_id == intake.id, Answer.field == field_id))
-        if row is None:
-            s.add(Answer(intake_id=intake.id, field=field_id, value=value, step=step, answered_at=now))
-        else:
-            row.value, row.step, row.answered_at = value, step, now
+
+# ---- one handler per engine event --------------------------------------------------------------
+
+@dataclass
+class Applying:
+    """One turn's rows while its events are applied: the intake they change may start or go during the turn."""
+
+    s: Session
+    contact: Contact
+    current: Intake | None
+    now: datetime
+    privacy_key: str
+    erased: bool = False
+
+
+def _start_intake(t: Applying, ev: IntakeStarted) -> None:
+    t.current = Intake(contact_id=t.contact.id, channel=t.contact.channel, started_at=t.now, updated_at=t.now,
+                       referral_code=ev.referral_code, referral_known=ev.referral_known, state={})
+    t.s.add(t.current)
+    t.s.flush()
+    t.contact.active_intake_id = t.current.id
+
+
+def _record_answer(t: Applying, ev: AnswerRecorded) -> None:
+    if t.current is None:
+        return
+    row = t.s.scalar(select(Answer).where(Answer.intake_id == t.current.id, Answer.field == ev.field))
+    if row is None:
+        t.s.add(Answer(intake_id=t.current.id, field=ev.field, value=ev.value, step=ev.step, answered_at=t.now))
+    else:
+        row.value, row.step, row.answered_at = ev.value, ev.step, t.now
+
+
+def _clear_answer(t: Applying, ev: AnswerCleared) -> None:
+    if t.current is not None:
+        t.s.execute(delete(Answer).where(Answer.intake_id == t.current.id, Answer.field == ev.field))
+
+
+def _opt_out(t: Applying, ev: OptedOut) -> None:
+    set_opted_out(t.s, t.contact, True, ev.keyword or "", t.now, t.privacy_key)
+
+
+def _opt_in(t: Applying, ev: OptedIn) -> None:
+    set_opted_out(t.s, t.contact, False, ev.keyword or "", t.now, t.privacy_key)
+
+
+def _erase(t: Applying, ev: Erased) -> None:
+    # The erasure itself runs last in _apply, so nothing this turn writes survives it.
+    t.erased = True
+    t.current = None
+
+
+def _decline(t: Applying, ev: IntakeDeclined) -> None:
+    if t.current is not None:
+        decline(t.s, t.current)
+
+
+def _choose_program(t: Applying, ev: ProgramChosen) -> None:
+    if t.current is not None:
+        t.current.program_choice = ev.program
+
+
+def _needs_contact(t: Applying, ev: HandoffRequested) -> None:
+    if t.current is not None:
+        t.current.needs_contact = True
+
+
+def _history_only(t: Applying, ev: EngineEvent) -> None:
+    """Nothing beyond its IntakeEvent row: the intake's state row already carries what changed."""
+
+
+_HISTORY_ONLY: tuple[type[EngineEvent], ...] = (
+    IntakeLeft, IntakeFinished, Restarted, Resumed, ScreeningCompleted, PriorityUpdated, AnswerReadBack, Skipped,
+    NotUnderstood, StepMissed, Unreadable, StaleAnswer, LanguageSet, HandoffSuggested, StopAsked)
+
+# Every engine event has its handler here; bot.events.EVENT_CLASSES lists them (a test checks they match).
+EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {
+    IntakeStarted: _start_intake,
+    AnswerRecorded: _record_answer,
+    AnswerCleared: _clear_answer,
+    OptedOut: _opt_out,
+    OptedIn: _opt_in,
+    Erased: _erase,
+    IntakeDeclined: _decline,
+    ProgramChosen: _choose_program,
+    HandoffRequested: _needs_contact,
+    **{cls: _history_only for cls in _HISTORY_ONLY},
+}

@@ -12,7 +12,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 
-from bot.messages import Event, InboundMessage
+from bot.events import AnswerRecorded, EngineEvent, ScreeningCompleted, StepMissed
+from bot.messages import InboundMessage
 from bot.models import Contact, Intake
 from bot.render import Rendered
 from bot.service import IntakeService
@@ -119,7 +120,6 @@ class Runner:
         self.address = scenario.from_
         self.transcript: list[dict[str, Any]] = []
         self.failures: list[str] = []
-        self.sent = 0
         self.answers_sent = 0
         self.replies_before_result: int | None = None
         self.intake_id: int | None = None
@@ -127,7 +127,7 @@ class Runner:
         self.said: set[int] = set()
         self._seq = 0
 
-    def send(self, text: str, answer: bool = True) -> tuple[list[Rendered], list[Event]]:
+    def send(self, text: str, answer: bool = True) -> tuple[list[Rendered], list[EngineEvent]]:
         self._seq += 1
         self.clock += timedelta(seconds=20)
         info = segment_info(text)
@@ -139,12 +139,11 @@ class Runner:
             self.intake_id = result.intake_id
         for m in result.messages:
             self.transcript.append({"from": "bot", "text": m.text, "segments": m.segments, "encoding": m.encoding})
-        if any(e.kind == "step_missed" for e in result.events):
-            missed = next(e.data["step"] for e in result.events if e.kind == "step_missed")
+        missed = next((e.step for e in result.events if isinstance(e, StepMissed)), None)
+        if missed is not None:
             self.fail(f"not understood: {self.field_name(missed)}")
-        self.sent += 1
         self.answers_sent += answer
-        if self.replies_before_result is None and any(e.kind == "screening_completed" for e in result.events):
+        if self.replies_before_result is None and any(isinstance(e, ScreeningCompleted) for e in result.events):
             self.replies_before_result = self.answers_sent
         return result.messages, result.events
 
@@ -248,9 +247,9 @@ class Runner:
             self.fail(f"answers.{field_id}: {text!r} is not yes, no or prefer_not")
         return value
 
-    def say_after(self, step_id: str, events: list[Event]) -> tuple[list[Rendered], list[Event]] | None:
+    def say_after(self, step_id: str, events: list[EngineEvent]) -> tuple[list[Rendered], list[EngineEvent]] | None:
         """Sends each `say` entry once, right after its field is first answered; the last replies, if any."""
-        answered = any(e.kind == "answer_recorded" and e.data.get("step") == step_id for e in events)
+        answered = any(isinstance(e, AnswerRecorded) and e.step == step_id for e in events)
         out = None
         for i, extra in enumerate(self.sc.say):
             if i not in self.said and answered and extra.after in self.names(step_id):

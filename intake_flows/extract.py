@@ -14,6 +14,8 @@ TRANSLATABLE_KEYS = frozenset({
     "summary", "training", "credential", "length", "translated_name",  # program catalog
     "reason", "note",  # matching and catalog notes shown to people
 })
+# Keys whose mapping's every string value is a msgid, the mapping's key saying where (channel_wording.yaml).
+TRANSLATABLE_MAPPINGS = frozenset({"instead"})
 
 
 def _walk(node: yaml.Node, context: str, key: str | None) -> Iterator[tuple[int, str, str]]:
@@ -23,6 +25,11 @@ def _walk(node: yaml.Node, context: str, key: str | None) -> Iterator[tuple[int,
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
             yield from _walk(item, context, key)
+    elif isinstance(node, yaml.MappingNode) and key in TRANSLATABLE_MAPPINGS:
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode) and v.tag == "tag:yaml.org,2002:str" \
+                    and v.value.strip():
+                yield v.start_mark.line + 1, v.value, f"{context} > {k.value} channel" if context else f"{k.value} channel"
     elif isinstance(node, yaml.MappingNode):
         ident = next((v.value for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == "id"
                       and isinstance(v, yaml.ScalarNode)), None)

@@ -18,6 +18,8 @@ DATA_DIR = Path(__file__).parent / "data"
 STEP_KINDS = ("language", "yesno", "choice", "multi", "flags", "text", "number", "zip", "result",
               "program_choice", "end")
 QUESTION_KINDS = frozenset(STEP_KINDS) - {"result", "end"}
+# How `stop_when` may end an intake; each has its own engine event (bot.events), so a new one is code too.
+StopOutcome = Literal["declined"]
 KEYWORD_ACTIONS = ("opt_out", "opt_in", "help", "restart", "language", "back", "new", "delete", "person")
 
 
@@ -78,7 +80,7 @@ class Step(_Strict):
     options: tuple[Option, ...] = ()
     exclusive: tuple[str, ...] = ()
     when: tuple[Condition, ...] = ()
-    stop_when: dict[str, str] = {}
+    stop_when: dict[str, StopOutcome] = {}
     skippable: bool = True
     optional: bool = False
     max_length: int = 200
@@ -130,7 +132,6 @@ class Step(_Strict):
 
 class Flow(_Strict):
     id: str
-    version: int = 1
     steps: tuple[Step, ...]
 
     @model_validator(mode="after")

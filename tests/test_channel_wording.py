@@ -7,7 +7,7 @@ import re
 from babel.messages.pofile import read_po
 
 from bot.i18n import LOCALES_DIR
-from bot.render import ON_CHANNEL, for_channel, render
+from bot.render import channel_wording, for_channel, render
 from intake_flows.text import Msg
 from tests.transcript import Person
 
@@ -30,16 +30,16 @@ def test_every_message_that_assumes_texting_has_web_words():
     msgids = template()
     texting = {m for m in msgids if TEXTING.search(m)} - STAFF_ONLY
     assert texting, "the pattern should find the SMS wording"
-    missing = sorted(m for m in texting if "web" not in ON_CHANNEL.get(m, {}))
+    missing = sorted(m for m in texting if "web" not in channel_wording().get(m, {}))
     assert missing == []
     for channel in ("web", "telegram"):
-        said = [v[channel] for v in ON_CHANNEL.values() if channel in v]
+        said = [v[channel] for v in channel_wording().values() if channel in v]
         assert [w for w in said if TEXTING.search(w)] == []
 
 
 def test_each_variant_replaces_a_msgid_in_use_and_is_itself_translated():
     msgids = template()
-    for sms, variants in ON_CHANNEL.items():
+    for sms, variants in channel_wording().items():
         assert sms in msgids, f"{sms!r} is no longer said by the engine or the flow"
         for channel, words in variants.items():
             assert channel in ("web", "telegram", "whatsapp")
