@@ -10,7 +10,7 @@ import re
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 from flask import Blueprint, Response, abort, current_app, jsonify, request
@@ -210,6 +210,54 @@ def client() -> TelegramClient:
     return ext["telegram_client"]
 
 
+class BotAPI(Protocol):
+    """What handling an update needs of the Bot API: a message sent, a button released."""
+
+    def send(self, chat_id: str, text: str, buttons: list[tuple[str, str]] | None = None) -> int: ...
+
+    def answer_callback(self, callback_id: str) -> None: ...
+
+
+def handle_update(service: IntakeService, api: BotAPI, body: Any) -> bool:
+    """One update, from the webhook or the poller: parse, handle, send or replay the replies.
+
+    False when the Bot API failed part-way and the update should be handled again; the replay then
+    sends only the replies that did not go out. BadUpdate for an update we cannot read."""
+    parsed = parse_update(body, set(service.runtime.i18n.languages))
+    if parsed.blocked_chat:
+        opt_out_contact(service.db, "telegram", parsed.blocked_chat, "telegram: bot blocked")
+        return True
+    msg = parsed.message
+    if msg is None:
+        _quietly(parsed, service, api)
+        return True
+    result = service.handle(msg)
+    # A redelivery after a failure part-way sends only the replies that did not go out the first time.
+    done = reply_statuses(service.db, "telegram", msg.provider_id or "") if result.replayed else []
+    if done and all(st == "sent" for st in done):
+        return True
+    outcomes: list[tuple[str | None, str, str | None]] = []
+    try:
+        if parsed.callback_id:
+            api.answer_callback(parsed.callback_id)
+        for i, m in enumerate(result.messages):
+            if i < len(done) and done[i] == "sent":
+                outcomes.append((None, "sent", None))  # keeps the id it was sent with
+                continue
+            text, buttons = telegram_text(m)
+            outcomes.append((f"tg:{msg.sender}:{api.send(msg.sender, text, buttons)}", "sent", None))
+    except Forbidden:
+        # Telegram's STOP: the person blocked the bot. Keep quiet from now on.
+        opt_out_contact(service.db, "telegram", msg.sender, "telegram: bot blocked")
+        return True
+    except (NetworkError, TelegramError, TimeoutError) as exc:
+        log.warning("Telegram Bot API failed for update %s: %s", msg.provider_id, exc)
+        record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
+        return False
+    record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
+    return True
+
+
 @bp.post("/webhooks/telegram")
 def inbound() -> Response | tuple[Response, int]:
     secret = (current_app.config.get("TELEGRAM_WEBHOOK_SECRET") or "").encode()
@@ -225,49 +273,16 @@ def inbound() -> Response | tuple[Response, int]:
         log.warning("unreadable Telegram update body")
         abort(400)
     try:
-        parsed = parse_update(body, set(service.runtime.i18n.languages))
+        handled = handle_update(service, client(), body)
     except BadUpdate as exc:
         log.warning("malformed Telegram update: %s", exc)
         abort(400)
-    if parsed.blocked_chat:
-        opt_out_contact(service.db, "telegram", parsed.blocked_chat, "telegram: bot blocked")
-        return jsonify(ok=True)
-    msg = parsed.message
-    if msg is None:
-        _quietly(parsed, service)
-        return jsonify(ok=True)
-    result = service.handle(msg)
-    # A redelivery after a failure part-way sends only the replies that did not go out the first time.
-    done = reply_statuses(service.db, "telegram", msg.provider_id or "") if result.replayed else []
-    if done and all(st == "sent" for st in done):
-        return jsonify(ok=True)
-    api = client()
-    outcomes: list[tuple[str | None, str, str | None]] = []
-    try:
-        if parsed.callback_id:
-            api.answer_callback(parsed.callback_id)
-        for i, m in enumerate(result.messages):
-            if i < len(done) and done[i] == "sent":
-                outcomes.append((None, "sent", None))  # keeps the id it was sent with
-                continue
-            text, buttons = telegram_text(m)
-            outcomes.append((f"tg:{msg.sender}:{api.send(msg.sender, text, buttons)}", "sent", None))
-    except Forbidden:
-        # Telegram's STOP: the person blocked the bot. Keep quiet from now on.
-        opt_out_contact(service.db, "telegram", msg.sender, "telegram: bot blocked")
-        return jsonify(ok=True)
-    except (NetworkError, TelegramError, TimeoutError) as exc:
-        log.warning("Telegram Bot API failed for update %s: %s", msg.provider_id, exc)
-        record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
-        # A non-2xx makes Telegram deliver the update again; the replay re-sends the same replies.
-        return jsonify(ok=False), 502
-    record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
-    return jsonify(ok=True)
+    # A non-2xx makes Telegram deliver the update again; the replay re-sends the same replies.
+    return jsonify(ok=True) if handled else (jsonify(ok=False), 502)
 
 
-def _quietly(parsed: ParsedUpdate, service: IntakeService) -> None:
+def _quietly(parsed: ParsedUpdate, service: IntakeService, api: BotAPI) -> None:
     """Releases a button we cannot act on, and tells a group, once, to write to the bot privately."""
-    api = client()
     try:
         if parsed.callback_id:
             api.answer_callback(parsed.callback_id)
