@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.messages import Event, InboundMessage
 from bot.render import Rendered
-from bot.service import IntakeService
+from bot.service import HandleResult, IntakeService
 from bot.sms import segment_info
 from bot.store import Contact, Intake
 from intake_flows import answers as parse
@@ -132,9 +132,7 @@ class Runner:
         self.clock += timedelta(seconds=20)
         info = segment_info(text)
         self.transcript.append({"from": "person", "text": text, "segments": info.segments, "encoding": info.encoding})
-        msg = InboundMessage(channel=self.sc.channel, sender=self.address, text=text,
-                             provider_id=f"SIM-{self.run_id}-{self._seq:05d}")
-        result = self.service.handle(msg, now=self.clock)
+        result = self.deliver(text)
         if result.intake_id is not None:
             self.intake_id = result.intake_id
         for m in result.messages:
@@ -147,6 +145,12 @@ class Runner:
         if self.replies_before_result is None and any(e.kind == "screening_completed" for e in result.events):
             self.replies_before_result = self.answers_sent
         return result.messages, result.events
+
+    def deliver(self, text: str) -> HandleResult:
+        """The person's message reaching the service; another transport (a Telegram poller) may carry it instead."""
+        msg = InboundMessage(channel=self.sc.channel, sender=self.address, text=text,
+                             provider_id=f"SIM-{self.run_id}-{self._seq:05d}")
+        return self.service.handle(msg, now=self.clock)
 
     def fail(self, why: str) -> None:
         if why not in self.failures:

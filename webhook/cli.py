@@ -344,11 +344,12 @@ def purge_command(dry_run: bool, days: int | None) -> None:
     click.echo(f"Would erase {what}; nothing was changed." if dry_run else f"Erased {what}.")
 
 
+from webhook.telegram_channel import poll_command as telegram_poll_command  # noqa: E402
 from webhook.telegram_channel import set_webhook_command as telegram_webhook_command  # noqa: E402
 
 COMMANDS = (serve_command, db_group, chat_command, simulate_command, export_command, add_referral_code_command,
             create_user_command, i18n_group, load_areas_command, seed_programs_command, list_programs_command,
-            purge_command, telegram_webhook_command)
+            purge_command, telegram_webhook_command, telegram_poll_command)
 
 
 def register(app: Flask) -> None:

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.cli import with_appcontext
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.ext import Application, TypeHandler
 from telegram.request import HTTPXRequest
 
 from intake_flows.detect import from_locale_tag
@@ -307,3 +308,62 @@ def set_webhook_command() -> None:
     except TelegramError as exc:
         raise click.ClickException(f"Telegram refused: {exc}") from exc
     click.echo(f"Telegram now delivers updates to {url}")
+
+
+# Seconds between tries of an update whose replies the Bot API refused; polling has no redelivery to lean on.
+POLL_RETRIES = (1, 2, 4, 8, 16)
+
+
+def poll(service: IntakeService, api: BotAPI, token: str, base_url: str = "") -> None:
+    """Long-polls getUpdates (after deleting any webhook) and handles each update as the webhook does, until Ctrl-C."""
+
+    async def on_update(update: object, _: Any) -> None:
+        if not isinstance(update, Update):
+            return
+        body = update.to_dict()
+        for wait in (*POLL_RETRIES, None):
+            try:
+                if await asyncio.to_thread(handle_update, service, api, body):
+                    return
+            except BadUpdate as exc:
+                log.warning("malformed Telegram update: %s", exc)
+                return
+            if wait is None:
+                log.error("gave up on Telegram update %s after %d tries", update.update_id, len(POLL_RETRIES) + 1)
+                return
+            await asyncio.sleep(wait)
+
+    builder = Application.builder().token(token)
+    if base_url:
+        builder = builder.base_url(base_url)
+    application = builder.build()
+    application.add_handler(TypeHandler(Update, on_update))
+    # A loop of our own, closed and unset afterwards, so the caller's thread is left as it was found.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        # Polling always deletes the webhook first (Telegram refuses getUpdates while one is set); updates that
+        # waited while the bot was down are answered, not dropped.
+        application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, close_loop=False)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+@click.command("telegram-poll")
+@with_appcontext
+def poll_command() -> None:
+    """Run the Telegram bot by long polling, with no public URL (a laptop); Ctrl-C stops it."""
+    cfg = current_app.config
+    if not cfg.get("TELEGRAM_BOT_TOKEN"):
+        raise click.ClickException("set TELEGRAM_BOT_TOKEN first (the token @BotFather gave the bot)")
+    schema = current_app.extensions["hrtp_schema"]
+    if not schema.usable:
+        raise click.ClickException(schema.advice)
+    click.echo("Polling Telegram for updates; any webhook is removed (`hrtp-intake telegram-webhook` sets it again). "
+               "Ctrl-C stops.")
+    try:
+        poll(current_app.extensions["hrtp"], client(), cfg["TELEGRAM_BOT_TOKEN"], cfg.get("TELEGRAM_API_BASE_URL") or "")
+    except TelegramError as exc:
+        raise click.ClickException(f"Telegram refused: {exc}") from exc
+    click.echo("Stopped polling Telegram.")
