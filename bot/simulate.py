@@ -6,12 +6,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 
+from bot.channels import CHANNELS
 from bot.messages import Event, InboundMessage
 from bot.render import Rendered
 from bot.service import HandleResult, IntakeService
@@ -60,13 +61,20 @@ class Expect(BaseModel):
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str
-    channel: Literal["sms", "whatsapp", "telegram", "web"] = "sms"
+    channel: str = "sms"  # one of bot.channels.CHANNELS, which every adapter's channels join
     from_: str = Field("+13235550100", alias="from")
     start: str = "Hi"
     answers: dict[str, str | int | Choose] = {}
     otherwise: str | None = None
     say: list[Say] = []
     expect: Expect | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value not in CHANNELS:
+            raise ValueError(f"unknown channel {value!r}; known: {', '.join(CHANNELS)}")
+        return value
 
     @field_validator("answers", mode="before")
     @classmethod

@@ -56,7 +56,6 @@ PRIORITY_LABELS = {"justice_involved": "Justice involved", "experiencing_homeles
                    "housing_insecure": "Housing insecure", "priority_area": "High-need area", "woman": "Woman",
                    "bipoc": "BIPOC", "veteran": "Veteran", "public_assistance": "Public assistance",
                    "youth": "Youth (16-24)", "older_worker": "Older worker (55+)"}
-CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram", "web": "Web"}
 ELIGIBILITY_LABELS = {"eligible": "Eligible", "needs_review": "Needs review", "ineligible": "Not eligible"}
 PROGRESS_LABELS = {"incomplete": "In progress", "completed": "Completed", "declined": "Declined consent",
                    "erased": "Erased by the person"}

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -23,11 +23,14 @@ from telegram.request import HTTPXRequest
 from intake_flows.detect import from_locale_tag
 from intake_flows.text import Msg, N_
 
+from bot.channels import CHANNELS
 from bot.delivery import first_word_to_group, opt_out_contact, record_replies_sent, reply_statuses
 from bot.messages import InboundMessage
-from bot.outbound import SendError, SendResult
+from bot.outbound import SendError, SendResult, Sender
 from bot.render import Rendered
 from bot.service import IntakeService
+from webhook.adapter import Adapter
+from webhook.senders import setting
 
 log = logging.getLogger(__name__)
 bp = Blueprint("telegram", __name__)
@@ -367,3 +370,12 @@ def poll_command() -> None:
     except TelegramError as exc:
         raise click.ClickException(f"Telegram refused: {exc}") from exc
     click.echo("Stopped polling Telegram.")
+
+
+def telegram_senders(config: Mapping[str, Any]) -> dict[str, Sender]:
+    """Staff messages through the bot's own Bot API client, when a bot token is set."""
+    return {"telegram": TelegramSender(client())} if setting(config, "TELEGRAM_BOT_TOKEN") else {}
+
+
+ADAPTER = Adapter("telegram", channels=(CHANNELS["telegram"],), blueprints=(bp,), csrf_exempt=True,
+                  senders=telegram_senders, commands=(set_webhook_command, poll_command))
