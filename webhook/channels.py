@@ -73,7 +73,7 @@ class Registry:
 
 def registry(app: Flask | None = None) -> Registry:
     """The registry of this app (the current one by default)."""
-    return (app or current_app).extensions["hrtp_channels"]  # type: ignore[no-any-return]
+    return (app or current_app).extensions["hrtp_channels"]
 
 
 def _registry_for(ctx: click.Context | None) -> Registry:
