@@ -74,12 +74,9 @@ def bot_api():
         yield api
 
 
-def test_telegram_poll_runs_an_intake_answers_a_redelivery_once_and_stops_on_ctrl_c(app_config, bot_api):
-    from webhook import create_app
-
-    app = create_app({**app_config, "TELEGRAM_BOT_TOKEN": "123:ABC", "TELEGRAM_API_BASE_URL": bot_api.base_url})
-    service: IntakeService = app.extensions["hrtp"]
-    handled: dict[str, HandleResult] = {}  # each update's first handling
+def recorded(service: IntakeService) -> tuple[dict[str, HandleResult], list[str]]:
+    """Each update's first handling by the poller, and the provider ids it handled again as replays."""
+    handled: dict[str, HandleResult] = {}
     replayed: list[str] = []
     handle = service.handle
 
@@ -91,28 +88,25 @@ def test_telegram_poll_runs_an_intake_answers_a_redelivery_once_and_stops_on_ctr
         return result
 
     service.handle = recording  # type: ignore[method-assign]  # the poller's own calls, seen as they happen
-    bot_api.webhook_url = "https://county.example/webhooks/telegram"  # left over from a deployment
-    runner = PolledRunner(service, bot_api, handled)
-    outcome: dict[str, Any] = {}
+    return handled, replayed
+
+
+def poll_while(app: Any, bot_api: FakeBotAPI, person: Callable[[], None]) -> Any:
+    """Runs `telegram-poll` in this (the main) thread while `person` talks to the bot, then presses Ctrl-C."""
+    failed: list[BaseException] = []
     polling = threading.Event()
 
-    def person() -> None:
+    def talk() -> None:
         try:
             wait_for("polling to start", lambda: any(m == "getUpdates" for m, _ in bot_api.calls))
-            outcome["sim"] = runner.run()
-            sent_before, last = len(bot_api.sent()), runner.updates[-1]
-            bot_api.push(last, again=True)  # as to a poller that stopped before confirming it
-            wait_for("the redelivery", lambda: f"tg:{last['update_id']}" in replayed)
-            # Updates are handled in order: a reply to the redelivery would go out before these.
-            help_replies = runner.deliver("HELP").messages
-            outcome["after_redelivery"] = len(bot_api.sent()) - sent_before - len(help_replies)
+            person()
         except BaseException as exc:  # noqa: BLE001 (handed to the test's thread, which re-raises it)
-            outcome["error"] = exc
+            failed.append(exc)
         finally:
             if polling.is_set():
                 os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
 
-    driver = threading.Thread(target=person)
+    driver = threading.Thread(target=talk)
     polling.set()
     driver.start()
     try:
@@ -120,10 +114,36 @@ def test_telegram_poll_runs_an_intake_answers_a_redelivery_once_and_stops_on_ctr
     finally:
         polling.clear()
         driver.join(WAIT)
-        service.db.dispose()
-    if "error" in outcome:
-        raise outcome["error"]
+        app.extensions["hrtp"].db.dispose()
+    if failed:
+        raise failed[0]
+    return result
 
+
+def poll_app(app_config: dict[str, Any], bot_api: FakeBotAPI) -> Any:
+    from webhook import create_app
+
+    return create_app({**app_config, "TELEGRAM_BOT_TOKEN": "123:ABC", "TELEGRAM_API_BASE_URL": bot_api.base_url})
+
+
+def test_telegram_poll_runs_an_intake_answers_a_redelivery_once_and_stops_on_ctrl_c(app_config, bot_api):
+    app = poll_app(app_config, bot_api)
+    service: IntakeService = app.extensions["hrtp"]
+    handled, replayed = recorded(service)
+    bot_api.webhook_url = "https://county.example/webhooks/telegram"  # left over from a deployment
+    runner = PolledRunner(service, bot_api, handled)
+    outcome: dict[str, Any] = {}
+
+    def person() -> None:
+        outcome["sim"] = runner.run()
+        sent_before, last = len(bot_api.sent()), runner.updates[-1]
+        bot_api.push(last, again=True)  # as to a poller that stopped before confirming it
+        wait_for("the redelivery", lambda: f"tg:{last['update_id']}" in replayed)
+        # Updates are handled in order: a reply to the redelivery would go out before these.
+        help_replies = runner.deliver("HELP").messages
+        outcome["after_redelivery"] = len(bot_api.sent()) - sent_before - len(help_replies)
+
+    result = poll_while(app, bot_api, person)
     assert result.exit_code == 0, result.output
     assert "Stopped polling Telegram." in result.output
     methods = [m for m, _ in bot_api.calls]
@@ -147,3 +167,22 @@ def test_telegram_poll_runs_an_intake_answers_a_redelivery_once_and_stops_on_ctr
 def test_telegram_poll_without_a_token_says_what_to_set(app):
     result = app.test_cli_runner().invoke(args=["telegram-poll"])
     assert result.exit_code != 0 and "TELEGRAM_BOT_TOKEN" in result.output
+
+
+def test_replies_the_bot_api_refused_are_sent_on_the_pollers_next_try(app_config, bot_api):
+    app = poll_app(app_config, bot_api)
+    handled, replayed = recorded(app.extensions["hrtp"])
+    runner = PolledRunner(app.extensions["hrtp"], bot_api, handled)
+    update = runner.update_for("hi")
+
+    def person() -> None:
+        bot_api.sends_left = 1  # "hi" gets several replies: one goes, then the API fails
+        bot_api.push(update)
+        wait_for("the failure", lambda: bot_api.down)
+        bot_api.sends_left, bot_api.down = None, False
+        wait_for("the retry", lambda: replayed)
+        wait_for("the rest of the replies", lambda: len(bot_api.sent()) == len(handled[replayed[0]].messages))
+
+    assert poll_while(app, bot_api, person).exit_code == 0
+    texts = [m["text"] for m in bot_api.sent()]
+    assert len(texts) == len(set(texts)) > 1 and "LANGUAGE" in texts[0], texts
