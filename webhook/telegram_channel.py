@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -341,16 +342,44 @@ def poll(service: IntakeService, api: BotAPI, token: str, base_url: str = "") ->
         builder = builder.base_url(base_url)
     application = builder.build()
     application.add_handler(TypeHandler(Update, on_update))
-    # A loop of our own, closed and unset afterwards, so the caller's thread is left as it was found.
     loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    stop = asyncio.Event()
+    failed: list[BaseException] = []
+
+    async def run() -> None:
+        updater = application.updater
+        assert updater is not None  # the builder makes one unless told not to
+        async with application:
+            # Polling deletes any webhook first (Telegram refuses getUpdates while one is set); updates that
+            # waited while the bot was down are answered, not dropped.
+            await updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+            await application.start()
+            await stop.wait()
+            await updater.stop()  # confirms the updates it fetched, so a restart does not fetch them again
+            await application.stop()
+
+    def polling() -> None:
+        try:
+            loop.run_until_complete(run())
+        except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread below)
+            failed.append(exc)
+        finally:
+            loop.close()
+            done.set()
+
+    # A thread and loop of its own: the caller's thread keeps Ctrl-C, and may already run a loop of its own.
+    # It waits on an Event, not Thread.join: a join that Ctrl-C interrupts marks a running thread as stopped (3.11).
+    done = threading.Event()
+    threading.Thread(target=polling, name="telegram-poll").start()
     try:
-        # Polling always deletes the webhook first (Telegram refuses getUpdates while one is set); updates that
-        # waited while the bot was down are answered, not dropped.
-        application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, close_loop=False)
-    finally:
-        loop.close()
-        asyncio.set_event_loop(None)
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        with contextlib.suppress(RuntimeError):  # the loop closed on its own meanwhile
+            loop.call_soon_threadsafe(stop.set)
+        done.wait()
+    if failed:
+        raise failed[0]
 
 
 @click.command("telegram-poll")
