@@ -33,3 +33,10 @@ def capabilities(channel: str) -> Capabilities:
         return CHANNELS[channel]
     except KeyError:
         raise KeyError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}") from None
+
+
+def register(caps: Capabilities) -> None:
+    """Adds a channel a new adapter brings; a name must always mean the same capabilities."""
+    known = CHANNELS.setdefault(caps.name, caps)
+    if known != caps:
+        raise ValueError(f"channel {caps.name!r} is declared twice, differently: {known} and {caps}")

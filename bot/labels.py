@@ -8,7 +8,6 @@ from typing import Any
 from intake_flows.schema import Flow, Language
 from intake_flows.text import Msg
 
-from bot.channels import CHANNELS
 
 STATUS_LABELS = {"new": "New", "contacted": "Contacted", "enrolled": "Enrolled",
                  "training_completed": "Completed training", "placed": "Placed", "not_eligible": "Not eligible",
@@ -26,7 +25,6 @@ PRIORITY_LABELS = {"justice_involved": "Justice involved", "experiencing_homeles
                    "housing_insecure": "Housing insecure", "priority_area": "High-need area", "woman": "Woman",
                    "bipoc": "BIPOC", "veteran": "Veteran", "public_assistance": "Public assistance",
                    "youth": "Youth (16-24)", "older_worker": "Older worker (55+)"}
-CHANNEL_LABELS = {c.name: c.label for c in CHANNELS.values()}
 ELIGIBILITY_LABELS = {"eligible": "Eligible", "needs_review": "Needs review", "ineligible": "Not eligible"}
 PROGRESS_LABELS = {"incomplete": "In progress", "completed": "Completed", "declined": "Declined consent",
                    "erased": "Erased by the person"}

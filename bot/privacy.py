@@ -16,13 +16,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.audit import audit
+from bot.channels import CHANNELS
 from bot.models import (Answer, AuditLog, CaseFile, Contact, Intake, IntakeEvent, IntakeFacet, Message, Note, OptOut,
                         PrivacyKey, StatusChange, Suppression, User)
 
-# One phone number reaches us as an SMS contact and a WhatsApp contact; its opt-out covers both.
-PHONE_CHANNELS = ("sms", "whatsapp")
 ERASED_PREFIX = "erased:"
 KEEP_ON_DECLINE = ("language", "consent")
+
+
+def phone_channels() -> tuple[str, ...]:
+    """The channels whose address is a phone number: one number reaches us on each, and its opt-out covers all."""
+    return tuple(name for name, caps in CHANNELS.items() if caps.phone_address)
 
 
 # ---- keyed hashes of addresses ---------------------------------------------------------------
@@ -44,7 +48,7 @@ def _key(s: Session, configured: str | None) -> bytes:
 
 def address_key(s: Session, channel: str, address: str, configured: str | None = None) -> str:
     """A keyed hash of where a person reaches us; SMS and WhatsApp share one, as they share a number."""
-    family = "phone" if channel in PHONE_CHANNELS else channel
+    family = "phone" if channel in phone_channels() else channel
     return hmac.new(_key(s, configured), f"{family}:{address}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -52,9 +56,9 @@ def address_key(s: Session, channel: str, address: str, configured: str | None =
 
 def same_number(s: Session, contact: Contact) -> list[Contact]:
     """The contact and its twin on the other phone channel (the same number on SMS and WhatsApp)."""
-    if contact.channel not in PHONE_CHANNELS or contact.erased_at is not None:
+    if contact.channel not in phone_channels() or contact.erased_at is not None:
         return [contact]
-    twins = s.scalars(select(Contact).where(Contact.channel.in_(PHONE_CHANNELS), Contact.address == contact.address,
+    twins = s.scalars(select(Contact).where(Contact.channel.in_(phone_channels()), Contact.address == contact.address,
                                             Contact.id != contact.id).with_for_update()).all()
     return [contact, *twins]
 
@@ -74,8 +78,8 @@ def set_opted_out(s: Session, contact: Contact, out: bool, keyword: str, now: da
 
 def inherited_opt_out(s: Session, channel: str, address: str, configured_key: str | None = None) -> str | None:
     """Why a new contact starts opted out: its number opted out on another channel, or before an erasure."""
-    if channel in PHONE_CHANNELS:
-        twin = s.scalar(select(Contact.id).where(Contact.channel.in_(PHONE_CHANNELS), Contact.channel != channel,
+    if channel in phone_channels():
+        twin = s.scalar(select(Contact.id).where(Contact.channel.in_(phone_channels()), Contact.channel != channel,
                                                  Contact.address == address, Contact.opted_out_at.is_not(None)))
         if twin is not None:
             return "same number"

@@ -6,17 +6,18 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 
+from bot.channels import CHANNELS
 from bot.events import AnswerRecorded, EngineEvent, ScreeningCompleted, StepMissed
 from bot.messages import InboundMessage
 from bot.models import Contact, Intake
 from bot.render import Rendered
-from bot.service import IntakeService
+from bot.service import HandleResult, IntakeService
 from bot.sms import segment_info
 from intake_flows import answers as parse
 from intake_flows.schema import Step
@@ -61,13 +62,20 @@ class Expect(BaseModel):
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str
-    channel: Literal["sms", "whatsapp", "telegram", "web"] = "sms"
+    channel: str = "sms"  # one of bot.channels.CHANNELS, which every adapter's channels join
     from_: str = Field("+13235550100", alias="from")
     start: str = "Hi"
     answers: dict[str, str | int | Choose] = {}
     otherwise: str | None = None
     say: list[Say] = []
     expect: Expect | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value not in CHANNELS:
+            raise ValueError(f"unknown channel {value!r}; known: {', '.join(CHANNELS)}")
+        return value
 
     @field_validator("answers", mode="before")
     @classmethod
@@ -132,9 +140,7 @@ class Runner:
         self.clock += timedelta(seconds=20)
         info = segment_info(text)
         self.transcript.append({"from": "person", "text": text, "segments": info.segments, "encoding": info.encoding})
-        msg = InboundMessage(channel=self.sc.channel, sender=self.address, text=text,
-                             provider_id=f"SIM-{self.run_id}-{self._seq:05d}")
-        result = self.service.handle(msg, now=self.clock)
+        result = self.deliver(text)
         if result.intake_id is not None:
             self.intake_id = result.intake_id
         for m in result.messages:
@@ -146,6 +152,12 @@ class Runner:
         if self.replies_before_result is None and any(isinstance(e, ScreeningCompleted) for e in result.events):
             self.replies_before_result = self.answers_sent
         return result.messages, result.events
+
+    def deliver(self, text: str) -> HandleResult:
+        """The person's message reaching the service; another transport (a Telegram poller) may carry it instead."""
+        msg = InboundMessage(channel=self.sc.channel, sender=self.address, text=text,
+                             provider_id=f"SIM-{self.run_id}-{self._seq:05d}")
+        return self.service.handle(msg, now=self.clock)
 
     def fail(self, why: str) -> None:
         if why not in self.failures:

@@ -80,21 +80,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                         privacy_key=str(app.config.get("PRIVACY_KEY") or ""))
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
 
-    from webhook import telegram_channel, twilio_channel, webchat, webform
+    from webhook.channels import ADAPTERS, Registry
 
-    app.register_blueprint(twilio_channel.bp)
-    app.register_blueprint(telegram_channel.bp)
-    app.register_blueprint(webchat.bp)
-    app.register_blueprint(webform.bp)  # a plain HTML form: CSRF-protected like the admin's
+    # Tests add a channel by passing CHANNEL_ADAPTERS; everything channel-shaped below reads this registry.
+    channels = Registry(app.config.get("CHANNEL_ADAPTERS") or ADAPTERS)
+    channels.install(app)
 
     from flask_wtf.csrf import CSRFProtect
 
-    from webhook import admin, twilio_status
+    from webhook import admin
 
-    app.register_blueprint(twilio_status.bp)
     # Every form needs a CSRF token, except provider webhooks (signed) and the web chat (JSON only).
     csrf = CSRFProtect(app)
-    for exempt in (twilio_channel.bp, telegram_channel.bp, webchat.bp, twilio_status.bp):
+    for exempt in channels.csrf_exempt():
         csrf.exempt(exempt)
     admin.init_app(app)
     from webhook import security

@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from bot.service import IntakeService
+from webhook.channels import ChannelChoice
 
 
 def _require_schema() -> None:
@@ -64,13 +65,14 @@ def serve_command(host: str, port: int, threads: int, connection_limit: int, cha
 
 @click.command("chat")
 @click.option("--from", "sender", default="+12135550123", show_default=True, help="The phone number you pretend to text from.")
-@click.option("--channel", default="sms", type=click.Choice(["sms", "whatsapp", "telegram", "web"]), show_default=True)
+@click.option("--channel", default="sms", type=ChannelChoice(), show_default=True)
 @click.option("--segments/--no-segments", default=True, help="Show what each SMS costs.")
 @with_appcontext
 def chat_command(sender: str, channel: str, segments: bool) -> None:
     """Talk to the bot in the terminal as an SMS user would (Ctrl-D to quit)."""
     import itertools
 
+    from bot.channels import capabilities
     from bot.messages import InboundMessage
 
     service = _service()
@@ -85,7 +87,7 @@ def chat_command(sender: str, channel: str, segments: bool) -> None:
         result = service.handle(InboundMessage(channel=channel, sender=sender, text=text, provider_id=f"CHAT{stamp}{n:05d}"))
         for m in result.messages:
             click.echo(click.style("bot> ", fg="cyan") + m.text.replace("\n", "\n     "))
-            if segments and channel in ("sms", "whatsapp"):
+            if segments and capabilities(channel).max_segments is not None:
                 click.echo(click.style(f"     [{m.segments} segment{'s' if m.segments != 1 else ''}, {m.encoding}]", dim=True))
         click.echo()
 
@@ -345,11 +347,9 @@ def purge_command(dry_run: bool, days: int | None) -> None:
     click.echo(f"Would erase {what}; nothing was changed." if dry_run else f"Erased {what}.")
 
 
-from webhook.telegram_channel import set_webhook_command as telegram_webhook_command  # noqa: E402
-
 COMMANDS = (serve_command, db_group, chat_command, simulate_command, export_command, add_referral_code_command,
             create_user_command, i18n_group, load_areas_command, seed_programs_command, list_programs_command,
-            purge_command, telegram_webhook_command)
+            purge_command)
 
 
 def register(app: Flask) -> None:

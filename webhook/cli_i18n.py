@@ -7,6 +7,7 @@ import sys
 import click
 
 from bot.i18n import LOCALES_DIR, compile_catalogs
+from webhook.channels import ChannelChoice
 
 
 def _languages():
@@ -102,7 +103,8 @@ def check_command(lang_ids: tuple[str, ...], quiet: bool) -> None:
 
 @i18n_group.command("segments")
 @click.option("--lang", "lang_ids", multiple=True, help="Only this language (repeatable).")
-@click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
+@click.option("--channel", type=ChannelChoice(lambda c: c.max_segments is not None), default="sms", show_default=True,
+              help="A channel billed by the segment.")
 @click.option("--markdown", is_flag=True, help="Print a Markdown table (for the README).")
 @click.option("--show-longest", is_flag=True, help="Also print each language's longest message.")
 def segments_command(lang_ids: tuple[str, ...], channel: str, markdown: bool, show_longest: bool) -> None:

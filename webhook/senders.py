@@ -1,4 +1,4 @@
-"""Channel senders for staff messages: Twilio's REST API for SMS and WhatsApp, and the Telegram bot."""
+"""Twilio's REST API for staff messages on SMS and WhatsApp (each adapter declares its senders: webhook/channels.py)."""
 
 from __future__ import annotations
 
@@ -62,25 +62,22 @@ class TwilioSender:
         return SendResult(message.sid, (message.status or "queued").lower())
 
 
-def _setting(config: Mapping[str, Any], name: str) -> str:
+def setting(config: Mapping[str, Any], name: str) -> str:
+    """A sender's setting from the app's config, else the environment."""
     return str(config.get(name) or os.environ.get(name) or "")
 
 
-def senders_from_config(config: Mapping[str, Any]) -> dict[str, Sender]:
-    """The senders the settings allow: Twilio for SMS and WhatsApp, the Telegram bot, when configured."""
+def twilio_senders(config: Mapping[str, Any]) -> dict[str, Sender]:
+    """Twilio for SMS and WhatsApp, when its account is configured."""
     senders: dict[str, Sender] = {}
-    sid, token = _setting(config, "TWILIO_ACCOUNT_SID"), _setting(config, "TWILIO_AUTH_TOKEN")
+    sid, token = setting(config, "TWILIO_ACCOUNT_SID"), setting(config, "TWILIO_AUTH_TOKEN")
     if sid and token:
-        base = _setting(config, "PUBLIC_BASE_URL").rstrip("/")
-        twilio = TwilioSender(sid, token, sms_from=_setting(config, "TWILIO_FROM_NUMBER"),
-                              whatsapp_from=_setting(config, "TWILIO_WHATSAPP_FROM"),
-                              messaging_service_sid=_setting(config, "TWILIO_MESSAGING_SERVICE_SID"),
+        base = setting(config, "PUBLIC_BASE_URL").rstrip("/")
+        twilio = TwilioSender(sid, token, sms_from=setting(config, "TWILIO_FROM_NUMBER"),
+                              whatsapp_from=setting(config, "TWILIO_WHATSAPP_FROM"),
+                              messaging_service_sid=setting(config, "TWILIO_MESSAGING_SERVICE_SID"),
                               status_callback=f"{base}/webhooks/twilio/status" if base else "",
-                              base_url=_setting(config, "TWILIO_API_BASE_URL"))
+                              base_url=setting(config, "TWILIO_API_BASE_URL"))
         senders["sms"] = twilio
         senders["whatsapp"] = twilio
-    if _setting(config, "TELEGRAM_BOT_TOKEN"):
-        from webhook.telegram_channel import TelegramSender, client
-
-        senders["telegram"] = TelegramSender(client())
     return senders

@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.cli import with_appcontext
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.ext import Application, TypeHandler
 from telegram.request import HTTPXRequest
 
 from intake_flows.detect import from_locale_tag
 from intake_flows.text import Msg, N_
 
+from bot.channels import CHANNELS
 from bot.delivery import first_word_to_group, opt_out_contact, record_replies_sent, reply_statuses
 from bot.messages import InboundMessage
-from bot.outbound import SendError, SendResult
+from bot.outbound import SendError, SendResult, Sender
 from bot.render import Rendered
 from bot.service import IntakeService
+from webhook.adapter import Adapter
+from webhook.senders import setting
 
 log = logging.getLogger(__name__)
 bp = Blueprint("telegram", __name__)
@@ -210,6 +215,54 @@ def client() -> TelegramClient:
     return ext["telegram_client"]
 
 
+class BotAPI(Protocol):
+    """What handling an update needs of the Bot API: a message sent, a button released."""
+
+    def send(self, chat_id: str, text: str, buttons: list[tuple[str, str]] | None = None) -> int: ...
+
+    def answer_callback(self, callback_id: str) -> None: ...
+
+
+def handle_update(service: IntakeService, api: BotAPI, body: Any) -> bool:
+    """One update, from the webhook or the poller: parse, handle, send or replay the replies.
+
+    False when the Bot API failed part-way and the update should be handled again; the replay then
+    sends only the replies that did not go out. BadUpdate for an update we cannot read."""
+    parsed = parse_update(body, set(service.runtime.i18n.languages))
+    if parsed.blocked_chat:
+        opt_out_contact(service.db, "telegram", parsed.blocked_chat, "telegram: bot blocked")
+        return True
+    msg = parsed.message
+    if msg is None:
+        _quietly(parsed, service, api)
+        return True
+    result = service.handle(msg)
+    # A redelivery after a failure part-way sends only the replies that did not go out the first time.
+    done = reply_statuses(service.db, "telegram", msg.provider_id or "") if result.replayed else []
+    if done and all(st == "sent" for st in done):
+        return True
+    outcomes: list[tuple[str | None, str, str | None]] = []
+    try:
+        if parsed.callback_id:
+            api.answer_callback(parsed.callback_id)
+        for i, m in enumerate(result.messages):
+            if i < len(done) and done[i] == "sent":
+                outcomes.append((None, "sent", None))  # keeps the id it was sent with
+                continue
+            text, buttons = telegram_text(m)
+            outcomes.append((f"tg:{msg.sender}:{api.send(msg.sender, text, buttons)}", "sent", None))
+    except Forbidden:
+        # Telegram's STOP: the person blocked the bot. Keep quiet from now on.
+        opt_out_contact(service.db, "telegram", msg.sender, "telegram: bot blocked")
+        return True
+    except (NetworkError, TelegramError, TimeoutError) as exc:
+        log.warning("Telegram Bot API failed for update %s: %s", msg.provider_id, exc)
+        record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
+        return False
+    record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
+    return True
+
+
 @bp.post("/webhooks/telegram")
 def inbound() -> Response | tuple[Response, int]:
     secret = (current_app.config.get("TELEGRAM_WEBHOOK_SECRET") or "").encode()
@@ -225,49 +278,16 @@ def inbound() -> Response | tuple[Response, int]:
         log.warning("unreadable Telegram update body")
         abort(400)
     try:
-        parsed = parse_update(body, set(service.runtime.i18n.languages))
+        handled = handle_update(service, client(), body)
     except BadUpdate as exc:
         log.warning("malformed Telegram update: %s", exc)
         abort(400)
-    if parsed.blocked_chat:
-        opt_out_contact(service.db, "telegram", parsed.blocked_chat, "telegram: bot blocked")
-        return jsonify(ok=True)
-    msg = parsed.message
-    if msg is None:
-        _quietly(parsed, service)
-        return jsonify(ok=True)
-    result = service.handle(msg)
-    # A redelivery after a failure part-way sends only the replies that did not go out the first time.
-    done = reply_statuses(service.db, "telegram", msg.provider_id or "") if result.replayed else []
-    if done and all(st == "sent" for st in done):
-        return jsonify(ok=True)
-    api = client()
-    outcomes: list[tuple[str | None, str, str | None]] = []
-    try:
-        if parsed.callback_id:
-            api.answer_callback(parsed.callback_id)
-        for i, m in enumerate(result.messages):
-            if i < len(done) and done[i] == "sent":
-                outcomes.append((None, "sent", None))  # keeps the id it was sent with
-                continue
-            text, buttons = telegram_text(m)
-            outcomes.append((f"tg:{msg.sender}:{api.send(msg.sender, text, buttons)}", "sent", None))
-    except Forbidden:
-        # Telegram's STOP: the person blocked the bot. Keep quiet from now on.
-        opt_out_contact(service.db, "telegram", msg.sender, "telegram: bot blocked")
-        return jsonify(ok=True)
-    except (NetworkError, TelegramError, TimeoutError) as exc:
-        log.warning("Telegram Bot API failed for update %s: %s", msg.provider_id, exc)
-        record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
-        # A non-2xx makes Telegram deliver the update again; the replay re-sends the same replies.
-        return jsonify(ok=False), 502
-    record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
-    return jsonify(ok=True)
+    # A non-2xx makes Telegram deliver the update again; the replay re-sends the same replies.
+    return jsonify(ok=True) if handled else (jsonify(ok=False), 502)
 
 
-def _quietly(parsed: ParsedUpdate, service: IntakeService) -> None:
+def _quietly(parsed: ParsedUpdate, service: IntakeService, api: BotAPI) -> None:
     """Releases a button we cannot act on, and tells a group, once, to write to the bot privately."""
-    api = client()
     try:
         if parsed.callback_id:
             api.answer_callback(parsed.callback_id)
@@ -292,3 +312,99 @@ def set_webhook_command() -> None:
     except TelegramError as exc:
         raise click.ClickException(f"Telegram refused: {exc}") from exc
     click.echo(f"Telegram now delivers updates to {url}")
+
+
+# Seconds between tries of an update whose replies the Bot API refused; polling has no redelivery to lean on.
+POLL_RETRIES = (1, 2, 4, 8, 16)
+
+
+def poll(service: IntakeService, api: BotAPI, token: str, base_url: str = "") -> None:
+    """Long-polls getUpdates (after deleting any webhook) and handles each update as the webhook does, until Ctrl-C."""
+
+    async def on_update(update: object, _: Any) -> None:
+        if not isinstance(update, Update):
+            return
+        body = update.to_dict()
+        for wait in (*POLL_RETRIES, None):
+            try:
+                if await asyncio.to_thread(handle_update, service, api, body):
+                    return
+            except BadUpdate as exc:
+                log.warning("malformed Telegram update: %s", exc)
+                return
+            if wait is None:
+                log.error("gave up on Telegram update %s after %d tries", update.update_id, len(POLL_RETRIES) + 1)
+                return
+            await asyncio.sleep(wait)
+
+    builder = Application.builder().token(token)
+    if base_url:
+        builder = builder.base_url(base_url)
+    application = builder.build()
+    application.add_handler(TypeHandler(Update, on_update))
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    failed: list[BaseException] = []
+
+    async def run() -> None:
+        updater = application.updater
+        assert updater is not None  # the builder makes one unless told not to
+        async with application:
+            # Polling deletes any webhook first (Telegram refuses getUpdates while one is set); updates that
+            # waited while the bot was down are answered, not dropped.
+            await updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+            await application.start()
+            await stop.wait()
+            await updater.stop()  # confirms the updates it fetched, so a restart does not fetch them again
+            await application.stop()
+
+    def polling() -> None:
+        try:
+            loop.run_until_complete(run())
+        except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread below)
+            failed.append(exc)
+        finally:
+            loop.close()
+            done.set()
+
+    # A thread and loop of its own: the caller's thread keeps Ctrl-C, and may already run a loop of its own.
+    # It waits on an Event, not Thread.join: a join that Ctrl-C interrupts marks a running thread as stopped (3.11).
+    done = threading.Event()
+    threading.Thread(target=polling, name="telegram-poll").start()
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        with contextlib.suppress(RuntimeError):  # the loop closed on its own meanwhile
+            loop.call_soon_threadsafe(stop.set)
+        done.wait()
+    if failed:
+        raise failed[0]
+
+
+@click.command("telegram-poll")
+@with_appcontext
+def poll_command() -> None:
+    """Run the Telegram bot by long polling, with no public URL (a laptop); Ctrl-C stops it."""
+    cfg = current_app.config
+    if not cfg.get("TELEGRAM_BOT_TOKEN"):
+        raise click.ClickException("set TELEGRAM_BOT_TOKEN first (the token @BotFather gave the bot)")
+    schema = current_app.extensions["hrtp_schema"]
+    if not schema.usable:
+        raise click.ClickException(schema.advice)
+    click.echo("Polling Telegram for updates; any webhook is removed (`hrtp-intake telegram-webhook` sets it again). "
+               "Ctrl-C stops.")
+    try:
+        poll(current_app.extensions["hrtp"], client(), cfg["TELEGRAM_BOT_TOKEN"], cfg.get("TELEGRAM_API_BASE_URL") or "")
+    except TelegramError as exc:
+        raise click.ClickException(f"Telegram refused: {exc}") from exc
+    click.echo("Stopped polling Telegram.")
+
+
+def telegram_senders(config: Mapping[str, Any]) -> dict[str, Sender]:
+    """Staff messages through the bot's own Bot API client, when a bot token is set."""
+    return {"telegram": TelegramSender(client())} if setting(config, "TELEGRAM_BOT_TOKEN") else {}
+
+
+ADAPTER = Adapter("telegram", channels=(CHANNELS["telegram"],), blueprints=(bp,), csrf_exempt=True,
+                  senders=telegram_senders, commands=(set_webhook_command, poll_command))

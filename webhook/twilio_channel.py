@@ -11,8 +11,12 @@ from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.channels import CHANNELS
 from bot.messages import InboundMessage
 from bot.service import IntakeService
+from webhook import twilio_status
+from webhook.adapter import Adapter
+from webhook.senders import twilio_senders
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio", __name__)
@@ -95,3 +99,7 @@ def inbound() -> Response:
     service: IntakeService = current_app.extensions["hrtp"]
     result = service.handle(msg)
     return twiml([m.text for m in result.messages])
+
+
+ADAPTER = Adapter("twilio", channels=(CHANNELS["sms"], CHANNELS["whatsapp"]), blueprints=(bp, twilio_status.bp),
+                  csrf_exempt=True, senders=twilio_senders)

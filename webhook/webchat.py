@@ -12,10 +12,12 @@ from sqlalchemy import select
 
 from intake_flows.text import N_
 
+from bot.channels import CHANNELS
 from bot.messages import InboundMessage
 from bot.models import Contact, Intake, Message, utcnow
 from bot.render import Rendered
 from bot.service import IntakeService, rendered_from
+from webhook.adapter import Adapter
 
 bp = Blueprint("webchat", __name__)
 
@@ -159,3 +161,7 @@ def send() -> tuple[Response, int] | Response:
     for m in messages:
         m["live"] = m is live
     return jsonify(ui=ui_strings(service, last_lang) if last_lang else None, messages=messages)
+
+
+# JSON in, JSON out: a browser form can never post to it, so it needs no CSRF token.
+ADAPTER = Adapter("webchat", channels=(CHANNELS["web"],), blueprints=(bp,), csrf_exempt=True)

@@ -13,10 +13,12 @@ from intake_flows.detect import link_referral_code
 from intake_flows.schema import Step
 from intake_flows.text import Msg, N_
 
+from bot.channels import CHANNELS
 from bot.messages import InboundMessage
 from bot.models import Answer, Contact, Intake, Message
 from bot.render import Rendered, for_channel
 from bot.service import IntakeService, rendered_from
+from webhook.adapter import Adapter
 from webhook.webchat import _visitor
 
 bp = Blueprint("webform", __name__)
@@ -281,3 +283,7 @@ def _bad() -> tuple[str, int]:
 def csrf_failed(_: CSRFError) -> tuple[str, int]:
     return _bad()
 
+
+
+# A plain HTML form on the web chat's channel: CSRF-protected like the admin's.
+ADAPTER = Adapter("webform", channels=(CHANNELS["web"],), blueprints=(bp,), csrf_exempt=False)

@@ -19,6 +19,12 @@ class FakeBotAPI:
         self.down = False
         self.sends_left: int | None = None  # after this many more sendMessage calls, the API is down
         self._next_id = 100
+        self.webhook_url = ""
+        # Updates waiting for getUpdates: (update, again); `again` ones come even below the offset, as after a
+        # poller that stopped before it confirmed them.
+        self.updates: list[tuple[dict[str, Any], bool]] = []
+        self._arrived = threading.Condition()
+        self._closing = False
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,7 +42,10 @@ class FakeBotAPI:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a long poll the client gave up on (the poller stopped)
 
             do_GET = do_POST
 
@@ -55,6 +64,9 @@ class FakeBotAPI:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        with self._arrived:
+            self._closing = True
+            self._arrived.notify_all()
         self.server.shutdown()
         self.server.server_close()
 
@@ -64,7 +76,13 @@ class FakeBotAPI:
             self.sends_left -= 1
         if self.down:
             return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+        if method == "getUpdates":
+            return self.get_updates(params)
         self.calls.append((method, params))
+        if method == "setWebhook":
+            self.webhook_url = params.get("url", "")
+        if method == "deleteWebhook":
+            self.webhook_url = ""
         if method == "getMe":
             return 200, {"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "HRTP", "username": "hrtp_bot"}}
         if method == "sendMessage":
@@ -75,6 +93,34 @@ class FakeBotAPI:
             return 200, {"ok": True, "result": {"message_id": self._next_id, "date": int(time.time()),
                                                 "chat": {"id": chat, "type": "private"}, "text": params.get("text", "")}}
         return 200, {"ok": True, "result": True}
+
+    def push(self, update: dict[str, Any], again: bool = False) -> None:
+        """Queues an update for getUpdates; `again` redelivers one whose id was already confirmed."""
+        with self._arrived:
+            self.updates.append((update, again))
+            self._arrived.notify_all()
+
+    def get_updates(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Long polling as Telegram does it: confirmed updates (below the offset) go, others wait up to `timeout`."""
+        if self.webhook_url:
+            return 409, {"ok": False, "error_code": 409,
+                         "description": "Conflict: can't use getUpdates method while webhook is active; "
+                                        "use deleteWebhook to delete the webhook first"}
+        call = {**params, "returned": []}
+        self.calls.append(("getUpdates", call))  # on arrival: a long poll under way shows the poller is up
+        offset = int(params.get("offset") or 0)
+        deadline = time.monotonic() + float(params.get("timeout") or 0)
+        with self._arrived:
+            while True:
+                self.updates = [(u, again) for u, again in self.updates if again or u["update_id"] >= offset]
+                if self.updates or self._closing or time.monotonic() >= deadline:
+                    break
+                self._arrived.wait(max(0.0, deadline - time.monotonic()))
+            batch = [u for u, _ in self.updates]
+            # Handed out once more: a redelivery is not redelivered forever.
+            self.updates = [(u, False) for u, _ in self.updates]
+            call["returned"] = [u["update_id"] for u in batch]
+        return 200, {"ok": True, "result": batch}
 
     def sent(self, chat: int | None = None) -> list[dict[str, Any]]:
         """sendMessage calls so far, with reply_markup decoded."""

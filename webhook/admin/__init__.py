@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.accounts import authenticate, login_blocked
 from bot.audit import audit
-from bot.labels import CHANNEL_LABELS, ELIGIBILITY_LABELS, PRIORITY_LABELS, PROGRESS_LABELS, STATUS_LABELS
+from bot.labels import ELIGIBILITY_LABELS, PRIORITY_LABELS, PROGRESS_LABELS, STATUS_LABELS
 from bot.models import User, utcnow
 from bot.outbound import Outbound
 from bot.service import IntakeService
@@ -42,10 +42,10 @@ def outbound() -> Outbound:
     """The staff message sender, built once per app from its settings."""
     ob = current_app.extensions.get("hrtp_outbound")
     if ob is None:
-        from webhook.senders import senders_from_config
+        from webhook.channels import registry
 
         svc = service()
-        ob = Outbound(svc.db, svc.runtime.i18n, senders_from_config(current_app.config))
+        ob = Outbound(svc.db, svc.runtime.i18n, registry().senders(current_app.config))
         current_app.extensions["hrtp_outbound"] = ob
     return ob
 
@@ -256,7 +256,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters.update(local=local, money=money, pct=pct, number=number)
     app.jinja_env.globals.update(STATUS_LABELS=STATUS_LABELS, ELIGIBILITY_LABELS=ELIGIBILITY_LABELS,
-                                 PRIORITY_LABELS=PRIORITY_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
+                                 PRIORITY_LABELS=PRIORITY_LABELS,
+                                 CHANNEL_LABELS=app.extensions["hrtp_channels"].labels(),
                                  PROGRESS_LABELS=PROGRESS_LABELS)
 
 
