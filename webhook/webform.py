@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import phonenumbers
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -13,10 +14,12 @@ from intake_flows.detect import link_referral_code
 from intake_flows.schema import Step
 from intake_flows.text import Msg, N_
 
+from bot import links
+from bot.engine import LINK_DAYS
 from bot.messages import InboundMessage
 from bot.render import Rendered, for_channel
 from bot.service import IntakeService, rendered_from
-from bot.store import Answer, Contact, Intake, Message
+from bot.store import Answer, Contact, Intake, Message, utcnow
 from webhook.webchat import _visitor
 
 bp = Blueprint("webform", __name__)
@@ -44,7 +47,14 @@ UI = {"title": N_("LA County High Road Training Partnerships"),
       "again": N_("Start over"),
       "message": N_("Your message"),
       "send": N_("Send"),
-      "expired": N_("This page was open too long, so we could not take that answer. Please try again.")}
+      "expired": N_("This page was open too long, so we could not take that answer. Please try again."),
+      "sms_title": N_("Continue by text message"),
+      "sms_intro": N_("Get a code and text it to us from your phone. You carry on there with your answers, and staff can text you."),
+      "sms_get": N_("Get a code"),
+      "sms_open": N_("Open my text messages"),
+      "sms_linked": N_("Your phone is connected to this intake. You can carry on by text, or here.")}
+SMS_SEND = N_("Text this code to %(number)s:")
+SMS_EXPIRES = N_("The code works once, for %(days)s days. If you ever texted STOP to this number, text START first.")
 
 
 @dataclass
@@ -134,7 +144,44 @@ def control_for(service: IntakeService, question: Rendered) -> Control:
 def _render(template: str, lang: str, **kw: Any) -> str:
     service = _service()
     ref = (link_referral_code(request.args.get("ref")) or "")
+    session["lang"] = lang  # so a refusal that reads no database (the rate limit) still speaks it
     return render_template(template, ui=ui_for(service, lang), languages=languages(service), ref=ref, **kw)
+
+
+def _sms_number() -> str | None:
+    """The number people text, E.164, when the app has one."""
+    raw = str(current_app.config.get("SMS_NUMBER") or "").strip()
+    try:
+        number = phonenumbers.parse(raw, str(current_app.config.get("DEFAULT_REGION") or "US"))
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if phonenumbers.is_possible_number(number) else None
+
+
+def sms_panel(service: IntakeService, intake: Intake | None, lang: str) -> dict[str, Any] | None:
+    """The result's offer to carry on by text: a button, then the code to text, then that it worked."""
+    number = _sms_number()
+    if intake is None or not intake.screening or number is None:
+        return None
+    with service.db.session() as s:
+        linked = links.is_linked(s, intake.id)
+    held = session.get("link_code")
+    code = None
+    if isinstance(held, dict) and held.get("intake") == intake.id and not linked:
+        if str(held.get("until", "")) > utcnow().isoformat():
+            code = str(held.get("code") or "")
+    if code is None and held is not None:
+        session.pop("link_code", None)
+    t = service.runtime.i18n(lang)
+    parsed = phonenumbers.parse(number)
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if parsed.country_code == 1 else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    # Isolated left to right, so a right-to-left sentence never reorders its digits.
+    shown = "\u2066" + phonenumbers.format_number(parsed, style) + "\u2069"
+    return {"linked": linked, "code": code, "spelled": " ".join(code or ""),
+            "send": t.render(Msg(SMS_SEND, {"number": shown})),
+            "expires": t.render(Msg(SMS_EXPIRES, {"days": LINK_DAYS})),
+            # Never fetched from us: the phone's messages app opens with the code typed in.
+            "href": f"sms:{number}?&body={code}" if code else None}
 
 
 @bp.get("/")
@@ -145,8 +192,38 @@ def question() -> str | Response:
     page = current_page(service, visitor)
     if page is None or (page.question is None and not page.notes):
         return _render("form_start.html", _lang_asked(service))
+    contact, intake = _intake(service, visitor)
+    if page.question is not None and _moved_on(page.question, contact, intake):
+        # The intake went on from a phone it was linked to: ask here what is asked there, in this page's words.
+        service.handle(InboundMessage(channel=CHANNEL, sender=visitor, text="", revisit=""))
+        page = current_page(service, visitor) or page
     control = control_for(service, page.question) if page.question else None
-    return _render("form_question.html", page.lang, page=page, control=control)
+    return _render("form_question.html", page.lang, page=page, control=control,
+                   sms=sms_panel(service, intake, page.lang))
+
+
+def _moved_on(question: Rendered, contact: Contact | None, intake: Intake | None) -> bool:
+    """True when the page's question is no longer the intake's: another contact answered since."""
+    if contact is None or intake is None or contact.opted_out_at is not None or contact.pending_delete:
+        return False
+    state = intake.state or {}
+    asked = "resume" if state.get("pending") == "resume" else state.get("step")
+    if state.get("finished") and asked is None:
+        return question.asks is not None
+    return asked is not None and (question.asks, question.turn) != (asked, state.get("turn", 0))
+
+
+@bp.post("/apply/text")
+def text_code() -> Response:
+    """A new link code for the visitor's intake, kept in their session only to show it (the database has its hash)."""
+    service = _service()
+    _, intake = _intake(service, _visitor())
+    if intake is not None and intake.screening and _sms_number() is not None:
+        now = utcnow()
+        with service.db.writing() as s:
+            code = links.issue(s, intake.id, now, service.settings.privacy_key)
+        session["link_code"] = {"code": code, "intake": intake.id, "until": (now + links.LIFETIME).isoformat()}
+    return redirect(url_for("webform.question") + "#text", code=303)
 
 
 def _send(text: str, **kw: Any) -> Response:
