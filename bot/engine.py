@@ -499,9 +499,9 @@ class _Turn:
         contact.pending_delete = False
         if msg.link in ("linked", "linked_replacing") and self.convo.intake is not None:
             self.event("channel_linked", channel=msg.channel)
-            parts = [N_("Welcome! You can carry on here by text. Your answers from the web page are kept.")]
+            parts = [N_("Welcome! You can carry on here. Your answers from the web page are kept.")]
             if msg.link == "linked_replacing":
-                parts.append(N_("The other intake that was open on this phone is kept apart for staff."))
+                parts.append(N_("The other intake that was open here is kept apart for staff."))
             self.say(*parts)
             self.reask()
             return

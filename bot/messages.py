@@ -32,6 +32,8 @@ class InboundMessage:
     # A web page's link code was texted (bot.links): "linked", "linked_replacing" (the phone's other
     # unfinished intake is kept apart) or "refused"; the service settles it before the engine runs.
     link: str | None = None
+    # Whose words the replies are rendered in, when not the channel's own: "form" for the web form (bot.render).
+    wording: str | None = None
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,39 @@ ON_CHANNEL: dict[str, dict[str, str]] = {
     "Welcome back! I kept that answer. Text RESTART to start over.":
         {"web": N_("Welcome back! I kept that answer. Type RESTART to start over.")},
     "Reply with all numbers that fit, like 1,3.":
-        {"web": N_("Tap all that fit, then Send. Or type their numbers, like 1,3.")},
+        {"web": N_("Tap all that fit, then Send. Or type their numbers, like 1,3."),
+         "form": N_("Choose all that fit.")},
+    # The form (bot.messages InboundMessage.wording) has radio buttons, checkboxes and a Skip button, and
+    # a text box only where a question is typed; where it has no words of its own it says what the chat says.
+    "What is your first name? (Reply SKIP to leave it out.)":
+        {"form": N_("What is your first name? You can leave this blank.")},
+    "What is the ZIP code where you live or stay? If you have no fixed address, reply NONE.":
+        {"form": N_("What is the ZIP code where you live or stay?")},
+    "Optional: reply SKIP to leave it out.":
+        {"form": N_("Optional: you can skip this question.")},
+    "Reply with the number of the program you want, or %(talk)s to talk with a person first.":
+        {"form": N_("Choose the program you want, or talk with a person first.")},
+    # Nothing chosen or typed: the form's options are always numbers the engine understands.
+    "Sorry, I couldn't read that. Please answer in words or numbers.":
+        {"form": N_("Please answer this question to go on.")},
+    "Please send a 5-digit ZIP code like 90011, or NONE if you have no fixed address.":
+        {"form": N_("Please enter a 5-digit ZIP code like 90011, or choose “I don't have a fixed address”.")},
+    "I couldn't find ZIP code %(zip)s. Please check it, or send NONE.":
+        {"form": N_("I couldn't find ZIP code %(zip)s. Please check it, or choose “I don't have a fixed address”.")},
+    "That button belongs to an earlier question, so I didn't use it.":
+        {"form": N_("That answer was for an earlier question, so I didn't use it.")},
 }
+# The form's own words for messages the chat words already (above).
+ON_CHANNEL["Text STOP to stop, HELP for help, DELETE to erase your answers. Msg & data rates may apply."]["form"] = \
+    N_("You can stop at any time, and staff can erase your answers if you ask.")
+ON_CHANNEL["Text LANGUAGE any time to change the language."]["form"] = \
+    N_("You can change the language at the top of any page.")
+ON_CHANNEL["Thanks. A staff member will contact you soon at this number."]["form"] = \
+    "Thanks. To talk it through with a staff member, please call %(phone)s."
+ON_CHANNEL["Let's skip this question for now. Staff can help with it later: reply PERSON if you'd like a call."]["form"] = \
+    N_("Let's skip this question for now. Staff can help with it later; to talk with them, call %(phone)s.")
+# A channel without words of its own for a message uses these channels' words, then the texting ones.
+WORDING_FALLBACK = {"form": "web"}
 
 
 def for_channel(msg: Msg, channel: str) -> Msg:
@@ -67,7 +98,8 @@ def for_channel(msg: Msg, channel: str) -> Msg:
     params = {k: for_channel(v, channel) if isinstance(v, Msg) else v for k, v in msg.params.items()}
     if isinstance(msg, MsgList):
         return MsgList("", items=tuple(for_channel(i, channel) for i in msg.items))
-    msgid = ON_CHANNEL.get(msg.msgid, {}).get(channel, msg.msgid) if msg.translate else msg.msgid
+    variants = ON_CHANNEL.get(msg.msgid, {}) if msg.translate else {}
+    msgid = variants.get(channel) or variants.get(WORDING_FALLBACK.get(channel, ""), msg.msgid)
     return Msg(msgid, params, msg.translate)
 
 
@@ -93,16 +125,18 @@ class Rendered:
     hint: str | None = None  # the last line of `text` when the question came with a how-to-answer hint
 
 
-def render(replies: list[Reply], i18n: I18n, channel: str, max_segments: int = MAX_SEGMENTS) -> list[Rendered]:
-    """Renders replies for a channel; SMS and WhatsApp get options as numbered lines."""
+def render(replies: list[Reply], i18n: I18n, channel: str, max_segments: int = MAX_SEGMENTS,
+           wording: str | None = None) -> list[Rendered]:
+    """Renders replies for a channel (in `wording`'s words when given); SMS and WhatsApp get options as numbered lines."""
     out: list[Rendered] = []
+    words = wording or channel
     for reply in replies:
         t = i18n(reply.lang)
-        lines = [t.render(for_channel(p, channel)) for p in reply.text]
-        buttons = tuple(Button(c.value, c.number, t.render(for_channel(c.label, channel))) for c in reply.choices)
+        lines = [t.render(for_channel(p, words)) for p in reply.text]
+        buttons = tuple(Button(c.value, c.number, t.render(for_channel(c.label, words))) for c in reply.choices)
         if channel not in BUTTON_CHANNELS:
             lines.extend(f"{b.number}) {b.label}" for b in buttons)
-        hint = t.render(for_channel(reply.hint, channel)) if reply.hint is not None else None
+        hint = t.render(for_channel(reply.hint, words)) if reply.hint is not None else None
         if hint:
             lines.append(hint)
         text = "\n".join(line for line in lines if line)

@@ -216,7 +216,7 @@ class IntakeService:
         if inbound.intake_id is None and current is not None:
             inbound.intake_id = current.id  # the message that started the intake belongs to it
 
-        rendered = render(outcome.replies, self.runtime.i18n, msg.channel)
+        rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording)
         for r in rendered:
             s.add(Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
                           channel=msg.channel, in_reply_to_id=inbound.id, text=r.text, language=r.lang,

@@ -65,7 +65,7 @@ def test_a_code_from_the_result_page_carries_the_intake_on_by_text(client, app):
 
     phone = Phone(client)
     said = phone.says(code)
-    assert "Welcome! You can carry on here by text." in said
+    assert "Welcome! You can carry on here." in said
     assert "Reply with the number of the program you want" in said and "1) " in said  # the pick, not a new start
     said = phone.says("1")
     assert "Great choice" in said and "What is your gender?" in said
@@ -139,7 +139,7 @@ def test_a_phone_with_an_intake_in_progress_takes_the_web_one_and_keeps_the_othe
     to_the_result(web)
     code = code_on(web)
     said = phone.says(code)
-    assert "The other intake that was open on this phone is kept apart for staff." in said
+    assert "The other intake that was open here is kept apart for staff." in said
     assert "Reply with the number of the program you want" in said
     assert "Great choice" in phone.says("1")
     first, second = intakes(app)

@@ -25,6 +25,7 @@ from webhook.webchat import _visitor
 bp = Blueprint("webform", __name__)
 
 CHANNEL = "web"  # the form and the chat are one web visitor, so either can carry on the other's intake
+WORDING = "form"  # but the form has its own words where the chat's would be wrong (bot.render.ON_CHANNEL)
 # Events that mean the answer sent was not taken: the page shows the engine's words as an error.
 REFUSED = frozenset({"not_understood", "unreadable", "stale_answer"})
 # Browsers fill these canonical fields from what they know of the person.
@@ -36,7 +37,9 @@ UI = {"title": N_("LA County High Road Training Partnerships"),
       "start": N_("Start now"),
       "continue": N_("Continue"),
       "back": N_("Back"),
-      "skip": N_("Skip"),
+      "skip": N_("Skip this question"),
+      "no_address": N_("I don't have a fixed address"),
+      "or": N_("or"),
       "problem": N_("There is a problem"),
       "check": N_("Check your answers"),
       "check_intro": N_("Your result is ready. Check your answers first; you can change any of them."),
@@ -126,19 +129,26 @@ class Control:
     autocomplete: str | None = None
     skippable: bool = False
     option_lang: bool = False  # options are language names, each read in its own language
+    no_address: bool = False  # the ZIP question: "no fixed address" is one press, beside the box
 
 
 def control_for(service: IntakeService, question: Rendered) -> Control:
     step: Step | None = service.runtime.bundle.flow.by_id.get(question.asks or "")
     # Every question can be skipped by typing SKIP; the button is offered where the question says so.
-    skippable = bool(step and (step.optional or (step.skippable and step.kind == "text")))
+    can_skip = skippable(service, question.asks)
     if question.buttons:
-        return Control("checkbox" if question.multi else "radio", skippable=skippable,
+        return Control("checkbox" if question.multi else "radio", skippable=can_skip,
                        option_lang=bool(step and step.kind == "language"))
     kind = step.kind if step else "text"
     name = step.field if step else None
     return Control("text", inputmode="numeric" if kind in NUMERIC else None,
-                   autocomplete=AUTOCOMPLETE.get(name or "", "off"), skippable=skippable)
+                   autocomplete=AUTOCOMPLETE.get(name or "", "off"), skippable=can_skip, no_address=kind == "zip")
+
+
+def skippable(service: IntakeService, step_id: str | None) -> bool:
+    """True where the form offers Skip, so that leaving the question blank skips it too."""
+    step: Step | None = service.runtime.bundle.flow.by_id.get(step_id or "")
+    return bool(step and (step.optional or (step.skippable and step.kind == "text")))
 
 
 def _render(template: str, lang: str, **kw: Any) -> str:
@@ -195,7 +205,7 @@ def question() -> str | Response:
     contact, intake = _intake(service, visitor)
     if page.question is not None and _moved_on(page.question, contact, intake):
         # The intake went on from a phone it was linked to: ask here what is asked there, in this page's words.
-        service.handle(InboundMessage(channel=CHANNEL, sender=visitor, text="", revisit=""))
+        service.handle(InboundMessage(channel=CHANNEL, sender=visitor, text="", revisit="", wording=WORDING))
         page = current_page(service, visitor) or page
     control = control_for(service, page.question) if page.question else None
     return _render("form_question.html", page.lang, page=page, control=control,
@@ -229,7 +239,7 @@ def text_code() -> Response:
 def _send(text: str, **kw: Any) -> Response:
     """One message from the form to the engine, then the page that shows its replies (never a re-POST)."""
     service = _service()
-    msg = InboundMessage(channel=CHANNEL, sender=_visitor(), text=text[:5000], **kw)
+    msg = InboundMessage(channel=CHANNEL, sender=_visitor(), text=text[:5000], wording=WORDING, **kw)
     result = service.handle(msg)
     kinds = {e.kind for e in result.events}
     # Refused, and the same question asked again: the page shows the engine's words as that question's error.
@@ -264,9 +274,13 @@ def answer() -> Response | tuple[str, int]:
         text = "BACK"
     elif action == "skip":
         text = "SKIP"
+    elif action == "no_address":
+        text = "NONE"  # what the ZIP question takes for no fixed address, in every language
     else:
         # Radio buttons and checkboxes send the numbers the engine gave their options; a text box what was typed.
         text = ",".join(v.strip() for v in request.form.getlist("answer") if v.strip())
+        if not text and skippable(_service(), step):
+            text = "SKIP"  # left blank where Skip is offered
     return _send(text, answers_step=step, answers_turn=turn)
 
 
@@ -335,7 +349,7 @@ def check_rows(service: IntakeService, intake: Intake) -> list[dict[str, Any]]:
         # The language and the consent to be asked are how the conversation runs, not answers to check.
         if step.id not in answered or step.kind == "language" or step.stop_when or not step.answer_fields:
             continue
-        prompt = t.render(for_channel(Msg(step.prompt or ""), CHANNEL))
+        prompt = t.render(for_channel(Msg(step.prompt or ""), WORDING))
         rows.append({"step": step.id, "question": prompt, "answer": _answer_label(service, lang, step, answers, skipped)})
     return rows
 
