@@ -119,15 +119,16 @@ def test_an_expired_or_used_code_is_refused_in_the_intakes_language(client, app)
     code = re.search(r'<span aria-hidden="true">([A-Z0-9]{6})</span>', web.page.html).group(1)
     with app.extensions["hrtp"].db.writing() as s:
         s.execute(update(LinkCode).values(expires_at=utcnow() - timedelta(minutes=1)))
-    said = Phone(client).says(code)
-    assert "Ese código no funcionó" in said
+    phone = Phone(client)
+    said = phone.says(code)
+    assert "ese código no funcionó" in said
     with app.extensions["hrtp"].db.session() as s:
         assert s.scalars(select(Intake)).one().contact.channel == "web"  # nothing moved
     # A fresh code works once; a second phone sending it is refused.
     web.post("/apply/text", {})
     code = re.search(r'<span aria-hidden="true">([A-Z0-9]{6})</span>', web.page.html).group(1)
-    assert "programa" in Phone(client).says(code)
-    assert "Ese código no funcionó" in Phone(client, OTHER_PHONE).says(code)
+    assert "programa" in phone.says(code)
+    assert "ese código no funcionó" in Phone(client, OTHER_PHONE).says(code)
 
 
 def test_a_phone_with_an_intake_in_progress_takes_the_web_one_and_keeps_the_other(client, app):

@@ -50,7 +50,7 @@ def test_the_form_remembers_the_language_of_the_intake(limited):
 def test_the_chat_gets_json_it_can_show_and_shares_the_budget_with_the_form(limited):
     client = limited.test_client()
     for _ in range(3):
-        client.get("/apply", **from_ip("203.0.113.9"))
+        client.get("/apply", headers={"X-Forwarded-For": "203.0.113.9", "Accept-Language": "es"})
     assert client.post("/chat/send", json={"text": "hi"}, **from_ip("203.0.113.9")).status_code == 200
     assert client.get("/chat", **from_ip("203.0.113.9")).status_code == 200
     resp = client.post("/chat/send", json={"text": "yes"}, headers={"X-Forwarded-For": "203.0.113.9",

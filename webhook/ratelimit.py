@@ -25,7 +25,8 @@ def init_app(app: Flask, blueprints: list[str]) -> Limiter:
     """Limits these blueprints per remote address (after ProxyFix); webhooks and /healthz stay unlimited."""
     # A Redis URL shares the counts among the web processes; memory:// counts per process.
     storage = app.config.get("RATELIMIT_STORAGE_URI") or app.config.get("REDIS_URL") or "memory://"
-    limiter = Limiter(get_remote_address, app=app, storage_uri=storage, headers_enabled=True,
+    # Our own Retry-After (too_many) says the same number of seconds as the page does.
+    limiter = Limiter(get_remote_address, app=app, storage_uri=storage, headers_enabled=False,
                       enabled=bool(app.config.get("RATELIMIT_ENABLED", True)), default_limits=[])
     shared = limiter.shared_limit(str(app.config.get("RATE_LIMIT") or DEFAULT_LIMIT), scope=SCOPE)
     for name in blueprints:
