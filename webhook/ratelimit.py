@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Flask, Response, jsonify, render_template, request, session
+from flask import Flask, Response, current_app, jsonify, render_template, request, session
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -37,8 +37,6 @@ def init_app(app: Flask, blueprints: list[str]) -> Limiter:
 
 
 def _retry_after(exc: RateLimitExceeded) -> int:
-    from flask import current_app
-
     limiter: Limiter = current_app.extensions["hrtp_limiter"]
     current = limiter.current_limit
     if current is None:
@@ -57,9 +55,7 @@ def _language(service: IntakeService) -> str:
 
 def too_many(exc: RateLimitExceeded) -> tuple[str | Response, int, dict[str, str]]:
     """429 with Retry-After: JSON the chat shows as a bot message, a page for everything else."""
-    from flask import current_app
-
-    from webhook.webform import languages, ui_for
+    from webhook.webform import languages, ui_for  # the form's page frame; webform imports nothing from here
 
     service: IntakeService = current_app.extensions["hrtp"]
     seconds = _retry_after(exc)

@@ -186,7 +186,7 @@ def sms_panel(service: IntakeService, intake: Intake | None, lang: str) -> dict[
     parsed = phonenumbers.parse(number)
     style = phonenumbers.PhoneNumberFormat.NATIONAL if parsed.country_code == 1 else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     # Isolated left to right, so a right-to-left sentence never reorders its digits.
-    shown = "\u2066" + phonenumbers.format_number(parsed, style) + "\u2069"
+    shown = "\u2066" + phonenumbers.format_number(parsed, style).replace(" ", "\u00a0") + "\u2069"  # and never broken
     return {"linked": linked, "code": code, "spelled": " ".join(code or ""),
             "send": t.render(Msg(SMS_SEND, {"number": shown})),
             "expires": t.render(Msg(SMS_EXPIRES, {"days": LINK_DAYS})),
