@@ -216,3 +216,39 @@ def test_axe_finds_nothing_on_the_chat(browser, live, lang, artifacts):
     finally:
         ctx.close()
     assert {k: v for k, v in found.items() if v} == {}
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "ar"])
+def test_axe_finds_nothing_after_no_fixed_address_nor_on_the_please_wait_page(browser, tmp_path, runtime, lang):
+    if axe_script() is None:
+        pytest.skip("axe-core is not installed (test.sh installs it with npm)")
+    from bot.migrate import fresh_sqlite
+    from tests.browser.conftest import LiveServer
+    from webhook import create_app
+
+    app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "wait.db"), "SECRET_KEY": "browser-secret",
+                      "PUBLIC_BASE_URL": "", "RUNTIME": runtime, "RATE_LIMIT": "12 per minute"})
+    server = LiveServer(app)
+    ctx = browser.new_context(viewport=PHONE, bypass_csp=True)
+    ctx.set_default_timeout(15_000)
+    found: dict[str, list[str]] = {}
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.url}/apply?lang={lang}")
+        page.locator("main button[type=submit]").click()
+        page.locator("main input[type=radio]").first.check()
+        page.locator("main button.primary").click()
+        page.locator('input[name="step"][value="first_name"]').wait_for(state="attached")
+        page.locator("main button.primary").click()  # left blank: skipped
+        page.locator("main button[value=no_address]").click()
+        page.locator('input[name="step"][value="la_county"]').wait_for(state="attached")
+        found["la_county"] = axe_violations(page)
+        statuses = [page.goto(f"{server.url}/apply").status for _ in range(6)]
+        assert statuses[-1] == 429 and page.locator("html").get_attribute("lang") == lang
+        found["please wait"] = axe_violations(page)
+        assert fits_the_phone(page) == 0
+    finally:
+        ctx.close()
+        server.close()
+        app.extensions["hrtp"].db.dispose()
+    assert {k: v for k, v in found.items() if v} == {}
