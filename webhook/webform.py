@@ -165,7 +165,9 @@ def _sms_number() -> str | None:
         number = phonenumbers.parse(raw, str(current_app.config.get("DEFAULT_REGION") or "US"))
     except phonenumbers.NumberParseException:
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if phonenumbers.is_possible_number(number) else None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def sms_panel(service: IntakeService, intake: Intake | None, lang: str) -> dict[str, Any] | None:
