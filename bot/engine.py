@@ -20,7 +20,7 @@ from intake_flows.text import Msg, MsgList, N_, verbatim
 
 from bot.i18n import I18n
 from bot.events import (
-    AnswerCleared, AnswerReadBack, AnswerRecorded, EngineEvent, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
+    AnswerCleared, AnswerReadBack, AnswerRecorded, ChannelLinked, EngineEvent, LinkRefused, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
     IntakeFinished, IntakeLeft, IntakeStarted, LanguageSet, NotUnderstood, OptedIn, OptedOut, PriorityUpdated, ProgramChosen,
     Restarted, Resumed, ScreeningCompleted, Skipped, StaleAnswer, StepMissed, StopAsked, Unreadable,
 )
@@ -31,6 +31,7 @@ LONG_MESSAGE = 500  # characters; a longer "answer" is almost never an answer
 STOP_QUESTION = "stop?"  # pending: "do you want us to stop?" was asked (what was pending before follows)
 LANGUAGE_PAIR = "pair:"  # pending: two languages that share a script were offered
 KEYWORD_LENGTH = 160  # characters; past one SMS, a stop word is part of a story, not a request
+LINK_DAYS = 7  # how long a web page's link code works (bot.links)
 
 
 @dataclass
@@ -184,6 +185,10 @@ class _Turn:
                 if self.convo.intake and not self.intake.finished:
                     self.ask_current()
             return  # An opted-out person gets nothing else until they opt back in.
+
+        if msg.link is not None:
+            self.linked(msg)
+            return
 
         if msg.answers_step is not None and self.convo.intake is not None and self.is_stale(msg):
             # A button left under an earlier question: its number means something else now.
@@ -475,6 +480,30 @@ class _Turn:
             return
         intake.pending = None
         self.ask(step)
+
+    # ---- a web intake carried on by text -------------------------------------------------------
+    def linked(self, msg: InboundMessage) -> None:
+        """A link code was texted: the service attached this phone to a web intake, or could not."""
+        contact = self.convo.contact
+        contact.pending_delete = False
+        if msg.link in ("linked", "linked_replacing") and self.convo.intake is not None:
+            self.emit(ChannelLinked(channel=msg.channel))
+            parts = [N_("Welcome! You can carry on here. Your answers from the web page are kept.")]
+            if msg.link == "linked_replacing":
+                parts.append(N_("The other intake that was open here is kept apart for staff."))
+            self.say(*parts)
+            self.reask()
+            return
+        self.emit(LinkRefused())
+        hint = msg.language_hint if msg.language_hint in self.ctx.i18n.languages else None
+        if self.convo.intake is None and not contact.lang and hint:
+            contact.lang = hint  # an expired code still names its intake's language
+        self.say(Msg(N_("Sorry, that code didn't work. A code works once, for %(days)s days. You can get a new one on the web page."),
+                     {"days": LINK_DAYS}))
+        if self.convo.intake is None:
+            self.say(N_("To start a screening here instead, send any message."))
+        elif not self.intake.finished:
+            self.reask()
 
     # ---- resume after a long gap ---------------------------------------------------------
     def idle_expired(self) -> bool:

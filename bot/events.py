@@ -152,6 +152,21 @@ class LanguageSet(_Event):
 
 
 @dataclass(frozen=True)
+class ChannelLinked(_Event):
+    """A link code from the web form was texted: the intake carries on at this channel's contact."""
+
+    kind = "channel_linked"
+    channel: str
+
+
+@dataclass(frozen=True)
+class LinkRefused(_Event):
+    """A texted link code was wrong, used or expired: nothing moved."""
+
+    kind = "link_refused"
+
+
+@dataclass(frozen=True)
 class ProgramChosen(_Event):
     kind = "program_chosen"
     program: str
@@ -200,6 +215,6 @@ EngineEvent: TypeAlias = (
     IntakeStarted | IntakeLeft | IntakeDeclined | IntakeFinished | Restarted | Resumed | ScreeningCompleted |
     PriorityUpdated | AnswerRecorded | AnswerCleared | AnswerReadBack | Skipped | NotUnderstood | StepMissed |
     Unreadable | StaleAnswer | LanguageSet | ProgramChosen | HandoffRequested | HandoffSuggested | StopAsked |
-    OptedOut | OptedIn | Erased
+    OptedOut | OptedIn | Erased | ChannelLinked | LinkRefused
 )
 EVENT_CLASSES: tuple[type[EngineEvent], ...] = get_args(EngineEvent)

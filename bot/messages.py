@@ -24,6 +24,11 @@ class InboundMessage:
     answers_turn: int | None = None
     # A form's "Change" link: ask this already answered step again (the answer is kept until replaced).
     revisit: str | None = None
+    # A web page's link code was texted (bot.links): "linked", "linked_replacing" (the phone's other
+    # unfinished intake is kept apart) or "refused"; the service settles it before the engine runs.
+    link: str | None = None
+    # Whose words the replies are rendered in, when not the channel's own: "form" for the web form (bot.render).
+    wording: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from bot.audit import audit
 from bot.channels import CHANNELS
-from bot.models import (Answer, AuditLog, CaseFile, Contact, Intake, IntakeEvent, IntakeFacet, Message, Note, OptOut,
+from bot.models import (Answer, AuditLog, CaseFile, Contact, Intake, IntakeEvent, IntakeFacet, LinkCode, Message, Note,
+                        OptOut,
                         PrivacyKey, StatusChange, Suppression, User)
 
 ERASED_PREFIX = "erased:"
@@ -44,6 +45,11 @@ def _key(s: Session, configured: str | None) -> bytes:
         row = s.get(PrivacyKey, 1)
         assert row is not None
     return row.key.encode()
+
+
+def keyed_hash(s: Session, text: str, configured: str | None = None) -> str:
+    """A keyed hash of a secret we must recognise but never keep (a link code)."""
+    return hmac.new(_key(s, configured), text.encode(), hashlib.sha256).hexdigest()
 
 
 def address_key(s: Session, channel: str, address: str, configured: str | None = None) -> str:
@@ -118,6 +124,7 @@ def erase_intakes(s: Session, intake_ids: Iterable[int], now: datetime, by: str,
     addresses = [c.address for c in gone]
 
     s.execute(delete(Answer).where(Answer.intake_id.in_(ids)))
+    s.execute(delete(LinkCode).where(LinkCode.intake_id.in_(ids)))
     s.execute(delete(IntakeFacet).where(IntakeFacet.intake_id.in_(ids)))
     s.execute(delete(Note).where(Note.intake_id.in_(ids)))
     s.execute(update(StatusChange).where(StatusChange.intake_id.in_(ids)).values(reason=None))
@@ -145,6 +152,9 @@ def erase_contact(s: Session, contact: Contact, now: datetime, by: str = "person
     """Erases everything a number or chat told us: every intake, on SMS and WhatsApp alike, and the address."""
     contacts = same_number(s, contact)
     ids = list(s.scalars(select(Intake.id).where(Intake.contact_id.in_([c.id for c in contacts]))))
+    # An intake carried on from here by a link code now belongs to the phone, but it is this person's too.
+    if contact.active_intake_id is not None and contact.active_intake_id not in ids:
+        ids.append(contact.active_intake_id)
     result = erase_intakes(s, ids, now, by, configured_key=configured_key) if ids else Erased()
     bare = [c for c in contacts if c.erased_at is None]  # contacts that never started an intake
     _forget_contacts(s, bare, now, configured_key)

@@ -31,24 +31,37 @@ class _Wording(BaseModel):
 class _WordingFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     wording: tuple[_Wording, ...]
+    fallback: dict[str, str] = {}
 
 
 @functools.cache
 def channel_wording(path: Path = WORDING_PATH) -> dict[str, dict[str, str]]:
-    """Texting msgid -> {channel: msgid said there instead}, read on first use; errors name the file and entry."""
+    """Texting msgid -> {channel or wording: msgid said there instead}, read on first use; errors name the file and entry.
+
+    A wording in `fallback` (the form, on the web channel) takes its fallback channel's words where it has none.
+    """
     try:
         doc = _WordingFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise FlowError(f"{path}: {exc}") from exc
+    for wording, channel in doc.fallback.items():
+        if channel not in CHANNELS or wording in CHANNELS:
+            raise FlowError(f"{path}: fallback {wording!r}: {channel!r} must be a channel and {wording!r} not one; "
+                            f"channels: {', '.join(CHANNELS)}")
+    known = set(CHANNELS) | set(doc.fallback)
     out: dict[str, dict[str, str]] = {}
     for i, entry in enumerate(doc.wording):
         where = f"{path}: wording[{i}] ({entry.texting[:40]!r})"
         if entry.texting in out:
             raise FlowError(f"{where}: the same texting words appear twice")
-        unknown = sorted(set(entry.instead) - set(CHANNELS))
+        unknown = sorted(set(entry.instead) - known)
         if unknown:
-            raise FlowError(f"{where}: unknown channel(s) {unknown}; known: {', '.join(CHANNELS)}")
-        out[entry.texting] = dict(entry.instead)
+            raise FlowError(f"{where}: unknown channel(s) {unknown}; known: {', '.join(sorted(known))}")
+        instead = dict(entry.instead)
+        for wording, channel in doc.fallback.items():
+            if wording not in instead and channel in instead:
+                instead[wording] = instead[channel]
+        out[entry.texting] = instead
     return out
 
 
@@ -83,23 +96,25 @@ class Rendered:
     hint: str | None = None  # the last line of `text` when the question came with a how-to-answer hint
 
 
-def render(replies: list[Reply], i18n: I18n, channel: str) -> list[Rendered]:
-    """Renders replies within the channel's capabilities: numbered options where nothing is tapped, its segment budget."""
+def render(replies: list[Reply], i18n: I18n, channel: str, wording: str | None = None) -> list[Rendered]:
+    """Renders replies within the channel's capabilities, in `wording`'s words when given (the form on the web channel)."""
     caps = capabilities(channel)
     out: list[Rendered] = []
+    words = wording or channel
     for reply in replies:
         t = i18n(reply.lang)
-        for part in laid_out(reply, t, caps):
-            out.extend(_rendered(part, t, caps))
+        for part in laid_out(reply, t, caps, words):
+            out.extend(_rendered(part, t, caps, words))
     return out
 
 
-def laid_out(reply: Reply, t: Translator, caps: Capabilities) -> list[Reply]:
+def laid_out(reply: Reply, t: Translator, caps: Capabilities, words: str | None = None) -> list[Reply]:
     """The reply as plain messages (text, choices, hint) that respect the channel's segment budget."""
     budget = caps.max_segments
+    words = words or caps.name
 
     def segments(msgs: Sequence[Msg]) -> int:
-        return segment_info("\n".join(t.render(for_channel(m, caps.name)) for m in msgs)).segments
+        return segment_info("\n".join(t.render(for_channel(m, words)) for m in msgs)).segments
 
     plain = dataclasses.replace(reply, readback=None, matches=())
     if reply.matches:
@@ -113,10 +128,10 @@ def laid_out(reply: Reply, t: Translator, caps: Capabilities) -> list[Reply]:
 
         def fits(r: Reply) -> bool:
             # As a budgeted channel shows it: numbered options and the hint count too.
-            lines = [t.render(for_channel(p, caps.name)) for p in r.text]
-            lines += [f"{c.number}) {t.render(for_channel(c.label, caps.name))}" for c in r.choices]
+            lines = [t.render(for_channel(p, words)) for p in r.text]
+            lines += [f"{c.number}) {t.render(for_channel(c.label, words))}" for c in r.choices]
             if r.hint is not None:
-                lines.append(t.render(for_channel(r.hint, caps.name)))
+                lines.append(t.render(for_channel(r.hint, words)))
             return budget is None or segment_info("\n".join(lines)).segments <= budget
 
         if fits(joined) or not fits(parts[0]):
@@ -174,8 +189,8 @@ def _match_messages(reply: Reply, budget: int | None, segments: Callable[[Sequen
     return out
 
 
-def _rendered(reply: Reply, t: Translator, caps: Capabilities) -> list[Rendered]:
-    channel = caps.name
+def _rendered(reply: Reply, t: Translator, caps: Capabilities, words: str) -> list[Rendered]:
+    channel = words
     lines = [t.render(for_channel(p, channel)) for p in reply.text]
     buttons = tuple(Button(c.value, c.number, t.render(for_channel(c.label, channel))) for c in reply.choices)
     if not caps.buttons:

@@ -21,11 +21,12 @@ from intake_flows.catalog import OfficeFile, load_offices
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
 
+from bot import links
 from bot.db import Database
 from bot.engine import ContactState, Conversation, Engine, EngineContext, IntakeState, Outcome
 from bot.i18n import LOCALES_DIR, I18n
 from bot.events import (
-    AnswerCleared, AnswerReadBack, AnswerRecorded, EngineEvent, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
+    AnswerCleared, AnswerReadBack, AnswerRecorded, ChannelLinked, LinkRefused, EngineEvent, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
     IntakeFinished, IntakeLeft, IntakeStarted, LanguageSet, NotUnderstood, OptedIn, OptedOut, PriorityUpdated, ProgramChosen,
     Restarted, Resumed, ScreeningCompleted, Skipped, StaleAnswer, StepMissed, StopAsked, Unreadable,
 )
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_STORED_TEXT = 5000  # characters of one inbound message kept; longer than any channel's own limit
 MAX_ID = 64  # the provider-id and address columns
+LINK_CODE_SHOWN = "(link code)"  # what the messages keep of a texted link code
 
 
 class BadInbound(ValueError):
@@ -201,7 +203,9 @@ class IntakeService:
             if prior is not None:
                 return self._replay(s, prior)
         contact = self._contact(s, msg.channel, msg.sender, now)
-        intake_row = s.get(Intake, contact.active_intake_id) if contact.active_intake_id else None
+        msg = self._link(s, msg, contact, now)
+        # Locked: a linked intake is carried on from two contacts (the web page and the phone) at once.
+        intake_row = s.get(Intake, contact.active_intake_id, with_for_update=True) if contact.active_intake_id else None
         inbound = Message(contact_id=contact.id, intake_id=intake_row.id if intake_row else None, direction="in",
                           channel=msg.channel, provider_id=msg.provider_id, text=msg.text, media_count=msg.media_count,
                           language=intake_row.language if intake_row else contact.language, created_at=now,
@@ -218,13 +222,27 @@ class IntakeService:
         if inbound.intake_id is None and current is not None:
             inbound.intake_id = current.id  # the message that started the intake belongs to it
 
-        rendered = render(outcome.replies, self.runtime.i18n, msg.channel)
+        rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording)
         for r in rendered:
             s.add(Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
                           channel=msg.channel, in_reply_to_id=inbound.id, text=r.text, language=r.lang,
                           segments=r.segments, encoding=r.encoding, status="queued", created_at=now,
                           meta=question_meta(r)))
         return HandleResult(rendered, contact.id, current.id if current else None, False, outcome.events)
+
+    def _link(self, s: Session, msg: InboundMessage, contact: Contact, now: datetime) -> InboundMessage:
+        """A web page's link code texted to us: the phone takes that intake on (bot.links), and the engine says so."""
+        # The web visitor who has the code is already on the web; an opted-out number hears nothing until START.
+        if msg.channel == "web" or contact.opted_out_at is not None:
+            return msg
+        code = self.runtime.bundle.intents.link_code(msg.text)
+        if code is None:
+            return msg
+        done = links.redeem(s, code, contact, now, self.settings.privacy_key)
+        status = "linked_replacing" if done.replaced else done.status
+        # The code is never kept: a live one (an opted-out phone's) would let anyone reading the messages use it.
+        return dataclasses.replace(msg, text=LINK_CODE_SHOWN, link=status,
+                                   language_hint=done.language or msg.language_hint)
 
     def _replay(self, s: Session, prior: Message) -> HandleResult:
         rows = s.scalars(select(Message).where(Message.in_reply_to_id == prior.id).order_by(Message.id)).all()
@@ -355,7 +373,7 @@ def _history_only(t: Applying, ev: EngineEvent) -> None:
 
 _HISTORY_ONLY: tuple[type[EngineEvent], ...] = (
     IntakeLeft, IntakeFinished, Restarted, Resumed, ScreeningCompleted, PriorityUpdated, AnswerReadBack, Skipped,
-    NotUnderstood, StepMissed, Unreadable, StaleAnswer, LanguageSet, HandoffSuggested, StopAsked)
+    NotUnderstood, StepMissed, Unreadable, StaleAnswer, LanguageSet, HandoffSuggested, StopAsked, ChannelLinked, LinkRefused)
 
 # Every engine event has its handler here; bot.events.EVENT_CLASSES lists them (a test checks they match).
 EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {

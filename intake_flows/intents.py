@@ -17,6 +17,10 @@ _QUESTION_MARKS = set("?？¿؟;")
 # Clause breaks: "Stop! Don't text me." is two requests to stop.
 _CLAUSES = re.compile(r"[,.;!\n。！，、،؛?？]+")
 _KEEP_CATEGORIES = ("L", "N", "M", "Z")
+# A web page's link code: six letters and digits, both kinds, as bot.links makes them. No answer to
+# our questions looks like that (a ZIP has five digits, a name no digits).
+_LINK_CODE = re.compile(r"(?=[a-z0-9]*[a-z])(?=[a-z0-9]*[0-9])[a-z0-9]{6}")
+LINK_MESSAGE = 60  # characters; a longer message is about something else
 
 
 def _clauses(text: str) -> list[str]:
@@ -81,6 +85,8 @@ class Intents:
             if action in PHRASE_ACTIONS:
                 for w in words:
                     self.said_in.setdefault(core(w), set())
+        self.link_words = sorted({core(w) for block in (phrases.phrases.values() if phrases else ())
+                                  for w in block.link} - {""}, key=len, reverse=True)
         self.fillers.discard("")
         self._dense_fillers = sorted((f for f in self.fillers if is_dense(f)), key=len, reverse=True)
 
@@ -163,6 +169,17 @@ class Intents:
                 yield s[: -len(f)].strip()
             if s.startswith(f) and len(s) > len(f):
                 yield s[len(f):].strip()
+
+    def link_code(self, text: str) -> str | None:
+        """The code in a message that is a web page's link code ("K7Q 4MX", "my code is k7q4mx"), upper case."""
+        if len(text) > LINK_MESSAGE:
+            return None
+        c = f" {core(text)} "
+        for w in self.link_words:
+            c = c.replace(w, " ") if is_dense(w) else c.replace(f" {w} ", "  ")
+        words = [w for w in c.split() if w not in self.fillers]
+        joined = "".join(words)
+        return joined.upper() if len(words) <= 2 and _LINK_CODE.fullmatch(joined) else None
 
     # ---- first messages and going on --------------------------------------------------------------
     def greeting(self, text: str) -> tuple[str, ...]:

@@ -193,6 +193,7 @@ class LanguagePhrases(_Strict):
     languages: dict[str, tuple[str, ...]] = {}
     greetings: tuple[str, ...] = ()
     resume: tuple[str, ...] = ()
+    link: tuple[str, ...] = ()
     filler: tuple[str, ...] = ()
 
 

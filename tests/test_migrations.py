@@ -117,22 +117,24 @@ def test_the_guard_sees_a_model_change_and_db_revision_writes_its_migration(tmp_
     assert nothing.exit_code != 0 and "nothing to write" in nothing.output
     widgets = Table("test_widgets", Base.metadata, Column("id", Integer, primary_key=True),
                     Column("label", String(40), nullable=False, index=True))
+    last = migrate.head()
+    after = f"{int(last) + 1:04d}"  # the next number, whichever migrations came before
     try:
         assert [d[0] for d in migrate.differences(url)] == ["add_table", "add_index"]
         result = CliRunner().invoke(main, ["db", "revision", "-m", "add test widgets"], catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        written = copy / "versions" / "0002_add_test_widgets.py"
+        written = copy / "versions" / f"{after}_add_test_widgets.py"
         source = written.read_text(encoding="utf-8")
-        assert 'down_revision: str | Sequence[str] | None = "0001"' in source or "= '0001'" in source
+        assert f'down_revision: str | Sequence[str] | None = "{last}"' in source or f"= '{last}'" in source
         assert "create_table('test_widgets'" in source and "batch_alter_table('test_widgets'" in source
-        assert migrate.upgrade(url).after == ("0002",)
+        assert migrate.upgrade(url).after == (after,)
         assert migrate.differences(url) == []
         migrate.downgrade(url, "-1")
         assert "test_widgets" not in tables(url)
     finally:
         Base.metadata.remove(widgets)
         migrate.scripts.cache_clear()
-        migrate._templates.pop("0002", None)
+        migrate._templates.pop(after, None)
 
 
 # ---- the commands ----------------------------------------------------------------------------------

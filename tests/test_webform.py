@@ -123,7 +123,7 @@ def test_the_start_page_is_a_form_that_keeps_the_referral_code_and_needs_no_scri
     consent = visitor.start("/apply?ref=EASTLA1")
     assert consent.step == "consent" and consent.kind == "radio" and set(consent.options) == {"Yes", "No"}
     assert "Do you agree to answer a few questions?" in consent.text
-    assert "Type STOP to stop" in consent.text  # the notice came first, on the same page
+    assert "You can stop at any time" in consent.text  # the notice came first, on the same page
     with app.extensions["hrtp"].db.session() as s:
         assert s.scalars(select(Intake.referral_code)).one() == "EASTLA1"
 
@@ -177,7 +177,7 @@ def test_a_page_left_open_in_another_tab_cannot_answer_the_next_question(visitor
     resp = visitor.client.post("/apply", data={"csrf_token": age.token, "step": age.step, "turn": age.turn,
                                                  "answer": age.options["Under 16"]})
     page = visitor.open(resp.headers["Location"])
-    assert "That button belongs to an earlier question" in page.text and page.step == "employment"
+    assert "That answer was for an earlier question" in page.text and page.step == "employment"
     assert answers_of(app)["age_range"] == "25_54" and "employment" not in answers_of(app)
 
 
@@ -302,3 +302,84 @@ def test_no_personal_data_in_urls(visitor):
     visitor.answer("90011")
     assert visitor.last.headers["Location"] == "/apply"
     assert "Ana" not in visitor.last.headers["Location"] and "90011" not in visitor.last.headers["Location"]
+
+
+def test_the_form_words_its_questions_for_a_form_not_for_texting(visitor, app):
+    consent = visitor.start()
+    assert "You can stop at any time" in consent.text and "Type STOP" not in consent.text
+    name = visitor.answer("Yes")
+    assert "What is your first name? You can leave this blank." in name.text and "Reply SKIP" not in name.text
+    assert 'value="skip">Skip this question</button>' in name.html
+    zip_page = visitor.answer("")  # left blank: skipped, as the Skip button would
+    assert zip_page.step == "zip" and answers_of(app)["first_name"] is None
+    assert "What is the ZIP code where you live or stay?" in zip_page.text and "reply NONE" not in zip_page.text
+    visitor.until("sectors", ENGLISH)
+    assert "Choose all that fit." in visitor.page.text and "1,3" not in visitor.page.text
+    assert "Please answer this question to go on." in visitor.answer().text  # nothing chosen
+    visitor.until("needs", ENGLISH)
+    visitor.answer("Childcare")
+    check = visitor.page
+    assert "What is your first name?" in check.text and "Reply SKIP" not in check.text
+    result = visitor.open("/apply")
+    assert "Choose the program you want, or talk with a person first." in result.text and "Reply with" not in result.text
+    gender = visitor.answer(next(iter(result.options)))
+    assert "Optional: you can skip this question." in gender.text and "reply SKIP" not in gender.text
+    assert visitor.answer().step == "race_ethnicity"  # nothing chosen on an optional question skips it
+    assert answers_of(app)["gender"] is None
+
+
+def test_no_fixed_address_is_one_press_beside_the_zip_box(visitor, app):
+    page = visitor.until("zip", ENGLISH)
+    assert 'value="no_address">I don&#39;t have a fixed address</button>' in page.html
+    assert page.html.index('value="continue"') < page.html.index('value="no_address"')  # Enter still continues
+    page = visitor.answer(action="no_address")
+    assert answers_of(app)["zip"] == "none" and page.step == "la_county"  # as NONE by text: is it LA County?
+    visitor.answer("Yes")
+    visitor.until("needs", ENGLISH)
+    visitor.answer("Childcare")
+    assert "No fixed address" in visitor.page.text  # on the check page
+
+
+def test_a_wrong_zip_on_the_form_points_to_the_no_address_choice(visitor):
+    visitor.until("zip", ENGLISH)
+    page = visitor.answer("abc")
+    assert "or choose “I don't have a fixed address”" in page.text and "NONE" not in page.text
+    page = visitor.answer("00000")
+    assert "I couldn't find ZIP code 00000" in page.text and "send NONE" not in page.text
+
+
+def test_a_whole_intake_leaves_no_personal_data_in_urls_or_logs(app_config, caplog):
+    import logging
+
+    from tests.test_twilio_webhook import form, post, replies
+    from webhook import create_app
+
+    app = create_app({**app_config, "SMS_NUMBER": "+12135550000"})
+    client = app.test_client()
+    seen: list[str] = []
+    real_open, real_post = client.open, client.post
+
+    def recording_open(*args, **kw):
+        resp = real_open(*args, **kw)
+        seen.append(str(args[0] if args else kw.get("path", "")))
+        seen.append(resp.headers.get("Location", ""))
+        return resp
+
+    client.open = recording_open  # get and post both go through open
+    caplog.set_level(logging.DEBUG)
+    person = {**ENGLISH, "first_name": ("Zelphine",), "zip": ("91331",)}
+    v = Visitor(client)
+    v.start("/apply?ref=EASTLA1")
+    v.until("needs", person)
+    v.answer(*person["needs"])
+    v.open("/apply")
+    page = v.post("/apply/text", {})
+    code = re.search(r'<span aria-hidden="true">([A-Z0-9]{6})</span>', page.html).group(1)
+    assert "Welcome!" in "\n".join(replies(post(client, form(code, "SM" + "7" * 32, sender="+13235557788"))))
+    v.answer(next(iter(v.open("/apply").options)))
+    assert len(seen) > 40 and any("/apply/check" in u for u in seen)
+    logged = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    for secret in ("Zelphine", "91331", "3235557788", "+13235557788", code):
+        assert not [u for u in seen if secret in u], secret
+        assert secret not in logged, secret
+    app.extensions["hrtp"].db.dispose()

@@ -39,8 +39,9 @@ def any_app(backend):
     from webhook import create_app
 
     with FakeBotAPI() as api:
+        # Thousands of requests from one address: the rate limit would answer most (tests/test_ratelimit.py).
         app = create_app({**backend, "TELEGRAM_BOT_TOKEN": "123:ABC", "TELEGRAM_WEBHOOK_SECRET": SECRET,
-                          "TELEGRAM_API_BASE_URL": api.base_url})
+                          "TELEGRAM_API_BASE_URL": api.base_url, "RATELIMIT_ENABLED": False})
         yield app
         app.extensions["hrtp"].db.dispose()
 

@@ -95,7 +95,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for exempt in channels.csrf_exempt():
         csrf.exempt(exempt)
     admin.init_app(app)
-    from webhook import security
+    from webhook import ratelimit, security
+
+    ratelimit.init_app(app, [webform.bp.name, webchat.bp.name])
 
     security.init_app(app)
 

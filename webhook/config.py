@@ -40,4 +40,10 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "PRIVACY_KEY": os.environ.get("PRIVACY_KEY", ""),
         "RETENTION_DAYS": _int("RETENTION_DAYS", 180),
         "ADMIN_IDLE_MINUTES": _int("ADMIN_IDLE_MINUTES", 60),
+        # Requests per client address to the form and chat together, in Flask-Limiter's notation.
+        "RATE_LIMIT": os.environ.get("RATE_LIMIT", ""),
+        "RATELIMIT_ENABLED": os.environ.get("RATE_LIMIT_ENABLED", "1").lower() not in ("0", "false", "no", "off"),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        # The number people text to carry a web intake on by SMS; unset, the Twilio sending number.
+        "SMS_NUMBER": os.environ.get("SMS_NUMBER", "") or os.environ.get("TWILIO_FROM_NUMBER", ""),
     }

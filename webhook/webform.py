@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import phonenumbers
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -13,9 +14,11 @@ from intake_flows.detect import link_referral_code
 from intake_flows.schema import Step
 from intake_flows.text import Msg, N_
 
+from bot import links
 from bot.channels import CHANNELS
+from bot.engine import LINK_DAYS
 from bot.messages import InboundMessage
-from bot.models import Answer, Contact, Intake, Message
+from bot.models import Answer, Contact, Intake, Message, utcnow
 from bot.render import Rendered, for_channel
 from bot.service import IntakeService, rendered_from
 from webhook.adapter import Adapter
@@ -24,6 +27,7 @@ from webhook.webchat import _visitor
 bp = Blueprint("webform", __name__)
 
 CHANNEL = "web"  # the form and the chat are one web visitor, so either can carry on the other's intake
+WORDING = "form"  # but the form has its own words where the chat's would be wrong (intake_flows/data/channel_wording.yaml)
 # Events that mean the answer sent was not taken: the page shows the engine's words as an error.
 REFUSED = frozenset({"not_understood", "unreadable", "stale_answer"})
 # Browsers fill these canonical fields from what they know of the person.
@@ -35,7 +39,9 @@ UI = {"title": N_("LA County High Road Training Partnerships"),
       "start": N_("Start now"),
       "continue": N_("Continue"),
       "back": N_("Back"),
-      "skip": N_("Skip"),
+      "skip": N_("Skip this question"),
+      "no_address": N_("I don't have a fixed address"),
+      "or": N_("or"),
       "problem": N_("There is a problem"),
       "check": N_("Check your answers"),
       "check_intro": N_("Your result is ready. Check your answers first; you can change any of them."),
@@ -46,7 +52,14 @@ UI = {"title": N_("LA County High Road Training Partnerships"),
       "again": N_("Start over"),
       "message": N_("Your message"),
       "send": N_("Send"),
-      "expired": N_("This page was open too long, so we could not take that answer. Please try again.")}
+      "expired": N_("This page was open too long, so we could not take that answer. Please try again."),
+      "sms_title": N_("Continue by text message"),
+      "sms_intro": N_("Get a code and text it to us from your phone. You carry on there with your answers, and staff can text you."),
+      "sms_get": N_("Get a code"),
+      "sms_open": N_("Open my text messages"),
+      "sms_linked": N_("Your phone is connected to this intake. You can carry on by text, or here.")}
+SMS_SEND = N_("Text this code to %(number)s:")
+SMS_EXPIRES = N_("The code works once, for %(days)s days. If you ever texted STOP to this number, text START first.")
 
 
 @dataclass
@@ -118,25 +131,71 @@ class Control:
     autocomplete: str | None = None
     skippable: bool = False
     option_lang: bool = False  # options are language names, each read in its own language
+    no_address: bool = False  # the ZIP question: "no fixed address" is one press, beside the box
 
 
 def control_for(service: IntakeService, question: Rendered) -> Control:
     step: Step | None = service.runtime.bundle.flow.by_id.get(question.asks or "")
     # Every question can be skipped by typing SKIP; the button is offered where the question says so.
-    skippable = bool(step and (step.optional or (step.skippable and step.kind == "text")))
+    can_skip = skippable(service, question.asks)
     if question.buttons:
-        return Control("checkbox" if question.multi else "radio", skippable=skippable,
+        return Control("checkbox" if question.multi else "radio", skippable=can_skip,
                        option_lang=bool(step and step.kind == "language"))
     kind = step.kind if step else "text"
     name = step.field if step else None
     return Control("text", inputmode="numeric" if kind in NUMERIC else None,
-                   autocomplete=AUTOCOMPLETE.get(name or "", "off"), skippable=skippable)
+                   autocomplete=AUTOCOMPLETE.get(name or "", "off"), skippable=can_skip, no_address=kind == "zip")
+
+
+def skippable(service: IntakeService, step_id: str | None) -> bool:
+    """True where the form offers Skip, so that leaving the question blank skips it too."""
+    step: Step | None = service.runtime.bundle.flow.by_id.get(step_id or "")
+    return bool(step and (step.optional or (step.skippable and step.kind == "text")))
 
 
 def _render(template: str, lang: str, **kw: Any) -> str:
     service = _service()
     ref = (link_referral_code(request.args.get("ref")) or "")
+    session["lang"] = lang  # so a refusal that reads no database (the rate limit) still speaks it
     return render_template(template, ui=ui_for(service, lang), languages=languages(service), ref=ref, **kw)
+
+
+def _sms_number() -> str | None:
+    """The number people text, E.164, when the app has one."""
+    raw = str(current_app.config.get("SMS_NUMBER") or "").strip()
+    try:
+        number = phonenumbers.parse(raw, str(current_app.config.get("DEFAULT_REGION") or "US"))
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def sms_panel(service: IntakeService, intake: Intake | None, lang: str) -> dict[str, Any] | None:
+    """The result's offer to carry on by text: a button, then the code to text, then that it worked."""
+    number = _sms_number()
+    if intake is None or not intake.screening or number is None:
+        return None
+    with service.db.session() as s:
+        linked = links.is_linked(s, intake.id)
+    held = session.get("link_code")
+    code = None
+    if isinstance(held, dict) and held.get("intake") == intake.id and not linked:
+        if str(held.get("until", "")) > utcnow().isoformat():
+            code = str(held.get("code") or "")
+    if code is None and held is not None:
+        session.pop("link_code", None)
+    t = service.runtime.i18n(lang)
+    parsed = phonenumbers.parse(number)
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if parsed.country_code == 1 else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    # Isolated left to right, so a right-to-left sentence never reorders its digits.
+    shown = "\u2066" + phonenumbers.format_number(parsed, style).replace(" ", "\u00a0") + "\u2069"  # and never broken
+    return {"linked": linked, "code": code, "spelled": " ".join(code or ""),
+            "send": t.render(Msg(SMS_SEND, {"number": shown})),
+            "expires": t.render(Msg(SMS_EXPIRES, {"days": LINK_DAYS})),
+            # Never fetched from us: the phone's messages app opens with the code typed in.
+            "href": f"sms:{number}?&body={code}" if code else None}
 
 
 @bp.get("/")
@@ -147,14 +206,44 @@ def question() -> str | Response:
     page = current_page(service, visitor)
     if page is None or (page.question is None and not page.notes):
         return _render("form_start.html", _lang_asked(service))
+    contact, intake = _intake(service, visitor)
+    if page.question is not None and _moved_on(page.question, contact, intake):
+        # The intake went on from a phone it was linked to: ask here what is asked there, in this page's words.
+        service.handle(InboundMessage(channel=CHANNEL, sender=visitor, text="", revisit="", wording=WORDING))
+        page = current_page(service, visitor) or page
     control = control_for(service, page.question) if page.question else None
-    return _render("form_question.html", page.lang, page=page, control=control)
+    return _render("form_question.html", page.lang, page=page, control=control,
+                   sms=sms_panel(service, intake, page.lang))
+
+
+def _moved_on(question: Rendered, contact: Contact | None, intake: Intake | None) -> bool:
+    """True when the page's question is no longer the intake's: another contact answered since."""
+    if contact is None or intake is None or contact.opted_out_at is not None or contact.pending_delete:
+        return False
+    state = intake.state or {}
+    asked = "resume" if state.get("pending") == "resume" else state.get("step")
+    if state.get("finished") and asked is None:
+        return question.asks is not None
+    return asked is not None and (question.asks, question.turn) != (asked, state.get("turn", 0))
+
+
+@bp.post("/apply/text")
+def text_code() -> Response:
+    """A new link code for the visitor's intake, kept in their session only to show it (the database has its hash)."""
+    service = _service()
+    _, intake = _intake(service, _visitor())
+    if intake is not None and intake.screening and _sms_number() is not None:
+        now = utcnow()
+        with service.db.writing() as s:
+            code = links.issue(s, intake.id, now, service.settings.privacy_key)
+        session["link_code"] = {"code": code, "intake": intake.id, "until": (now + links.LIFETIME).isoformat()}
+    return redirect(url_for("webform.question") + "#text", code=303)
 
 
 def _send(text: str, **kw: Any) -> Response:
     """One message from the form to the engine, then the page that shows its replies (never a re-POST)."""
     service = _service()
-    msg = InboundMessage(channel=CHANNEL, sender=_visitor(), text=text[:5000], **kw)
+    msg = InboundMessage(channel=CHANNEL, sender=_visitor(), text=text[:5000], wording=WORDING, **kw)
     result = service.handle(msg)
     kinds = {e.kind for e in result.events}
     # Refused, and the same question asked again: the page shows the engine's words as that question's error.
@@ -189,9 +278,13 @@ def answer() -> Response | tuple[str, int]:
         text = "BACK"
     elif action == "skip":
         text = "SKIP"
+    elif action == "no_address":
+        text = "NONE"  # what the ZIP question takes for no fixed address, in every language
     else:
         # Radio buttons and checkboxes send the numbers the engine gave their options; a text box what was typed.
         text = ",".join(v.strip() for v in request.form.getlist("answer") if v.strip())
+        if not text and skippable(_service(), step):
+            text = "SKIP"  # left blank where Skip is offered
     return _send(text, answers_step=step, answers_turn=turn)
 
 
@@ -260,7 +353,7 @@ def check_rows(service: IntakeService, intake: Intake) -> list[dict[str, Any]]:
         # The language and the consent to be asked are how the conversation runs, not answers to check.
         if step.id not in answered or step.kind == "language" or step.stop_when or not step.answer_fields:
             continue
-        prompt = t.render(for_channel(Msg(step.prompt or ""), CHANNEL))
+        prompt = t.render(for_channel(Msg(step.prompt or ""), WORDING))
         rows.append({"step": step.id, "question": prompt, "answer": _answer_label(service, lang, step, answers, skipped)})
     return rows
 

@@ -65,7 +65,7 @@ def live(tmp_path, runtime) -> Iterator[LiveServer]:
     from webhook import create_app
 
     app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "public.db"), "SECRET_KEY": "browser-secret",
-                      "PUBLIC_BASE_URL": "", "RUNTIME": runtime})
+                      "PUBLIC_BASE_URL": "", "RUNTIME": runtime, "SMS_NUMBER": "+12135550000"})
     server = LiveServer(app)
     yield server
     server.close()

@@ -162,3 +162,28 @@ def test_a_person_switches_to_arabic_and_the_page_follows(live, phone, artifacts
     said = "\n".join(page.locator(".msg.bot").all_inner_texts()[-3:])
     assert "في هذه المحادثة" in said and "رسوم الرسائل" not in said
     page.screenshot(path=str(artifacts / "chat-arabic-help.png"), full_page=True)
+
+
+def test_over_the_rate_limit_the_chat_says_so_kindly_and_the_buttons_still_work(tmp_path, runtime, browser):
+    from bot.migrate import fresh_sqlite
+    from tests.browser.conftest import LiveServer
+    from webhook import create_app
+
+    app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "limited.db"), "SECRET_KEY": "browser-secret",
+                      "PUBLIC_BASE_URL": "", "RUNTIME": runtime, "RATE_LIMIT": "2 per minute"})
+    server = LiveServer(app)
+    ctx = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, locale="es",
+                              extra_http_headers={"Accept-Language": "es"})
+    ctx.set_default_timeout(15_000)
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.url}/chat")
+        type_(page, "hola")
+        tap(page, "Sí")  # the third request in a minute
+        assert last_bot(page).startswith("Demasiadas solicitudes") and "segundos" in last_bot(page)
+        assert page.locator(".buttons button:enabled", has_text="Sí").count() == 1  # still there to tap again
+        fits(page)
+    finally:
+        ctx.close()
+        server.close()
+        app.extensions["hrtp"].db.dispose()

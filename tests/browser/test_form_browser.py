@@ -105,9 +105,14 @@ def complete(page, live, lang: str, check=None, shots: bool = False) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "ar"])
-def test_a_whole_intake_with_javascript_off_keeps_the_referral_code(phone, live, lang, artifacts):
+def test_a_whole_intake_with_javascript_off_keeps_the_referral_code(phone, live, lang, artifacts, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
     page = phone
     problems: list[str] = []
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
 
     def look(pg, where: str) -> None:
         if fits_the_phone(pg):
@@ -118,6 +123,11 @@ def test_a_whole_intake_with_javascript_off_keeps_the_referral_code(phone, live,
     complete(page, live, lang, look, shots=True)
     page.screenshot(path=str(artifacts / f"form-{lang}-done.png"), full_page=True)
     assert problems == []
+    # No personal data in the addresses visited or in the server's request log.
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "werkzeug")
+    assert len(urls) > 20 and "POST /apply" in logged
+    for said in (ANSWERS[lang]["first_name"], ANSWERS[lang]["zip"]):
+        assert not [u for u in urls if said in u] and said not in logged
     with live.app.extensions["hrtp"].db.session() as s:
         intake = s.scalars(select(Intake)).one()
         assert (intake.referral_code, intake.language, intake.status) == ("EASTLA1", lang, "completed")
@@ -151,12 +161,19 @@ def test_axe_finds_nothing_on_any_form_page(phone, live, lang):
         bad = axe_violations(pg)
         if bad:
             found[where] = bad
+        if where == "result":
+            # The offer to carry on by text, then the code it gives.
+            pg.locator("#text button[type=submit]").click()
+            pg.locator("#text .code").wait_for()
+            bad = axe_violations(pg)
+            if bad:
+                found["text code"] = bad
 
     complete(phone, live, lang, look)
     assert found == {}
 
 
-def test_axe_finds_nothing_on_the_error_page_or_the_chat(browser, live):
+def test_axe_finds_nothing_on_the_error_page(browser, live):
     if axe_script() is None:
         pytest.skip("axe-core is not installed (test.sh installs it with npm)")
     ctx = browser.new_context(viewport=PHONE, bypass_csp=True)
@@ -169,3 +186,69 @@ def test_axe_finds_nothing_on_the_error_page_or_the_chat(browser, live):
         assert axe_violations(page) == []
     finally:
         ctx.close()
+
+
+CHAT_STEPS = {"en": ("hello", "Yes"), "es": ("hola", "Sí"), "ar": ("مرحبا", "نعم")}
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "ar"])
+def test_axe_finds_nothing_on_the_chat(browser, live, lang, artifacts):
+    if axe_script() is None:
+        pytest.skip("axe-core is not installed (test.sh installs it with npm)")
+    ctx = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, bypass_csp=True, locale=lang,
+                              extra_http_headers={"Accept-Language": lang})
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    found: dict[str, list[str]] = {}
+    try:
+        page.goto(f"{live.url}/chat")
+        found["empty"] = axe_violations(page)
+        hello, yes = CHAT_STEPS[lang]
+        page.locator("#text").fill(hello)
+        page.locator("#send").click()
+        page.locator(".buttons button:enabled", has_text=yes).last.wait_for()
+        found["consent"] = axe_violations(page)
+        page.locator(".buttons button:enabled", has_text=yes).last.click()
+        page.locator(".msg.bot").nth(2).wait_for()  # the next question, with the consent buttons retired
+        assert page.locator(".buttons button:disabled").count() >= 2
+        found["answered"] = axe_violations(page)
+        page.screenshot(path=str(artifacts / f"chat-axe-{lang}.png"), full_page=True)
+    finally:
+        ctx.close()
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "ar"])
+def test_axe_finds_nothing_after_no_fixed_address_nor_on_the_please_wait_page(browser, tmp_path, runtime, lang):
+    if axe_script() is None:
+        pytest.skip("axe-core is not installed (test.sh installs it with npm)")
+    from bot.migrate import fresh_sqlite
+    from tests.browser.conftest import LiveServer
+    from webhook import create_app
+
+    app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "wait.db"), "SECRET_KEY": "browser-secret",
+                      "PUBLIC_BASE_URL": "", "RUNTIME": runtime, "RATE_LIMIT": "12 per minute"})
+    server = LiveServer(app)
+    ctx = browser.new_context(viewport=PHONE, bypass_csp=True)
+    ctx.set_default_timeout(15_000)
+    found: dict[str, list[str]] = {}
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.url}/apply?lang={lang}")
+        page.locator("main button[type=submit]").click()
+        page.locator("main input[type=radio]").first.check()
+        page.locator("main button.primary").click()
+        page.locator('input[name="step"][value="first_name"]').wait_for(state="attached")
+        page.locator("main button.primary").click()  # left blank: skipped
+        page.locator("main button[value=no_address]").click()
+        page.locator('input[name="step"][value="la_county"]').wait_for(state="attached")
+        found["la_county"] = axe_violations(page)
+        statuses = [page.goto(f"{server.url}/apply").status for _ in range(6)]
+        assert statuses[-1] == 429 and page.locator("html").get_attribute("lang") == lang
+        found["please wait"] = axe_violations(page)
+        assert fits_the_phone(page) == 0
+    finally:
+        ctx.close()
+        server.close()
+        app.extensions["hrtp"].db.dispose()
+    assert {k: v for k, v in found.items() if v} == {}
