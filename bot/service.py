@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake_flows import detect, geo
-from intake_flows.catalog import OfficeFile, load_offices
+from intake_flows.catalog import OfficeFile, check_against_data, load_offices
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
 
@@ -89,18 +89,19 @@ class Runtime:
     def load(cls, data_dir: Path | None = None, locales_dir: Path = LOCALES_DIR, matcher: Matcher | None = None) -> "Runtime":
         bundle = FlowBundle.load(data_dir)
         rules = load_rules((data_dir / "rules.yaml") if data_dir else None)
+        check_against_data(bundle.flow, bundle.languages, [c.id for c in rules.priority], data_dir)
         # A flow folder without its own AJCC list (a test flow, a pilot) uses the shipped one.
         offices = load_offices((data_dir / "ajcc.yaml") if data_dir and (data_dir / "ajcc.yaml").exists() else None)
         geo.warm_up()
         return cls(bundle, I18n(bundle.languages, locales_dir), rules, matcher, offices=offices)
 
     def facts(self, answers: Mapping[str, Any], area_tier: Callable[[str], str | None] | None = None) -> dict[str, Any]:
-        return facts(answers, self.area_tier or area_tier)
+        return facts(answers, self.area_tier or area_tier, self.bundle.flow)
 
     def screen(self, answers: Mapping[str, Any], language: str, matcher: Matcher | None = None,
                area_tier: Callable[[str], str | None] | None = None) -> Screening:
         return screen(answers, self.rules, self.facts(answers, area_tier), self.matcher or matcher, language,
-                      self.offices)
+                      self.offices, self.bundle.flow)
 
 
 @dataclass

@@ -20,11 +20,11 @@ from typing import Any
 
 from intake_flows import geo
 from intake_flows.catalog import Program
+from intake_flows.profile import Profile
+from intake_flows.schema import Flow
 from intake_flows.screening import Match, Matcher, county_residency
 from intake_flows.text import Msg, N_
 
-# Ages each `age_range` answer spans; under_16 starts at 14, the youngest WIOA youth age.
-AGE_RANGES = {"under_16": (14, 15), "16_17": (16, 17), "18_24": (18, 24), "25_54": (25, 54), "55_plus": (55, 120)}
 SHOWN = 3  # matches offered to a person: the SMS result shows three within its segment budget
 
 
@@ -110,19 +110,19 @@ class Person:
     justice_involved: bool
 
     @classmethod
-    def from_answers(cls, answers: Mapping[str, Any], known: Mapping[str, Any] | None = None) -> "Person":
+    def from_answers(cls, answers: Mapping[str, Any], known: Mapping[str, Any] | None = None,
+                     flow: Flow | None = None) -> "Person":
         known = known or {}
-        zip5 = answers.get("zip")
-        sectors = tuple(s for s in (answers.get("sectors") or ()) if s != "not_sure")
-        needs = tuple(n for n in (answers.get("needs") or ()) if n != "none")
-        residency = known.get("county_residency") if "county_residency" in known else county_residency(answers)
-        return cls(zip=zip5 if zip5 and zip5 != "none" else None,
-                   age=AGE_RANGES.get(answers.get("age_range") or ""),
-                   sectors=sectors, education=answers.get("education"),
-                   drivers_license=answers.get("drivers_license"), needs=needs,
-                   language=answers.get("language") or known.get("language") or "en",
+        # Screening hands over the profile it read with its own flow; called alone, the answers are read here.
+        profile = known.get("profile")
+        if not isinstance(profile, Profile):
+            profile = Profile.of(answers, flow)
+        residency = known.get("county_residency") if "county_residency" in known else county_residency(answers, flow)
+        return cls(zip=profile.zip, age=profile.age, sectors=profile.sectors, education=profile.education,
+                   drivers_license=profile.drivers_license, needs=profile.needs,
+                   language=profile.language or known.get("language") or "en",
                    categories=tuple(known.get("priority_categories") or ()), residency=residency,
-                   justice_involved=answers.get("justice_involved") == "yes")
+                   justice_involved=profile.justice_involved)
 
 
 @dataclass(frozen=True)

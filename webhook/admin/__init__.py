@@ -17,10 +17,11 @@ from flask import Blueprint, Flask, Response, abort, current_app, flash, redirec
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import Session
 
+from bot.labels import priority_labels
 from bot.outbound import Outbound
 from bot.service import IntakeService
-from bot.staff import (CHANNEL_LABELS, ELIGIBILITY_LABELS, PRIORITY_LABELS, PROGRESS_LABELS, STATUS_LABELS, User,
-                       audit, authenticate, login_blocked)
+from bot.staff import (CHANNEL_LABELS, ELIGIBILITY_LABELS, PROGRESS_LABELS, STATUS_LABELS, User, audit, authenticate,
+                       login_blocked)
 from bot.store import utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -254,8 +255,9 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.jinja_env.filters.update(local=local, money=money, pct=pct, number=number)
+    rt = app.extensions["hrtp"].runtime
     app.jinja_env.globals.update(STATUS_LABELS=STATUS_LABELS, ELIGIBILITY_LABELS=ELIGIBILITY_LABELS,
-                                 PRIORITY_LABELS=PRIORITY_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
+                                 PRIORITY_LABELS=priority_labels(rt.rules, rt.bundle.flow), CHANNEL_LABELS=CHANNEL_LABELS,
                                  PROGRESS_LABELS=PROGRESS_LABELS)
 
 

@@ -14,11 +14,12 @@ from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.export import COLUMNS, csv_row, record
+from bot.export import csv_row, export_columns, record
+from bot.labels import answer_label, field_label
 from bot.outbound import TEMPLATES, OutboundError
 from bot.privacy import erase_intakes
-from bot.staff import (EXITS, FIELD_LABELS, PIPELINE, PROGRAM_ROLES, STATUSES, CaseFile, IntakeFilter, User,
-                       WorkflowError, add_note, allowed_transitions, answer_label, assign, audit, can_see,
+from bot.staff import (EXITS, PIPELINE, PROGRAM_ROLES, STATUSES, CaseFile, IntakeFilter, User,
+                       WorkflowError, add_note, allowed_transitions, assign, audit, can_see,
                        change_status, english, filter_choices, history, iter_visible_ids, list_intakes, refer,
                        sync_facets, visible)
 from bot.store import Answer, Contact, Intake, Message, utcnow
@@ -51,9 +52,12 @@ def intakes() -> Any:
         audit(s, user, "list", "intakes", None, {"filters": f.audited(), "shown": [r.id for r in page.rows]},
               client_ip(), now)
     rt = service().runtime
-    sectors = rt.bundle.flow.by_field["sectors"].options
+    flow = rt.bundle.flow
+    info = flow.by_role.get("sectors")
+    # "Not sure" (an exclusive option) is no sector to filter by.
+    sectors = [o for o in info.options if o.id not in flow.by_id[info.step].exclusive] if info else []
     return render_template("admin/intakes.html", page=page, f=f, args=f.active(), choices=choices, staff=staff,
-                           languages=rt.bundle.languages, sectors=[o for o in sectors if o.id != "not_sure"],
+                           languages=rt.bundle.languages, sectors=sectors,
                            statuses=STATUSES, program_roles=PROGRAM_ROLES, names=names)
 
 
@@ -110,7 +114,8 @@ def intake(intake_id: int, preview: Any = None, form: Any = None) -> Any:
         typed = typed_at.get(a.answered_at)
         if typed and (re.fullmatch(r"[\d\s,;/&+.]+", typed) or typed.strip().casefold() == str(value).casefold()):
             typed = None  # an option's number or its own words say nothing more
-        rows.append({"field": a.field, "label": FIELD_LABELS.get(a.field, a.field),
+        rows.append({"field": a.field, "label": field_label(flow, a.field),
+                     "sensitive": a.field in flow.field_info and flow.field_info[a.field].sensitive,
                      "question": (step.prompt or "") if step else "",
                      "value": value, "raw": a.value, "typed": typed, "at": a.answered_at})
     elig = sc.get("eligibility") or {}
@@ -282,6 +287,7 @@ def export_intakes() -> Response:
     f = IntakeFilter.from_args(request.args)
     user = me()
     db = service().db
+    flow = service().runtime.bundle.flow
     with tx() as s:
         sync_facets(s)
         audit(s, user, "export", "intakes", None, {"filters": f.audited(), "format": "csv"}, client_ip())
@@ -289,7 +295,7 @@ def export_intakes() -> Response:
     def generate() -> Iterator[str]:
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(COLUMNS)
+        writer.writerow(export_columns(flow))
         yield buf.getvalue()
         with db.session() as s:
             for ids in iter_visible_ids(s, user, f):
@@ -301,7 +307,7 @@ def export_intakes() -> Response:
                 for a in s.execute(select(Answer.intake_id, Answer.field, Answer.value).where(Answer.intake_id.in_(ids))):
                     answers[a.intake_id][a.field] = a.value
                 for it, address in rows:
-                    writer.writerow(csv_row(record(it, address, answers[it.id])))
+                    writer.writerow(csv_row(record(it, address, answers[it.id]), flow))
                 yield buf.getvalue()
                 s.expunge_all()
 
