@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from intake_flows import detect, geo
 from intake_flows.catalog import OfficeFile, check_against_data, load_offices
+from intake_flows.profile import Profile
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
 
@@ -268,6 +269,9 @@ class IntakeService:
             elif kind == "handoff_requested" and current is not None:
                 current.needs_contact = True
             stored = {k: v for k, v in data.items() if k != "screening"}
+            info = self.runtime.bundle.flow.field_info.get(data.get("field") or "") if kind == "answer_recorded" else None
+            if info is not None and info.sensitive:
+                stored.pop("value", None)  # a sensitive answer lives in its answer row alone, not in the event history
             s.add(IntakeEvent(contact_id=contact.id, intake_id=current.id if current else None, kind=kind,
                               data=stored or None, created_at=now))
 
@@ -279,7 +283,7 @@ class IntakeService:
             current.language = state.lang
             current.status = state.status
             current.current_step = state.step
-            current.first_name = state.answers.get("first_name")
+            current.first_name = Profile.of(state.answers, self.runtime.bundle.flow).first_name
             current.referral_code = state.referral_code
             current.referral_known = state.referral_known
             if "program_choice" not in state.answers:

@@ -69,7 +69,8 @@ class Program(_Strict):
     wage_per_hour: float | None = Field(default=None, gt=0)
     site_zips: tuple[str, ...] = ()
     languages: tuple[Literal[LANGUAGES], ...] = ("en",)  # type: ignore[valid-type]
-    min_age: int | None = Field(default=16, ge=14, le=99)
+    # Left out: the intake's own minimum age (rules.yaml's age rule), which matching applies.
+    min_age: int | None = Field(default=None, ge=14, le=99)
     max_age: int | None = Field(default=None, ge=14, le=120)
     la_county_resident_required: bool = True
     diploma_required: bool | None = False

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from intake_flows import geo
 from intake_flows.catalog import Office, OfficeFile
-from intake_flows.profile import Profile
+from intake_flows.profile import Profile, default_flow
+from intake_flows.profile import minimum_age as profile_minimum_age
 from intake_flows.schema import DATA_DIR, Flow, _load
 from intake_flows.text import Msg, N_, verbatim
 
@@ -203,6 +204,14 @@ class Screening:
                 "matches": [m.to_json() for m in self.matches]}
 
 
+def minimum_age(rules: RuleFile, flow: Flow | None = None) -> int | None:
+    """The youngest age an eligibility rule on the age range lets in (16 under the HRTP Fund), or None."""
+    age_field = (flow or default_flow()).role_field("age_range")
+    passing = [v for r in rules.eligibility if r.field is not None and r.field == age_field and r.fail_if
+               for v in r.pass_if if isinstance(v, str)]
+    return profile_minimum_age(tuple(passing), flow)
+
+
 def county_residency(answers: Mapping[str, Any], flow: Flow | None = None) -> str | None:
     """How residency stands: zip_in_county, says_in_county, says_in_county_zip_outside, outside or None."""
     profile = Profile.of(answers, flow)
@@ -347,7 +356,8 @@ def screen(answers: Mapping[str, Any], rules: RuleFile, known: Mapping[str, Any]
         instead, office = instead_messages(failed, answers, offices, flow)
     elif matcher:
         # The matcher reads the person as the flow's roles say, so it is given the profile, not only the answers.
-        seen = {**known, "priority_categories": tuple(cats), "language": language, "profile": Profile.of(answers, flow)}
+        seen = {**known, "priority_categories": tuple(cats), "language": language, "profile": Profile.of(answers, flow),
+                "minimum_age": minimum_age(rules, flow)}
         matches = tuple(matcher(answers, seen, status))
     return Screening(status, results, tuple(cats), tuple(unknown), any(c in counting for c in cats), matches,
                      instead, office, level)
