@@ -118,6 +118,9 @@ class Step(_Strict):
             raise ValueError("only a flags step's options (each a field) take `column`, `role` or `sensitive`")
         if kind == "flags" and (self.column or self.role):
             raise ValueError("a flags step's fields are its options: give `column` and `role` to each option")
+        sensitive = self.sensitive or any(o.sensitive for o in self.options)
+        if sensitive and self.options and not any(o.id == "prefer_not" for o in self.options):
+            raise ValueError("a sensitive question offers `prefer_not` (DESIGN.md: every sensitive question does)")
         if kind in ("choice", "multi", "flags") and not self.options:
             raise ValueError(f"a {kind} step needs `options`")
         if kind not in ("choice", "multi", "flags") and self.options:
