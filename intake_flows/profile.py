@@ -29,7 +29,7 @@ def age_ranges(flow: Flow | None = None) -> dict[str, tuple[int, int]]:
             if o.min is not None and o.max is not None}
 
 
-def minimum_age(eligible_ranges: tuple[str, ...], flow: Flow | None = None) -> int | None:
+def youngest_age(eligible_ranges: tuple[str, ...], flow: Flow | None = None) -> int | None:
     """The youngest age in the given age ranges (the ones an eligibility rule passes), or None."""
     spans = age_ranges(flow)
     lows = [spans[r][0] for r in eligible_ranges if r in spans]
@@ -61,28 +61,27 @@ class Profile:
     @classmethod
     def of(cls, answers: Mapping[str, Any], flow: Flow | None = None) -> "Profile":
         """The profile of these answers under the flow's roles (the shipped flow when none is given)."""
-        flow = flow or default_flow()
+        f: Flow = flow or default_flow()
 
         def get(role: str) -> Any:
-            info = flow.by_role.get(role)
+            info = f.by_role.get(role)
             return answers.get(info.id) if info else None
 
         def chosen(role: str) -> tuple[str, ...]:
             # An exclusive option ("not sure", "none of these") says there is no specific answer.
-            info = flow.by_role.get(role)
+            info = f.by_role.get(role)
             if info is None:
                 return ()
-            step = flow.by_id[info.step]
-            return _values(answers.get(info.id), (*step.exclusive, "prefer_not"))
+            return _values(answers.get(info.id), (*f.by_id[info.step].exclusive, "prefer_not"))
 
         zip5 = get("residence_zip")
         age_range = get("age_range")
-        language_step = next((s for s in flow.steps if s.kind == "language"), None)
+        language_step = next((s for s in f.steps if s.kind == "language"), None)
         name = get("first_name")
         return cls(first_name=str(name) if name else None,
                    zip=zip5 if zip5 and zip5 != NO_ADDRESS else None, no_fixed_address=zip5 == NO_ADDRESS,
                    says_in_county=get("in_county"), age_range=age_range,
-                   age=age_ranges(flow).get(age_range) if isinstance(age_range, str) else None,
+                   age=age_ranges(f).get(age_range) if isinstance(age_range, str) else None,
                    sectors=chosen("sectors"), needs=chosen("needs"), education=get("education"),
                    drivers_license=get("drivers_license"), justice_involved=get("justice_involved") == "yes",
                    language=answers.get(language_step.field or "") if language_step else None)

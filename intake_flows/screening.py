@@ -11,8 +11,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from intake_flows import geo
 from intake_flows.catalog import Office, OfficeFile
-from intake_flows.profile import Profile, default_flow
-from intake_flows.profile import minimum_age as profile_minimum_age
+from intake_flows.profile import Profile, default_flow, youngest_age
 from intake_flows.schema import DATA_DIR, Flow, _load
 from intake_flows.text import Msg, N_, verbatim
 
@@ -209,7 +208,7 @@ def minimum_age(rules: RuleFile, flow: Flow | None = None) -> int | None:
     age_field = (flow or default_flow()).role_field("age_range")
     passing = [v for r in rules.eligibility if r.field is not None and r.field == age_field and r.fail_if
                for v in r.pass_if if isinstance(v, str)]
-    return profile_minimum_age(tuple(passing), flow)
+    return youngest_age(tuple(passing), flow)
 
 
 def county_residency(answers: Mapping[str, Any], flow: Flow | None = None) -> str | None:
