@@ -129,3 +129,11 @@ def test_no_test_depends_on_the_per_process_hash_of_a_string():
              for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hash"]
     assert calls == []
+
+
+def test_matchings_reasons_cover_every_sector_need_and_language_the_catalog_knows():
+    from intake_flows import catalog, matching
+
+    assert set(matching.SECTOR_REASONS) == set(catalog.SECTORS)
+    assert set(matching.NEED_REASONS) == set(catalog.NEEDS)
+    assert set(matching.LANGUAGE_NAMES) == set(catalog.LANGUAGES)
