@@ -14,6 +14,7 @@ from intake_flows import detect, geo
 from intake_flows import intents as detect_intents
 from intake_flows import understand
 from intake_flows.matching import is_check
+from intake_flows.profile import Profile
 from intake_flows.schema import FlowBundle, Step, StopOutcome
 from intake_flows.screening import Screening
 from intake_flows.text import Msg, MsgList, N_, verbatim
@@ -133,6 +134,11 @@ class Engine:
             if convo.intake.lang:
                 convo.contact.lang = convo.intake.lang
         return Outcome(convo, turn.replies, turn.events)
+
+
+def essential(step: Step) -> bool:
+    """The language and consent questions: never skipped, and without them nothing can go on."""
+    return step.kind == "language" or step.role == "consent"
 
 
 class _Turn:
@@ -631,8 +637,8 @@ class _Turn:
         if len(raw) > LONG_MESSAGE:
             self.miss(step, Msg(N_("That message is too long for me. Please send a short answer.")))
             return
-        if step.skippable and step.field not in ("consent", "language") and (
-                self.is_skip(text) or (step.kind == "text" and self.read_name(text).skip)):
+        if step.skippable and not essential(step) and (
+                self.is_skip(text) or (step.role == "first_name" and self.read_name(text).skip)):
             self.emit(Skipped(step=step.id))
             for f in step.answer_fields:
                 self.record(f, None, step_id=step.id)
@@ -698,10 +704,18 @@ class _Turn:
         """The answer's value for the step, or a kind explanation of what is expected."""
         kind = step.kind
         if kind == "text":
+            if step.role != "first_name":
+                # Any other text is kept as typed; the question itself, asked again, says what is wanted.
+                value = " ".join(text.split())
+                if not value:
+                    return None, Msg(step.reprompt or N_("Sorry, I couldn't read that. Please answer in words or numbers."))
+                if len(value) > step.max_length:
+                    return None, Msg(N_("Please send a shorter answer, up to %(max)s letters."), {"max": step.max_length})
+                return value, None
             reading = self.read_name(text)
             value = reading.name
             if not value:
-                return None, Msg(N_("Please send your first name, or SKIP."))
+                return None, Msg(step.reprompt or N_("Sorry, I couldn't read that. Please answer in words or numbers."))
             if len(value) > step.max_length:
                 return None, Msg(N_("Please send a shorter answer, up to %(max)s letters."), {"max": step.max_length})
             if reading.from_sentence:
@@ -747,7 +761,7 @@ class _Turn:
                 return None, Msg(N_("Sorry, please reply 1 for yes or 2 for no."))
             return None, Msg(N_("Sorry, I didn't understand. Please reply with one of the numbers below."))
         # Consent, language and the program choice answer themselves in the very next message.
-        if reading.how == "words" and step.field not in ("consent", "language", "program_choice"):
+        if reading.how == "words" and not essential(step) and step.kind != "program_choice":
             self.readback = Msg(N_("Got it: %(answer)s."), {"answer": self.label_of(step, reading.value, choices)})
         return reading.value, None
 
@@ -755,7 +769,7 @@ class _Turn:
         intake = self.intake
         intake.misses += 1
         self.emit(NotUnderstood(step=step.id, misses=intake.misses))
-        if intake.misses >= 3 and step.field not in ("consent", "language"):
+        if intake.misses >= 3 and not essential(step):
             self.emit(StepMissed(step=step.id))
             self.say(self.with_phone(N_("Let's skip this question for now. Staff can help with it later: reply PERSON if you'd like a call.")))
             for f in step.answer_fields:
@@ -814,8 +828,9 @@ class _Turn:
         # The one outcome (schema.StopOutcome) today: answers typed before going BACK to consent go too,
         # only the language and the "no" stay.
         self.emit(IntakeDeclined())
-        intake.answers = {k: v for k, v in intake.answers.items() if k in ("language", "consent")}
-        intake.history = [h for h in intake.history if h in ("language", "consent")]
+        kept = [s for s in self.flow.steps if essential(s)]
+        intake.answers = {k: v for k, v in intake.answers.items() if any(k in s.answer_fields for s in kept)}
+        intake.history = [h for h in intake.history if any(h == s.id for s in kept)]
         self.say(N_("OK. We won't keep your answers. If you change your mind, text RESTART."))
 
     def after_answer(self, step: Step) -> None:
@@ -943,7 +958,7 @@ class _Turn:
         intake.status = "completed"
         self.emit(ScreeningCompleted(screening=data))
         status = screening.eligibility
-        name = intake.answers.get("first_name")
+        name = Profile.of(intake.answers, self.flow).first_name
         if status == "eligible":
             if name:
                 self.say(Msg(N_("Good news, %(name)s: you can likely join an LA County High Road Training Partnership. This is a screening, not a final decision."),

@@ -12,19 +12,24 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
+from intake_flows.profile import default_flow
+from intake_flows.schema import Flow
 from intake_flows.spreadsheet import safe_row
 
 from bot.db import Database
 from bot.models import Answer, Contact, Intake
 
 CHUNK = 500
-FIELDS = ("language", "consent", "first_name", "zip", "la_county", "age_range", "employment", "sectors", "education",
-          "drivers_license", "housing", "justice_involved", "veteran", "public_assistance", "needs", "gender",
-          "race_ethnicity", "program_choice")
-COLUMNS = ("intake_id", "started_at", "updated_at", "completed_at", "status", "review_status", "channel", "contact",
-           "language", "referral_code", "referral_known", *(f"answer_{f}" for f in FIELDS), "eligibility",
-           "eligibility_reasons", "is_priority", "priority_categories", "matches", "top_match", "needs_contact",
-           "last_step")
+# Around the answers, which are one column per field of the flow in the order it asks them (bot.export_columns).
+HEAD = ("intake_id", "started_at", "updated_at", "completed_at", "status", "review_status", "channel", "contact",
+        "language", "referral_code", "referral_known")
+TAIL = ("eligibility", "eligibility_reasons", "is_priority", "priority_categories", "matches", "top_match",
+        "needs_contact", "last_step")
+
+
+def export_columns(flow: Flow | None = None) -> tuple[str, ...]:
+    """The CSV header: the intake's own columns around one column per answer field, named by the flow."""
+    return (*HEAD, *(f.column for f in (flow or default_flow()).fields), *TAIL)
 
 
 def iter_intakes(db: Database, since: datetime | None = None, chunk: int = CHUNK) -> Iterator[dict[str, Any]]:
@@ -72,14 +77,13 @@ def record(intake: Intake, address: str, answers: dict[str, Any]) -> dict[str, A
     }
 
 
-def csv_row(rec: dict[str, Any]) -> list[Any]:
+def csv_row(rec: dict[str, Any], flow: Flow | None = None) -> list[Any]:
+    flow = flow or default_flow()
     answers = rec["answers"]
     matches = rec["matches"]
     flat = {
-        **{k: rec[k] for k in ("intake_id", "started_at", "updated_at", "completed_at", "status", "review_status",
-                               "channel", "contact", "language", "referral_code", "referral_known", "needs_contact",
-                               "last_step")},
-        **{f"answer_{f}": answers.get(f) for f in FIELDS},
+        **{k: rec[k] for k in (*HEAD, "needs_contact", "last_step")},
+        **{f.column: answers.get(f.id) for f in flow.fields},
         "eligibility": rec["eligibility"]["status"],
         "eligibility_reasons": [f"{r['rule']}:{r['result']}" for r in rec["eligibility"]["reasons"]],
         "is_priority": rec["priority"]["is_priority"],
@@ -88,11 +92,12 @@ def csv_row(rec: dict[str, Any]) -> list[Any]:
         "top_match": matches[0]["program"] if matches else None,
     }
     # Free text such as a first name must not run as a spreadsheet formula (CSV injection).
-    return safe_row(flat[c] for c in COLUMNS)
+    return safe_row(flat[c] for c in export_columns(flow))
 
 
-def export_csv(db: Database, since: datetime | None = None) -> Iterator[str]:
+def export_csv(db: Database, since: datetime | None = None, flow: Flow | None = None) -> Iterator[str]:
     """CSV text, a header then one line per intake, yielded line by line."""
+    flow = flow or default_flow()
     buf = io.StringIO()
     writer = csv.writer(buf)
 
@@ -102,10 +107,10 @@ def export_csv(db: Database, since: datetime | None = None) -> Iterator[str]:
         buf.truncate()
         return out
 
-    writer.writerow(COLUMNS)
+    writer.writerow(export_columns(flow))
     yield flush()
     for rec in iter_intakes(db, since):
-        writer.writerow(csv_row(rec))
+        writer.writerow(csv_row(rec, flow))
         yield flush()
 
 

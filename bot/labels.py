@@ -1,33 +1,32 @@
-"""The English labels staff read for statuses, fields, answers and channels; the person's answers keep their ids."""
+"""English labels staff read, derived from the loaded flow and rules so a new question or category needs no code."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from intake_flows.profile import NO_ADDRESS, age_ranges
 from intake_flows.schema import Flow, Language
+from intake_flows.screening import RuleFile
 from intake_flows.text import Msg
-
 
 STATUS_LABELS = {"new": "New", "contacted": "Contacted", "enrolled": "Enrolled",
                  "training_completed": "Completed training", "placed": "Placed", "not_eligible": "Not eligible",
                  "withdrawn": "Withdrawn", "unreachable": "Unreachable"}
 
-# English labels staff read; the person's own answers keep the ids the flow defines.
-FIELD_LABELS = {"language": "Language", "consent": "Consent", "first_name": "First name", "zip": "ZIP code",
-                "la_county": "Lives in LA County", "age_range": "Age range", "employment": "Work status",
-                "sectors": "Sectors of interest", "education": "Education", "drivers_license": "Driver's license",
-                "housing": "Housing", "justice_involved": "Justice involved", "veteran": "Veteran",
-                "public_assistance": "Public assistance", "needs": "Supportive services needed", "gender": "Gender",
-                "race_ethnicity": "Race or ethnicity", "program_choice": "Program chosen"}
+# The person's own answers keep the ids the flow defines; field and priority labels come from the flow and rules.
 YES_NO_LABELS = {"yes": "Yes", "no": "No", "prefer_not": "Prefer not to say", "none": "None of these"}
-PRIORITY_LABELS = {"justice_involved": "Justice involved", "experiencing_homelessness": "Experiencing homelessness",
-                   "housing_insecure": "Housing insecure", "priority_area": "High-need area", "woman": "Woman",
-                   "bipoc": "BIPOC", "veteran": "Veteran", "public_assistance": "Public assistance",
-                   "youth": "Youth (16-24)", "older_worker": "Older worker (55+)"}
 ELIGIBILITY_LABELS = {"eligible": "Eligible", "needs_review": "Needs review", "ineligible": "Not eligible"}
 PROGRESS_LABELS = {"incomplete": "In progress", "completed": "Completed", "declined": "Declined consent",
                    "erased": "Erased by the person"}
+
+TALK = "talk_to_someone"
+
+
+def field_label(flow: Flow, field_id: str) -> str:
+    """What staff call a field: its `staff_label`, or the id said plainly for a field the flow no longer asks."""
+    info = flow.field_info.get(field_id)
+    return info.label if info else field_id.replace("_", " ").capitalize()
 
 
 def answer_label(flow: Flow, languages: Mapping[str, Language], field_id: str, value: Any,
@@ -38,23 +37,48 @@ def answer_label(flow: Flow, languages: Mapping[str, Language], field_id: str, v
     if isinstance(value, list):
         return ", ".join(answer_label(flow, languages, field_id, v, program_names) for v in value)
     value = str(value)
-    if field_id == "language":
+    info = flow.field_info.get(field_id)
+    kind = info.kind if info else None
+    if kind == "language":
         lang = languages.get(value)
         return f"{lang.name} ({value})" if lang else value
-    if field_id == "program_choice":
-        if value == "talk_to_someone":
+    if kind == "program_choice":
+        if value == TALK:
             return "Wants to talk to someone first"
         return (program_names or {}).get(value, value)
-    step = flow.by_field.get(field_id)
-    if step is not None:
-        if step.kind == "flags":
+    if info is not None:
+        if kind == "flag":
             return YES_NO_LABELS.get(value, value)
-        opt = step.option(value)
+        opt = info.option(value)
         if opt is not None:
-            return opt.label
-    if field_id == "zip" and value == "none":
+            return opt.label  # the option as the person saw it, in English; reports use the shorter `staff`
+    if kind == "zip" and value == NO_ADDRESS:
         return "No fixed address"
     return YES_NO_LABELS.get(value, value) if value in ("yes", "no", "prefer_not") else value
+
+
+def option_labels(flow: Flow, role: str) -> dict[str, str]:
+    """Each option's short staff label for reports (sectors, needs), in the flow's order."""
+    info = flow.by_role.get(role)
+    return {o.id: o.staff for o in info.options} if info else {}
+
+
+def _span(lo: int, hi: int) -> str:
+    return f"{lo}+" if hi >= 120 else f"{lo}-{hi}"
+
+
+def priority_labels(rules: RuleFile, flow: Flow) -> dict[str, str]:
+    """Each priority category's staff label, in rules.yaml's order; one read from the age range says its ages."""
+    age_field = flow.role_field("age_range")
+    spans = age_ranges(flow)
+    out: dict[str, str] = {}
+    for cat in rules.priority:
+        label = cat.staff_label or cat.id.replace("_", " ").capitalize()
+        ranges = [spans[v] for v in cat.true_if if isinstance(v, str) and v in spans]
+        if cat.field is not None and cat.field == age_field and ranges:
+            label = f"{label} ({_span(min(r[0] for r in ranges), max(r[1] for r in ranges))})"
+        out[cat.id] = label
+    return out
 
 
 def english(msg_json: Mapping[str, Any] | None, translator: Any) -> str:

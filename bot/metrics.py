@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from intake_flows.schema import Flow
 
 from bot.intake_list import day_bound, unindexed
-from bot.labels import FIELD_LABELS
 from bot.models import Answer, CaseFile, Intake, IntakeFacet, answer_skipped, json_text
 
 WAGE_TARGET_CENTS = 2200  # the HRTP Fund's $22/hr target for the median wage at placement
@@ -207,15 +206,16 @@ def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = 
         for g in (everyone, by_code[code], *(by_sector[v] for v in (sectors.split(SECTOR_SEP) if sectors else ()))):
             g.merge(cell)
     total = everyone.counts()
-    step = flow.by_field.get("sectors")
-    order = [o.id for o in step.options] if step else []
+    sectors_info = flow.by_role.get("sectors")
+    order = [o.id for o in sectors_info.options] if sectors_info else []
     sectors = sorted(((k, g.counts()) for k, g in by_sector.items()),
                      key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0]))
     by_referral = sorted(((k, g.counts()) for k, g in by_code.items()),
                          key=lambda kv: (kv[0] == "(none)", -kv[1].started, kv[0]))
 
     consented = s.scalar(select(func.count()).select_from(Answer).where(
-        Answer.field == "consent", json_text(Answer.value) == '"yes"', *of_period(Answer.intake_id)))
+        Answer.field == (flow.role_field("consent") or ""), json_text(Answer.value) == '"yes"',
+        *of_period(Answer.intake_id)))
     funnel = [FunnelStage("started", "Started", total.started),
               FunnelStage("consented", "Agreed to answer", int(consented or 0)),
               FunnelStage("completed", "Completed the questions", total.completed),
@@ -227,10 +227,13 @@ def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = 
 
     needs_counts = dict(s.execute(select(IntakeFacet.value, func.count()).where(
         IntakeFacet.facet == "need", *of_period(IntakeFacet.intake_id)).group_by(IntakeFacet.value)).all())
-    needs_step = flow.by_field.get("needs")
-    needs = [(o.id, int(needs_counts.get(o.id, 0))) for o in (needs_step.options if needs_step else ()) if o.id != "none"]
+    needs_info = flow.by_role.get("needs")
+    # "None of these" (an exclusive option) is no need to count.
+    exclusive = flow.by_id[needs_info.step].exclusive if needs_info else ()
+    needs = [(o.id, int(needs_counts.get(o.id, 0))) for o in (needs_info.options if needs_info else ())
+             if o.id not in exclusive]
     needs_base = s.scalar(select(func.count()).select_from(Answer).where(
-        Answer.field == "needs", *of_period(Answer.intake_id)))
+        Answer.field == (needs_info.id if needs_info else ""), *of_period(Answer.intake_id)))
     return Metrics(total, sectors, by_referral, funnel, dropoff(s, flow, period, of_period), needs,
                    int(needs_base or 0))
 
@@ -258,8 +261,7 @@ def dropoff(s: Session, flow: Flow, period: Sequence[ColumnElement[bool]] = (),
     for st in flow.steps:
         if st.kind in ("result", "end"):
             continue
-        label = FIELD_LABELS.get(st.field or "", st.id.replace("_", " ").capitalize()) if st.kind != "flags" \
-            else "Background (veteran, justice, public assistance)"
+        label = flow.step_label(st)
         a, sk = answered.get(st.id, (0, 0))
         out.append(DropOff(st.id, label, st.prompt or "", a, sk, stopped.get(st.id, 0)))
     return out

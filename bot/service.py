@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake_flows import detect, geo
-from intake_flows.catalog import OfficeFile, load_offices
+from intake_flows.catalog import OfficeFile, check_against_data, load_offices
+from intake_flows.profile import Profile
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
 
@@ -97,18 +98,19 @@ class Runtime:
     def load(cls, data_dir: Path | None = None, locales_dir: Path = LOCALES_DIR, matcher: Matcher | None = None) -> "Runtime":
         bundle = FlowBundle.load(data_dir)
         rules = load_rules((data_dir / "rules.yaml") if data_dir else None)
+        check_against_data(bundle.flow, bundle.languages, [c.id for c in rules.priority], data_dir)
         # A flow folder without its own AJCC list (a test flow, a pilot) uses the shipped one.
         offices = load_offices((data_dir / "ajcc.yaml") if data_dir and (data_dir / "ajcc.yaml").exists() else None)
         geo.warm_up()
         return cls(bundle, I18n(bundle.languages, locales_dir), rules, matcher, offices=offices)
 
     def facts(self, answers: Mapping[str, Any], area_tier: Callable[[str], str | None] | None = None) -> dict[str, Any]:
-        return facts(answers, self.area_tier or area_tier)
+        return facts(answers, self.area_tier or area_tier, self.bundle.flow)
 
     def screen(self, answers: Mapping[str, Any], language: str, matcher: Matcher | None = None,
                area_tier: Callable[[str], str | None] | None = None) -> Screening:
         return screen(answers, self.rules, self.facts(answers, area_tier), self.matcher or matcher, language,
-                      self.offices)
+                      self.offices, self.bundle.flow)
 
 
 @dataclass
@@ -270,8 +272,12 @@ class IntakeService:
             if handler is None:
                 raise TypeError(f"no handler for engine event {type(ev).__name__}: add one to EVENT_HANDLERS")
             handler(turn, ev)
+            stored = ev.stored()
+            info = self.runtime.bundle.flow.field_info.get(ev.field) if isinstance(ev, AnswerRecorded) else None
+            if stored is not None and info is not None and info.sensitive:
+                stored.pop("value", None)  # a sensitive answer lives in its answer row alone, not in the event history
             s.add(IntakeEvent(contact_id=contact.id, intake_id=turn.current.id if turn.current else None, kind=ev.kind,
-                              data=ev.stored(), created_at=now))
+                              data=stored, created_at=now))
         current, erased = turn.current, turn.erased
 
         contact.pending_delete = convo.contact.pending_delete
@@ -282,7 +288,7 @@ class IntakeService:
             current.language = state.lang
             current.status = state.status
             current.current_step = state.step
-            current.first_name = state.answers.get("first_name")
+            current.first_name = Profile.of(state.answers, self.runtime.bundle.flow).first_name
             current.referral_code = state.referral_code
             current.referral_known = state.referral_known
             if "program_choice" not in state.answers:

@@ -8,9 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from intake_flows.schema import DATA_DIR, FlowError, _describe, _load
+from intake_flows.schema import DATA_DIR, Flow, FlowError, Language, _describe, _load
 from intake_flows.text import Msg, verbatim
 
+# The catalog's own vocabulary, which its schema validates programs against. Each list mirrors a data file
+# (the intake's sectors and needs options, languages.yaml, rules.yaml's categories); `check_against_data`
+# refuses to start when they drift apart, naming the file and the entry.
 # The six priority sectors people choose from in the intake (DESIGN.md `sectors`).
 PRIORITY_SECTORS = ("construction", "healthcare", "technology", "ece", "aerospace", "creative_economy")
 # Sectors of real LA County partnerships that the intake does not offer as a choice; such a program
@@ -66,7 +69,8 @@ class Program(_Strict):
     wage_per_hour: float | None = Field(default=None, gt=0)
     site_zips: tuple[str, ...] = ()
     languages: tuple[Literal[LANGUAGES], ...] = ("en",)  # type: ignore[valid-type]
-    min_age: int | None = Field(default=16, ge=14, le=99)
+    # Left out: the intake's own minimum age (rules.yaml's age rule), which matching applies.
+    min_age: int | None = Field(default=None, ge=14, le=99)
     max_age: int | None = Field(default=None, ge=14, le=120)
     la_county_resident_required: bool = True
     diploma_required: bool | None = False
@@ -203,6 +207,31 @@ def load_catalog(path: Path | str | None = None) -> tuple[Program, ...]:
 def load_offices(path: Path | str | None = None) -> OfficeFile:
     """Loads and validates the AJCC list."""
     return _load(Path(path) if path else DATA_DIR / "ajcc.yaml", OfficeFile)
+
+
+def _differences(have: Iterable[str], want: Iterable[str], where: str, what: str, listed: str) -> list[str]:
+    have_set, want_set = set(have), set(want)
+    return ([f"{where}: {what} {x!r} is not in intake_flows/catalog.py {listed}" for x in sorted(have_set - want_set)]
+            + [f"{where}: no {what} {x!r}, which intake_flows/catalog.py {listed} lists" for x in sorted(want_set - have_set)])
+
+
+def check_against_data(flow: Flow, languages: Iterable[Language], categories: Iterable[str],
+                       data_dir: Path | str | None = None) -> None:
+    """Refuses data that the catalog's enumerations no longer describe (sectors, needs, languages, categories)."""
+    d = Path(data_dir) if data_dir else DATA_DIR
+    problems: list[str] = []
+    for role, listed, name in (("sectors", PRIORITY_SECTORS, "PRIORITY_SECTORS"), ("needs", NEEDS, "NEEDS")):
+        info = flow.by_role.get(role)
+        if info is None:
+            continue  # a flow that does not ask (a pilot's short flow) gives matching no interest or need
+        exclusive = flow.by_id[info.step].exclusive
+        offered = [o.id for o in info.options if o.id not in exclusive]
+        problems += _differences(offered, listed, f"{d / 'intake.yaml'}: step {info.step!r}", "option", name)
+    problems += _differences([lang.id for lang in languages], LANGUAGES, str(d / "languages.yaml"), "language",
+                             "LANGUAGES")
+    problems += _differences(categories, CATEGORIES, f"{d / 'rules.yaml'}: priority", "category", "CATEGORIES")
+    if problems:
+        raise FlowError("; ".join(problems))
 
 
 def program_from_data(data: Mapping[str, Any], where: str = "database") -> Program:

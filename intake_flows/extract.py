@@ -9,7 +9,7 @@ import yaml
 
 # Keys whose string values (or lists of strings) are shown to people and so are msgids.
 TRANSLATABLE_KEYS = frozenset({
-    "prompt", "text", "why", "before", "label",  # flows
+    "prompt", "text", "why", "before", "label", "reprompt",  # flows
     "pass", "fail", "review", "unknown",  # rules
     "summary", "training", "credential", "length", "translated_name",  # program catalog
     "reason", "note",  # matching and catalog notes shown to people

@@ -20,11 +20,11 @@ from typing import Any
 
 from intake_flows import geo
 from intake_flows.catalog import Program
+from intake_flows.profile import Profile
+from intake_flows.schema import Flow
 from intake_flows.screening import Match, Matcher, county_residency
 from intake_flows.text import Msg, N_
 
-# Ages each `age_range` answer spans; under_16 starts at 14, the youngest WIOA youth age.
-AGE_RANGES = {"under_16": (14, 15), "16_17": (16, 17), "18_24": (18, 24), "25_54": (25, 54), "55_plus": (55, 120)}
 SHOWN = 3  # matches offered to a person: the SMS result shows three within its segment budget
 
 
@@ -108,21 +108,22 @@ class Person:
     categories: tuple[str, ...]
     residency: str | None
     justice_involved: bool
+    minimum_age: int | None = None  # the intake's own, for a program that states none (rules.yaml)
 
     @classmethod
-    def from_answers(cls, answers: Mapping[str, Any], known: Mapping[str, Any] | None = None) -> "Person":
+    def from_answers(cls, answers: Mapping[str, Any], known: Mapping[str, Any] | None = None,
+                     flow: Flow | None = None) -> "Person":
         known = known or {}
-        zip5 = answers.get("zip")
-        sectors = tuple(s for s in (answers.get("sectors") or ()) if s != "not_sure")
-        needs = tuple(n for n in (answers.get("needs") or ()) if n != "none")
-        residency = known.get("county_residency") if "county_residency" in known else county_residency(answers)
-        return cls(zip=zip5 if zip5 and zip5 != "none" else None,
-                   age=AGE_RANGES.get(answers.get("age_range") or ""),
-                   sectors=sectors, education=answers.get("education"),
-                   drivers_license=answers.get("drivers_license"), needs=needs,
-                   language=answers.get("language") or known.get("language") or "en",
+        # Screening hands over the profile it read with its own flow; called alone, the answers are read here.
+        profile = known.get("profile")
+        if not isinstance(profile, Profile):
+            profile = Profile.of(answers, flow)
+        residency = known.get("county_residency") if "county_residency" in known else county_residency(answers, flow)
+        return cls(zip=profile.zip, age=profile.age, sectors=profile.sectors, education=profile.education,
+                   drivers_license=profile.drivers_license, needs=profile.needs,
+                   language=profile.language or known.get("language") or "en",
                    categories=tuple(known.get("priority_categories") or ()), residency=residency,
-                   justice_involved=answers.get("justice_involved") == "yes")
+                   justice_involved=profile.justice_involved, minimum_age=known.get("minimum_age"))
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,11 @@ def known(program: Program, fact: str) -> Any:
     return getattr(program, fact) if program.is_real(fact) else None
 
 
+def min_age_of(program: Program, person: Person) -> int | None:
+    """The program's minimum age, or the intake's own where the program states none."""
+    return program.min_age if program.min_age is not None else person.minimum_age
+
+
 def excluded(program: Program, person: Person) -> str | None:
     """Why a hard constraint removes the program for this person, or None when it may fit."""
     if not program.active:
@@ -154,7 +160,8 @@ def excluded(program: Program, person: Person) -> str | None:
         return "unconfirmed"  # nobody is offered a program that may not exist as named
     if person.age is not None:
         lo, hi = person.age
-        if program.min_age is not None and hi < program.min_age:
+        min_age = min_age_of(program, person)
+        if min_age is not None and hi < min_age:
             return "too_young"
         if program.max_age is not None and lo > program.max_age:
             return "too_old"
@@ -240,7 +247,8 @@ def assess(program: Program, person: Person, w: Weights = WEIGHTS) -> Candidate:
 
     # Ages: a youth program says so; a range the person only partly falls in is checked by staff.
     c["age"] = 0.0
-    min_age, max_age = known(program, "min_age"), known(program, "max_age")
+    min_age = min_age_of(program, person) if program.is_real("min_age") else None
+    max_age = known(program, "max_age")
     if max_age is not None and min_age is not None:
         lo, hi = person.age or (min_age, max_age)
         inside = min_age <= lo and hi <= max_age

@@ -21,6 +21,10 @@ QUESTION_KINDS = frozenset(STEP_KINDS) - {"result", "end"}
 # How `stop_when` may end an intake; each has its own engine event (bot.events), so a new one is code too.
 StopOutcome = Literal["declined"]
 KEYWORD_ACTIONS = ("opt_out", "opt_in", "help", "restart", "language", "back", "new", "delete", "person")
+# What code reads a field for: code asks a flow for "the field with role age_range", never for a field id. A
+# role is given where a code path depends on it; every other field is data that flows through untouched.
+ROLES = ("consent", "first_name", "residence_zip", "in_county", "age_range", "sectors", "needs", "education",
+         "drivers_license", "justice_involved", "veteran", "public_assistance")
 
 
 class FlowError(ValueError):
@@ -40,6 +44,17 @@ class Option(_Strict):
     max: float | None = None
     # What "not <this option>" means ("no diploma" is no_diploma); without it, a negated option is asked about.
     negated: str | None = None
+    # Short English for staff's reports and dashboards ("Construction"); the person's `label` when left out. In
+    # a flags step each option is a field of its own: this is the field's label, and the option may also carry
+    # that field's column, sensitivity and role.
+    staff_label: str | None = None
+    column: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
+    sensitive: bool = False
+    role: Literal[ROLES] | None = None  # type: ignore[valid-type]
+
+    @property
+    def staff(self) -> str:
+        return self.staff_label or self.label
 
 
 class Condition(_Strict):
@@ -86,10 +101,28 @@ class Step(_Strict):
     max_length: int = 200
     min: float | None = None
     max: float | None = None
+    # What staff read for the field (English), its export column (`answer_<field>` when left out), whether the
+    # answer is sensitive (justice involvement, public assistance: never in a partner's or a report's view), and
+    # its role where code depends on it.
+    staff_label: str | None = None
+    column: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
+    sensitive: bool = False
+    role: Literal[ROLES] | None = None  # type: ignore[valid-type]
+    # A text step's own "please answer again" msgid; without it the question is asked again after a generic sorry.
+    reprompt: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Step":
         kind = self.kind
+        if self.reprompt and kind != "text":
+            raise ValueError("only a text step takes a `reprompt`")
+        if kind != "flags" and any(o.column or o.role or o.sensitive for o in self.options):
+            raise ValueError("only a flags step's options (each a field) take `column`, `role` or `sensitive`")
+        if kind == "flags" and (self.column or self.role):
+            raise ValueError("a flags step's fields are its options: give `column` and `role` to each option")
+        sensitive = self.sensitive or any(o.sensitive for o in self.options)
+        if sensitive and self.options and not any(o.id == "prefer_not" for o in self.options):
+            raise ValueError("a sensitive question offers `prefer_not` (DESIGN.md: every sensitive question does)")
         if kind in ("choice", "multi", "flags") and not self.options:
             raise ValueError(f"a {kind} step needs `options`")
         if kind not in ("choice", "multi", "flags") and self.options:
@@ -130,6 +163,28 @@ class Step(_Strict):
         return next((o for o in self.options if o.id == option_id), None)
 
 
+@dataclass(frozen=True)
+class FieldInfo:
+    """One answer field as every consumer sees it: its step, staff label, export column, sensitivity and role."""
+
+    id: str
+    step: str
+    kind: str  # the asking step's kind; "flag" for one field of a flags step (yes / no / prefer_not)
+    label: str
+    column: str
+    sensitive: bool
+    role: str | None
+    options: tuple[Option, ...] = ()
+    prompt: str = ""
+
+    def option(self, option_id: str) -> Option | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+def _humanise(ident: str) -> str:
+    return ident.replace("_", " ").capitalize()
+
+
 class Flow(_Strict):
     id: str
     steps: tuple[Step, ...]
@@ -146,6 +201,14 @@ class Flow(_Strict):
                 if f in fields:
                     raise ValueError(f"field {f!r} is asked by two steps (second: {step.id!r})")
                 fields.add(f)
+        roles: dict[str, str] = {}
+        columns: dict[str, str] = {}
+        for info in self.fields:
+            if info.role and roles.setdefault(info.role, info.id) != info.id:
+                raise ValueError(f"role {info.role!r} is given to two fields: {roles[info.role]!r} and {info.id!r}")
+            if columns.setdefault(info.column, info.id) != info.id:
+                raise ValueError(f"export column {info.column!r} is given to two fields: "
+                                 f"{columns[info.column]!r} and {info.id!r}")
         earlier: set[str] = set()
         for step in self.steps:
             for cond in step.when:
@@ -164,6 +227,45 @@ class Flow(_Strict):
 
     def index(self, step_id: str) -> int:
         return next(i for i, s in enumerate(self.steps) if s.id == step_id)
+
+    @cached_property
+    def fields(self) -> tuple[FieldInfo, ...]:
+        """Every answer field in the order the flow asks it, with what staff, exports and code read of it."""
+        out: list[FieldInfo] = []
+        for step in self.steps:
+            if step.kind == "flags":
+                for f in step.fields:
+                    opt = step.option(f)
+                    assert opt is not None  # the step's validator checked it
+                    out.append(FieldInfo(f, step.id, "flag", opt.staff_label or _humanise(f), opt.column or f"answer_{f}",
+                                         opt.sensitive or step.sensitive, opt.role, (), step.prompt or ""))
+            elif step.field:
+                out.append(FieldInfo(step.field, step.id, step.kind, step.staff_label or _humanise(step.field),
+                                     step.column or f"answer_{step.field}", step.sensitive, step.role, step.options,
+                                     step.prompt or ""))
+        return tuple(out)
+
+    @cached_property
+    def field_info(self) -> dict[str, FieldInfo]:
+        return {f.id: f for f in self.fields}
+
+    @cached_property
+    def by_role(self) -> dict[str, FieldInfo]:
+        return {f.role: f for f in self.fields if f.role}
+
+    def role_field(self, role: str) -> str | None:
+        """The id of the field that has this role, or None when the flow asks nothing with it."""
+        info = self.by_role.get(role)
+        return info.id if info else None
+
+    def step_label(self, step: Step) -> str:
+        """What staff call a question: its field's label; a flags step's own label with its fields'."""
+        if step.kind == "flags":
+            parts = ", ".join(self.field_info[f].label.lower() for f in step.fields)
+            return f"{step.staff_label or _humanise(step.id)} ({parts})"
+        if step.field:
+            return self.field_info[step.field].label
+        return step.staff_label or _humanise(step.id)
 
 
 class Language(_Strict):

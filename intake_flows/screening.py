@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from intake_flows import geo
 from intake_flows.catalog import Office, OfficeFile
-from intake_flows.schema import DATA_DIR, _load
+from intake_flows.profile import Profile, default_flow, youngest_age
+from intake_flows.schema import DATA_DIR, Flow, _load
 from intake_flows.text import Msg, N_, verbatim
 
 Result = Literal["pass", "fail", "unknown"]
@@ -94,6 +95,8 @@ class Category(_Strict):
     # target (the seed's target populations), emphasis (groups the Fund emphasises),
     # wioa (priority of service) or reporting (kept for equity reporting only).
     group: Literal["target", "emphasis", "wioa", "reporting"] = "emphasis"
+    # English for staff; a category read from the age range is shown with the ages it spans ("Youth (16-24)").
+    staff_label: str | None = None
 
     @model_validator(mode="after")
     def _subject(self) -> "Category":
@@ -200,10 +203,19 @@ class Screening:
                 "matches": [m.to_json() for m in self.matches]}
 
 
-def county_residency(answers: Mapping[str, Any]) -> str | None:
+def minimum_age(rules: RuleFile, flow: Flow | None = None) -> int | None:
+    """The youngest age an eligibility rule on the age range lets in (16 under the HRTP Fund), or None."""
+    age_field = (flow or default_flow()).role_field("age_range")
+    passing = [v for r in rules.eligibility if r.field is not None and r.field == age_field and r.fail_if
+               for v in r.pass_if if isinstance(v, str)]
+    return youngest_age(tuple(passing), flow)
+
+
+def county_residency(answers: Mapping[str, Any], flow: Flow | None = None) -> str | None:
     """How residency stands: zip_in_county, says_in_county, says_in_county_zip_outside, outside or None."""
-    zip_in = geo.in_la_county(answers.get("zip"))
-    says = answers.get("la_county")
+    profile = Profile.of(answers, flow)
+    zip_in = geo.in_la_county(profile.zip) if profile.zip else None
+    says = profile.says_in_county
     if zip_in:
         return "zip_in_county"
     if says == "yes":
@@ -213,13 +225,14 @@ def county_residency(answers: Mapping[str, Any]) -> str | None:
     return None
 
 
-def facts(answers: Mapping[str, Any], area_tier: Callable[[str], str | None] | None = None) -> dict[str, Any]:
+def facts(answers: Mapping[str, Any], area_tier: Callable[[str], str | None] | None = None,
+          flow: Flow | None = None) -> dict[str, Any]:
     """Values derived from answers that flows and rules may read, recomputed on every use."""
-    zip5 = answers.get("zip")
+    profile = Profile.of(answers, flow)
     return {
-        "zip_in_la_county": geo.in_la_county(zip5),
-        "county_residency": county_residency(answers),
-        "area_need_tier": area_tier(zip5) if area_tier and zip5 and zip5 != "none" else None,
+        "zip_in_la_county": geo.in_la_county(profile.zip) if profile.zip else None,
+        "county_residency": county_residency(answers, flow),
+        "area_need_tier": area_tier(profile.zip) if area_tier and profile.zip else None,
     }
 
 
@@ -281,7 +294,7 @@ def nearest_office(offices: Sequence[Office], zip5: str | None) -> tuple[Office,
 
 
 def instead_messages(failed: Sequence[Rule], answers: Mapping[str, Any],
-                     offices: OfficeFile | None) -> tuple[tuple[Msg, ...], str | None]:
+                     offices: OfficeFile | None, flow: Flow | None = None) -> tuple[tuple[Msg, ...], str | None]:
     """What to tell a person the trainings cannot take: the failed rules' pointers, then a job centre."""
     params: dict[str, Any] = {}
     if offices is not None:
@@ -297,9 +310,9 @@ def instead_messages(failed: Sequence[Rule], answers: Mapping[str, Any],
     if offices is None:
         out.append(Msg(N_("You can still get free job help at an America's Job Center of California. Call 211 to find the nearest one.")))
         return tuple(out), None
-    near = nearest_office(offices.offices, answers.get("zip"))
+    near = nearest_office(offices.offices, Profile.of(answers, flow).zip)
     office = near[0] if near and near[1] <= NEAR_OFFICE_MILES else None
-    if office is None and county_residency(answers) == "outside":
+    if office is None and county_residency(answers, flow) == "outside":
         out.append(Msg(N_("You can still get free job help at an America's Job Center of California near you: %(locator)s or call 211."),
                        {"locator": params["statewide_locator"]}))
     elif office is not None and office.shown("name") and office.shown("city"):
@@ -314,9 +327,10 @@ def instead_messages(failed: Sequence[Rule], answers: Mapping[str, Any],
 
 
 def screen(answers: Mapping[str, Any], rules: RuleFile, known: Mapping[str, Any] | None = None,
-           matcher: Matcher | None = None, language: str = "en", offices: OfficeFile | None = None) -> Screening:
+           matcher: Matcher | None = None, language: str = "en", offices: OfficeFile | None = None,
+           flow: Flow | None = None) -> Screening:
     """Screens one person's answers: eligibility with reasons, priority categories, matches."""
-    known = dict(known) if known is not None else facts(answers)
+    known = dict(known) if known is not None else facts(answers, flow=flow)
     results = tuple(evaluate_rule(r, answers, known) for r in rules.eligibility)
     if any(r.result == "fail" for r in results):
         status = "ineligible"
@@ -338,9 +352,11 @@ def screen(answers: Mapping[str, Any], rules: RuleFile, known: Mapping[str, Any]
     office: str | None = None
     if status == "ineligible":
         failed = [rule for rule, r in zip(rules.eligibility, results) if r.result == "fail"]
-        instead, office = instead_messages(failed, answers, offices)
+        instead, office = instead_messages(failed, answers, offices, flow)
     elif matcher:
-        seen = {**known, "priority_categories": tuple(cats), "language": language}
+        # The matcher reads the person as the flow's roles say, so it is given the profile, not only the answers.
+        seen = {**known, "priority_categories": tuple(cats), "language": language, "profile": Profile.of(answers, flow),
+                "minimum_age": minimum_age(rules, flow)}
         matches = tuple(matcher(answers, seen, status))
     return Screening(status, results, tuple(cats), tuple(unknown), any(c in counting for c in cats), matches,
                      instead, office, level)

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import yaml
 from click.testing import CliRunner
 
 from bot.migrate import fresh_sqlite
@@ -72,8 +73,17 @@ def test_chat_in_the_terminal(tmp_path):
 
 def test_export_csv_and_jsonl_stream_complete_and_partial_intakes(tmp_path):
     env = env_for(tmp_path)
-    run(["chat", "--from", "+13105550101"], env, input="Hi\nyes\n=HYPERLINK(\"x\")\n")
-    run(["chat", "--from", "+13105550102"], env, input="Hola\nsi\nAna\n90011\n4\n1\n1\n2\n1\n1\n4\n7\n")
+    # People answering by field (scenarios into the same database): one stops at the ZIP, one finishes.
+    partial = {"name": "stops at the ZIP", "from": "+13105550101", "start": "Hi",
+               "answers": {"consent": "yes", "first_name": '=HYPERLINK("x")'}}
+    complete = {"name": "finishes", "from": "+13105550102", "start": "Hola", "otherwise": "SKIP",
+                "answers": {"consent": "si", "first_name": "Ana", "zip": "90011", "age_range": "4", "employment": "1",
+                            "sectors": "1", "education": "2", "drivers_license": "1", "housing": "1", "veteran": "no",
+                            "justice_involved": "no", "public_assistance": "no", "needs": "7"}}
+    for doc in (partial, complete):
+        path = tmp_path / f"{doc['from']}.yaml"
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+        run(["simulate", str(path), "--database", env["DATABASE_URL"]], env)
     result = run(["export", "--format", "csv"], env)
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert len(rows) == 2

@@ -252,8 +252,7 @@ def test_new_starts_a_separate_intake_for_another_person_on_the_same_phone(perso
     assert "new intake for another person" in reply
     assert person.asked == "language"
     assert "Ana" not in reply
-    person.says("1")
-    person.says("yes")
+    person.answer_until("first_name", {"language": "1", "consent": "yes"})
     second = person.says("Beto")
     assert "Ana" not in second
     assert person.last.intake_id != first_id

@@ -46,8 +46,7 @@ def test_answers_read_from_words_are_said_back_and_kept(person):
 
 def test_back_fixes_a_misreading_the_read_back_showed(person):
     start(person)
-    person.says("Ana")
-    person.says("90011")
+    person.answer_until("age_range", {"first_name": "Ana", "zip": "90011"})
     assert person.says("15").startswith("Got it: Under 16.")
     assert answers_of(person)["age_range"] == "under_16"
     person.says("BACK")
@@ -78,14 +77,11 @@ def test_spanish_numbers_in_words_negations_and_a_name_in_a_sentence(person):
     assert person.asked == "consent"
     person.says("sí, está bien")
     assert person.says("¡Buenas noticias, me llamo Rosa!").startswith("Entendido: Rosa.")
-    person.says("no tengo casa")
-    person.says("si")  # LA County
+    person.answer_until("age_range", {"zip": "no tengo casa", "la_county": "si"})
     assert person.says("veintitrés").startswith("Entendido: 18 a 24.")
-    person.says("me despidieron")
-    person.says("uno y dos")
-    person.says("no tengo diploma")
-    person.says("no tengo")
-    person.says("en la calle")
+    person.answer_until("background", {"employment": "me despidieron", "sectors": "uno y dos",
+                                       "education": "no tengo diploma", "drivers_license": "no tengo",
+                                       "housing": "en la calle"})
     reply = person.says("no soy veterana")
     assert reply.startswith("OK, esto no aplica:") and person.asked == "background"
     person.says("no soy veterana, nunca estuve presa y no recibo ayuda")

@@ -56,6 +56,59 @@ def test_a_number_question_reads_digits_in_words_and_checks_the_range(db, hours_
         assert s.scalar(select(Answer.value).where(Answer.field == "hours")) == 20
 
 
+NOTE_FLOW = """
+id: intake
+steps:
+  - id: language
+    kind: language
+    field: language
+    prompt: "Language?"
+  - id: consent
+    kind: yesno
+    field: consent
+    role: consent
+    prompt: "OK?"
+  - id: first_name
+    kind: text
+    field: first_name
+    role: first_name
+    reprompt: "Please send your first name, or SKIP."
+    prompt: "Name?"
+  - id: landmark
+    kind: text
+    field: landmark
+    max_length: 30
+    prompt: "What is a landmark near where you stay?"
+  - id: result
+    kind: result
+  - id: done
+    kind: end
+    text: "Thanks."
+"""
+
+
+@pytest.fixture
+def note_runtime(tmp_path: Path) -> Runtime:
+    for name in ("languages.yaml", "keywords.yaml", "phrases.yaml", "rules.yaml"):
+        (tmp_path / name).write_text((DATA_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "intake.yaml").write_text(NOTE_FLOW, encoding="utf-8")
+    return Runtime.load(tmp_path)
+
+
+def test_a_text_question_that_is_not_the_name_keeps_what_was_typed_and_reprompts_as_itself(db, note_runtime):
+    p = Person(IntakeService(db, note_runtime), "+13235550152")
+    p.says("Hi")
+    p.says("yes")
+    assert "Please send your first name, or SKIP." in p.says("hello")  # the name step's own reprompt, from the flow
+    assert "What is a landmark" in p.says("My name is Ana")
+    said = p.says("the big church on 5th street next to the old market")
+    assert "shorter answer, up to 30 letters" in said and "first name" not in said and p.asked == "landmark"
+    assert "Thanks." in p.says("My name is on the mural")  # not read as a name: kept as typed
+    with db.session() as s:
+        answers = {f: v for f, v in s.execute(select(Answer.field, Answer.value))}
+    assert answers["first_name"] == "Ana" and answers["landmark"] == "My name is on the mural"
+
+
 class Boom(RuntimeError):
     pass
 

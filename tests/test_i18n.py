@@ -140,10 +140,8 @@ def test_texting_ulitin_mid_intake_keeps_the_answers(service) -> None:
 
     p = Person(service, "+13235550177")
     p.says("Hi")
-    p.says("Tagalog")
-    p.says("oo")
-    p.says("Maria")
-    p.answer_until("age_range", {"zip": "90011"})
+    p.says("Tagalog")  # a language named at the consent question switches to it
+    p.answer_until("age_range", {"consent": "oo", "first_name": "Maria", "zip": "90011"})
     reply = p.says("ulitin")
     assert p.asked == "age_range"
     assert service.runtime.i18n("tl").gettext("Starting over.") not in reply

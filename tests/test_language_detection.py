@@ -123,10 +123,7 @@ def test_language_keyword_switches_at_any_point(person) -> None:
 
 def test_option_words_typed_in_ones_language_are_understood(person) -> None:
     person.says("Hola")
-    person.says("sí")
-    person.says("Ana")
-    person.says("90011")
-    assert person.asked == "age_range"
+    person.answer_until("age_range", {"consent": "sí", "first_name": "Ana", "zip": "90011"})
     person.says("25 a 54")
     assert person.asked == "employment"
     person.says("no trabajo")

@@ -11,6 +11,7 @@ from intake_flows.catalog import PRIORITY_SECTORS, PROGRAM_FACTS, SECTORS, Progr
 from intake_flows.matching import (AGES_TO_CHECK, BACKGROUND_CHECK, ENGLISH_ONLY, FOR_AGES, MILES, MIN_AGE_TO_CHECK,
                                    NEEDS_DIPLOMA, NEEDS_LICENSE, ONE_MILE, PAID, PAID_WAGE, TAUGHT_IN, UNDER_A_MILE, WEIGHTS,
                                    excluded, is_check, match, rank)
+from intake_flows.profile import age_ranges
 from intake_flows.screening import facts, load_rules, screen
 
 CATALOG = load_catalog()
@@ -266,7 +267,7 @@ BY_ID = {p.id: p for p in CATALOG}
 
 people = st.fixed_dictionaries({
     "zip": st.sampled_from(["90011", "93534", "91106", "90026", "90805", "90744", "91001", "90012", "none", None]),
-    "age_range": st.sampled_from([*matching.AGE_RANGES, None]),
+    "age_range": st.sampled_from([*age_ranges(), None]),
     "sectors": st.one_of(st.just(["not_sure"]), st.lists(st.sampled_from(PRIORITY_SECTORS), min_size=1, max_size=3, unique=True)),
     "education": st.sampled_from(["no_diploma", "hs_ged", "some_college", "degree", None]),
     "drivers_license": st.sampled_from(["yes", "no", None]),

@@ -23,8 +23,7 @@ def test_a_whole_intake_new_and_delete_on_postgres(pg_db, runtime):
         intake = s.scalars(select(Intake)).one()
         assert (intake.status, intake.eligibility, intake.language) == ("completed", "eligible", "es")
     p.says("NEW")
-    p.says("1")
-    p.says("yes")
+    p.answer_until("first_name", {"language": "1", "consent": "yes"})
     p.says("DELETE")
     assert "erased" in p.says("yes")
     with pg_db.session() as s:

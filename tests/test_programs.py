@@ -210,9 +210,9 @@ def test_the_service_matches_from_the_database_catalog(service, db):
     def result_for(phone: str) -> dict:
         p = Person(service, phone)
         p.says("Hi")
-        for text in ("yes", "Ana", "93535", "3", "1", "5", "2", "1", "1", "4", "2"):
-            p.says(text)
-        assert p.asked == "program_choice"
+        p.answer_until("program_choice", {"consent": "yes", "first_name": "Ana", "zip": "93535", "age_range": "3",
+                                          "employment": "1", "sectors": "5", "education": "2", "drivers_license": "1",
+                                          "housing": "1", "background": "4", "needs": "2"})
         with db.session() as s:
             return s.scalars(select(Intake).order_by(Intake.id.desc())).first().screening
 
@@ -264,8 +264,9 @@ def test_the_shipped_sample_is_labelled_as_a_sample():
 def area_category(service, phone: str, zip5: str) -> tuple[list[str], list[str]]:
     p = Person(service, phone)
     p.says("Hi")
-    for text in ("yes", "skip", zip5, "4", "1", "1", "2", "1", "1", "4", "7"):
-        p.says(text)
+    p.answer_until("program_choice", {"consent": "yes", "first_name": "skip", "zip": zip5, "age_range": "4",
+                                      "employment": "1", "sectors": "1", "education": "2", "drivers_license": "1",
+                                      "housing": "1", "background": "4", "needs": "7"})
     with service.db.session() as s:
         sc = s.scalars(select(Intake).order_by(Intake.id.desc())).first().screening
     return sc["priority"]["categories"], sc["priority"]["unknown"]
@@ -399,9 +400,11 @@ def test_an_ineligible_person_is_told_kindly_why_and_where_to_go_instead(person)
 
 def test_someone_outside_la_county_hears_about_hrtps_statewide(person):
     person.says("Hi")
-    reply = ""
-    for text in ("yes", "skip", "92101", "no", "4", "1", "1", "2", "1", "1", "4", "7"):
-        reply = person.says(text)
+    # Ineligible, so no program to choose: the result is said just before the optional questions.
+    person.answer_until("gender", {"consent": "yes", "first_name": "skip", "zip": "92101", "la_county": "no",
+                                   "age_range": "4", "employment": "1", "sectors": "1", "education": "2",
+                                   "drivers_license": "1", "housing": "1", "background": "4", "needs": "7"})
+    reply = "\n".join(m.text for m in person.last.messages)
     assert "cwdb.ca.gov/initiatives/high-road-training-partnerships" in reply
     assert "caljobs.ca.gov" in reply
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from bot.models import Contact, Intake, Message, OptOut
 from tests.fakes.telegram_api import FakeBotAPI
+from tests.transcript import answer_by_field, step_asked
 
 SECRET = "s3cret_token-1"
 CHAT = 555001
@@ -50,6 +51,11 @@ class Chat:
             "message_id": self.update_id, "date": 1763700000, "text": text, "from": self.user(),
             "chat": {"id": self.chat_id, "type": "private", "first_name": "Rosa"}}})
 
+    def answer_until(self, step: str, answers: dict[str, str], default: str = "1") -> None:
+        """Answers by field (the step the chat's intake waits on, from the store) until `step` is asked."""
+        db = self.client.application.extensions["hrtp"].db
+        answer_by_field(self.says, lambda: step_asked(db, "telegram", str(self.chat_id)), step, answers, default)
+
     def taps(self, data: str):
         self.update_id += 1
         return self.post({"update_id": self.update_id, "callback_query": {
@@ -91,8 +97,9 @@ def test_a_deep_link_payload_is_the_referral_code(tg_client, bot_api):
 
 def test_multi_choice_questions_list_numbers_to_type(tg_client, bot_api):
     chat = Chat(tg_client, language_code=None)
-    for text in ("hi", "1", "1", "Rosa", "90011", "3", "1"):
-        chat.says(text)
+    chat.says("hi")
+    chat.answer_until("sectors", {"language": "1", "consent": "1", "first_name": "Rosa", "zip": "90011",
+                                  "age_range": "3", "employment": "1"})
     last = bot_api.sent(CHAT)[-1]
     assert "1) Construction and trades" in last["text"] and "reply_markup" not in last
 
@@ -186,8 +193,9 @@ def test_delete_erases_the_chat_id_and_the_replies_telegram_ids(tg_client, bot_a
     db = tg_client.application.extensions["hrtp"].db
     chat = Chat(tg_client, chat_id=777123456)
     before = traces(db, ("777123456", "Zelda"))
-    for text in ("hi", "1", "Zelda", "DELETE"):
-        chat.says(text)
+    chat.says("hi")
+    chat.answer_until("zip", {"language": "1", "consent": "1", "first_name": "Zelda"})
+    chat.says("DELETE")
     assert traces(db, ("777123456",))[("messages", "provider_id", "777123456")] > 0  # tg:<chat id>:<message id>
     assert chat.says("yes").status_code == 200
     assert "erased" in bot_api.sent(777123456)[-1]["text"]

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import select
 
 from bot.messages import InboundMessage
 from bot.render import Rendered
 from bot.service import HandleResult, IntakeService
+from bot.db import Database
+from bot.models import Contact, Intake
+
+
+def answer_by_field(send: Callable[[str], Any], asked: Callable[[], str | None], until: str,
+                    answers: Mapping[str, str], default: str = "1", limit: int = 40) -> None:
+    """Answers whatever is asked from `answers` (by step id) or `default` until `until` is asked, on any channel."""
+    for _ in range(limit):
+        step = asked()
+        if step == until:
+            return
+        assert step, "the bot stopped asking before reaching " + until
+        send(answers.get(step, default))
+    raise AssertionError(f"never reached {until}")
+
+
+def step_asked(db: Database, channel: str, address: str) -> str | None:
+    """The question a contact's intake waits on, as the store has it (for channels whose replies are only text)."""
+    with db.session() as s:
+        return s.scalar(select(Intake.current_step).join(Contact, Contact.active_intake_id == Intake.id)
+                        .where(Contact.channel == channel, Contact.address == address))
 
 
 class Person:
@@ -43,9 +68,4 @@ class Person:
 
     def answer_until(self, step: str, answers: dict[str, str], default: str = "1", limit: int = 40) -> None:
         """Answers each question from `answers` (by step id) or `default` until `step` is asked."""
-        for _ in range(limit):
-            if self.asked == step:
-                return
-            assert self.asked, "the bot stopped asking before reaching " + step
-            self.says(answers.get(self.asked, default))
-        raise AssertionError(f"never reached {step}")
+        answer_by_field(self.says, lambda: self.asked, step, answers, default, limit)

@@ -166,7 +166,8 @@ def export_command(fmt: str, since: datetime | None, output: click.utils.LazyFil
         audit(s, None, "export", "intakes", None, {
             "via": "cli", "format": fmt, "since": since_utc.isoformat() if since_utc else None,
             "system_user": _system_user(), "output": str(getattr(output, "name", "") or "")[:200] or None})
-    chunks = export_csv(_service().db, since_utc) if fmt == "csv" else export_jsonl(_service().db, since_utc)
+    svc = _service()
+    chunks = export_csv(svc.db, since_utc, svc.runtime.bundle.flow) if fmt == "csv" else export_jsonl(svc.db, since_utc)
     for chunk in chunks:
         output.write(chunk)
 

@@ -30,8 +30,8 @@ CHANNEL = "web"  # the form and the chat are one web visitor, so either can carr
 WORDING = "form"  # but the form has its own words where the chat's would be wrong (intake_flows/data/channel_wording.yaml)
 # Events that mean the answer sent was not taken: the page shows the engine's words as an error.
 REFUSED = frozenset({"not_understood", "unreadable", "stale_answer"})
-# Browsers fill these canonical fields from what they know of the person.
-AUTOCOMPLETE = {"first_name": "given-name", "zip": "postal-code"}
+# Browsers fill the fields of these roles from what they know of the person.
+AUTOCOMPLETE = {"first_name": "given-name", "residence_zip": "postal-code"}
 NUMERIC = frozenset({"zip", "number"})  # step kinds typed with digits
 
 UI = {"title": N_("LA County High Road Training Partnerships"),
@@ -142,9 +142,9 @@ def control_for(service: IntakeService, question: Rendered) -> Control:
         return Control("checkbox" if question.multi else "radio", skippable=can_skip,
                        option_lang=bool(step and step.kind == "language"))
     kind = step.kind if step else "text"
-    name = step.field if step else None
+    role = step.role if step else None
     return Control("text", inputmode="numeric" if kind in NUMERIC else None,
-                   autocomplete=AUTOCOMPLETE.get(name or "", "off"), skippable=can_skip, no_address=kind == "zip")
+                   autocomplete=AUTOCOMPLETE.get(role or "", "off"), skippable=can_skip, no_address=kind == "zip")
 
 
 def skippable(service: IntakeService, step_id: str | None) -> bool:

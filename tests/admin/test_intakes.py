@@ -31,8 +31,7 @@ def people(svc):
     kim = complete_intake(svc, "+12135550102", "Kim", {"sectors": "2", "zip": "90012"}, start=NOV.replace(day=5))
     luis = Person(svc, "+13105550103", start=NOV.replace(day=9))
     luis.says("Hola")
-    luis.says("sí")
-    luis.says("Luis")  # stops before the ZIP
+    luis.answer_until("zip", {"consent": "sí", "first_name": "Luis"})  # stops before the ZIP
     return intake_id_of(maria), intake_id_of(kim), intake_id_of(luis)
 
 

@@ -38,9 +38,7 @@ def program_year(app, svc):
     ana = intake_id_of(complete_intake(svc, "+13235550104", "Ana", {"needs": "7"}))
     stopper = Person(svc, "+13235550105")
     stopper.says("Hi")
-    stopper.says("yes")
-    stopper.says("Eve")
-    assert stopper.asked == "zip"
+    stopper.answer_until("zip", {"consent": "yes", "first_name": "Eve"})
     advance(svc, maria, "contacted", "enrolled", "training_completed", "placed", wage=2450, apprenticeship=True)
     advance(svc, kim, "contacted", "enrolled", "training_completed", "placed", wage=2000, apprenticeship=False)
     advance(svc, luis, "contacted", "enrolled", "training_completed")

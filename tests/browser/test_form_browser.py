@@ -93,8 +93,14 @@ def complete(page, live, lang: str, check=None, shots: bool = False) -> None:
                 check and check(page, step)
                 if shots and step in ("consent", "zip", "sectors", "housing"):
                     page.screenshot(path=str(ARTIFACTS / f"form-{lang}-{step}.png"), full_page=True)
-            said = ANSWERS[lang][step]
-            if isinstance(said, str):
+            said = ANSWERS[lang].get(step)
+            if said is None:  # a question no answer here names (one added to the flow): its first option, or SKIP
+                choices = page.locator("main input[type=radio], main input[type=checkbox]")
+                if choices.count():
+                    choices.first.check()
+                else:
+                    page.locator("#answer-1").fill("skip")
+            elif isinstance(said, str):
                 page.locator("#answer-1").fill(said)
             else:
                 for label in said:

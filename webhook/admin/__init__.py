@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.accounts import authenticate, login_blocked
 from bot.audit import audit
-from bot.labels import ELIGIBILITY_LABELS, PRIORITY_LABELS, PROGRESS_LABELS, STATUS_LABELS
+from bot.labels import ELIGIBILITY_LABELS, PROGRESS_LABELS, STATUS_LABELS, priority_labels
 from bot.models import User, utcnow
 from bot.outbound import Outbound
 from bot.service import IntakeService
@@ -255,8 +255,9 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.jinja_env.filters.update(local=local, money=money, pct=pct, number=number)
+    rt = app.extensions["hrtp"].runtime
     app.jinja_env.globals.update(STATUS_LABELS=STATUS_LABELS, ELIGIBILITY_LABELS=ELIGIBILITY_LABELS,
-                                 PRIORITY_LABELS=PRIORITY_LABELS,
+                                 PRIORITY_LABELS=priority_labels(rt.rules, rt.bundle.flow),
                                  CHANNEL_LABELS=app.extensions["hrtp_channels"].labels(),
                                  PROGRESS_LABELS=PROGRESS_LABELS)
 

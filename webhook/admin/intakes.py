@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from bot.accounts import can_see, visible
 from bot.audit import audit
-from bot.export import COLUMNS, csv_row, record
+from bot.export import csv_row, export_columns, record
 from bot.facets import sync_facets
 from bot.intake_list import PROGRAM_ROLES, IntakeFilter, filter_choices, iter_visible_ids, list_intakes
-from bot.labels import FIELD_LABELS, answer_label, english
+from bot.labels import answer_label, english, field_label
 from bot.models import Answer, CaseFile, Contact, Intake, Message, User, utcnow
 from bot.outbound import TEMPLATES, OutboundError
 from bot.privacy import erase_intakes
@@ -54,9 +54,12 @@ def intakes() -> Any:
         audit(s, user, "list", "intakes", None, {"filters": f.audited(), "shown": [r.id for r in page.rows]},
               client_ip(), now)
     rt = service().runtime
-    sectors = rt.bundle.flow.by_field["sectors"].options
+    flow = rt.bundle.flow
+    info = flow.by_role.get("sectors")
+    # "Not sure" (an exclusive option) is no sector to filter by.
+    sectors = [o for o in info.options if o.id not in flow.by_id[info.step].exclusive] if info else []
     return render_template("admin/intakes.html", page=page, f=f, args=f.active(), choices=choices, staff=staff,
-                           languages=rt.bundle.languages, sectors=[o for o in sectors if o.id != "not_sure"],
+                           languages=rt.bundle.languages, sectors=sectors,
                            statuses=STATUSES, program_roles=PROGRAM_ROLES, names=names)
 
 
@@ -113,7 +116,8 @@ def intake(intake_id: int, preview: Any = None, form: Any = None) -> Any:
         typed = typed_at.get(a.answered_at)
         if typed and (re.fullmatch(r"[\d\s,;/&+.]+", typed) or typed.strip().casefold() == str(value).casefold()):
             typed = None  # an option's number or its own words say nothing more
-        rows.append({"field": a.field, "label": FIELD_LABELS.get(a.field, a.field),
+        rows.append({"field": a.field, "label": field_label(flow, a.field),
+                     "sensitive": a.field in flow.field_info and flow.field_info[a.field].sensitive,
                      "question": (step.prompt or "") if step else "",
                      "value": value, "raw": a.value, "typed": typed, "at": a.answered_at})
     elig = sc.get("eligibility") or {}
@@ -285,6 +289,7 @@ def export_intakes() -> Response:
     f = IntakeFilter.from_args(request.args)
     user = me()
     db = service().db
+    flow = service().runtime.bundle.flow
     with tx() as s:
         sync_facets(s)
         audit(s, user, "export", "intakes", None, {"filters": f.audited(), "format": "csv"}, client_ip())
@@ -292,7 +297,7 @@ def export_intakes() -> Response:
     def generate() -> Iterator[str]:
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(COLUMNS)
+        writer.writerow(export_columns(flow))
         yield buf.getvalue()
         with db.session() as s:
             for ids in iter_visible_ids(s, user, f):
@@ -304,7 +309,7 @@ def export_intakes() -> Response:
                 for a in s.execute(select(Answer.intake_id, Answer.field, Answer.value).where(Answer.intake_id.in_(ids))):
                     answers[a.intake_id][a.field] = a.value
                 for it, address in rows:
-                    writer.writerow(csv_row(record(it, address, answers[it.id])))
+                    writer.writerow(csv_row(record(it, address, answers[it.id]), flow))
                 yield buf.getvalue()
                 s.expunge_all()
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from intake_flows import catalog
 from intake_flows.schema import FlowError
+from intake_flows.screening import minimum_age
 
 from bot.audit import audit
 from bot.models import ProgramRecord, utcnow
@@ -81,7 +82,7 @@ def data_from_form(form: Any, base: dict[str, Any] | None) -> dict[str, Any]:
     data["contact"] = {k: v for k, v in contact.items() if v}
     data["sources"] = [line.strip() for line in (form.get("sources") or "").splitlines() if line.strip()]
     data["real"] = _in_order(data.get("real"), form.getlist("real"))
-    # A blank minimum age means "no minimum"; other blanks fall back to the schema's defaults.
+    # A blank minimum age means the intake's own (rules.yaml); other blanks fall back to the schema's defaults.
     return {k: v for k, v in data.items() if v is not None or k == "min_age"}
 
 
@@ -109,8 +110,9 @@ def _form_page(program: catalog.Program | None, data: dict[str, Any], error: str
 @roles("admin", "staff")
 def program_new() -> Any:
     if request.method == "GET":
+        rt = service().runtime
         return _form_page(None, {"active": True, "languages": ["en"], "la_county_resident_required": True,
-                                 "min_age": 16}, None, True)
+                                 "min_age": minimum_age(rt.rules, rt.bundle.flow)}, None, True)
     return _save(None)
 
 

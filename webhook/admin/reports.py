@@ -12,14 +12,12 @@ from sqlalchemy import select
 from intake_flows.spreadsheet import safe_row
 
 from bot.audit import audit
+from bot.labels import option_labels
 from bot.facets import sync_facets
 from bot.metrics import Counts, Metrics, compute_metrics
 from bot.models import AuditLog, utcnow
 from webhook.admin import bp, client_ip, me, roles, service, tx
 
-SECTOR_LABELS = {"construction": "Construction", "healthcare": "Healthcare", "technology": "Technology",
-                 "ece": "Early care and education", "aerospace": "Aerospace and manufacturing",
-                 "creative_economy": "Arts, media and entertainment", "(none)": "(none)"}
 TABLES = ("summary", "by_sector", "by_referral", "funnel", "dropoff", "needs")
 
 COUNT_COLUMNS = (("started", "Intakes started"), ("completed", "Completed"), ("eligible", "Eligible"),
@@ -37,6 +35,11 @@ def count_cells(c: Counts) -> dict[str, Any]:
             "apprenticeships": c.apprenticeships,
             "priority_share": None if c.priority_share is None else round(c.priority_share, 4),
             "with_needs": c.with_needs}
+
+
+def sector_labels() -> dict[str, str]:
+    """The dashboard's names for sectors of interest, from the flow's sectors question."""
+    return {**option_labels(service().runtime.bundle.flow, "sectors"), "(none)": "(none)"}
 
 
 def _period() -> tuple[str, str]:
@@ -57,13 +60,13 @@ def _metrics() -> Metrics:
 def metrics() -> Any:
     m = _metrics()
     date_from, date_to = _period()
-    need_labels = {o.id: o.label for o in service().runtime.bundle.flow.by_field["needs"].options}
+    need_labels = option_labels(service().runtime.bundle.flow, "needs")
     top = m.funnel[0].count if m.funnel else 0
     funnel_items = [(st.label, st.count, f"{st.count:,}" + (f" ({st.count / top:.0%})" if top else ""))
                     for st in m.funnel]
     needs_items = [(need_labels.get(k, k), n, f"{n:,}") for k, n in m.needs]
     return render_template("admin/metrics.html", m=m, date_from=date_from, date_to=date_to, columns=COUNT_COLUMNS,
-                           cells=count_cells, sector_labels=SECTOR_LABELS, funnel_items=funnel_items,
+                           cells=count_cells, sector_labels=sector_labels(), funnel_items=funnel_items,
                            needs_items=needs_items,
                            period_args={k: v for k, v in (("from", date_from), ("to", date_to)) if v})
 
@@ -79,7 +82,8 @@ def table_rows(m: Metrics, table: str) -> tuple[list[str], list[list[Any]]]:
     if table in ("by_sector", "by_referral"):
         first = "Sector of interest" if table == "by_sector" else "Referral code"
         groups = m.by_sector if table == "by_sector" else m.by_referral
-        return [first, *heads], [[SECTOR_LABELS.get(k, k) if table == "by_sector" else k,
+        labels = sector_labels()
+        return [first, *heads], [[labels.get(k, k) if table == "by_sector" else k,
                                   *count_cells(c).values()] for k, c in groups]
     if table == "funnel":
         top = m.funnel[0].count if m.funnel else 0
@@ -90,7 +94,7 @@ def table_rows(m: Metrics, table: str) -> tuple[list[str], list[list[Any]]]:
             [d.label, d.question, d.answered, d.skipped, d.stopped, None if d.rate is None else round(d.rate, 4)]
             for d in m.dropoff]
     if table == "needs":
-        labels = {o.id: o.label for o in service().runtime.bundle.flow.by_field["needs"].options}
+        labels = option_labels(service().runtime.bundle.flow, "needs")
         return ["Supportive service", "People who need it", "Share of those asked"], [
             [labels.get(k, k), n, round(n / m.needs_base, 4) if m.needs_base else None] for k, n in m.needs]
     abort(404)
