@@ -51,12 +51,23 @@ class IntakeState:
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data.pop("key")
-        return copy.deepcopy(data)
+        return json_copy(data)
 
     @classmethod
     def from_json(cls, key: int | None, data: Mapping[str, Any] | None) -> "IntakeState":
         known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__ and k != "key"}
-        return cls(key=key, **copy.deepcopy(known))
+        return cls(key=key, **json_copy(known))
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, tuples of scalars), several times faster than deepcopy."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(json_copy(v) for v in value)
+    return value
 
 
 @dataclass

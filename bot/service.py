@@ -24,7 +24,7 @@ from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rul
 from bot.engine import Conversation, ContactState, Engine, EngineContext, IntakeState, Outcome
 from bot.i18n import LOCALES_DIR, I18n
 from bot.messages import Event, InboundMessage
-from bot.programs import CatalogCache
+from bot.programs import CatalogCache, CatalogSnapshot
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
 from bot.render import Button, Rendered, render
 from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
@@ -144,6 +144,8 @@ class IntakeService:
         self._codes: frozenset[str] = frozenset()
         self._codes_at = -1e9
         self.catalog = CatalogCache()
+        # The engine holds no per-message state: one serves every turn until the catalog or codes change.
+        self._engine: tuple[object, frozenset[str], Engine] | None = None
 
     def referral_codes(self, session: Session) -> frozenset[str]:
         now = time.monotonic()
@@ -160,8 +162,17 @@ class IntakeService:
         self.catalog.invalidate()
 
     def engine(self, session: Session) -> Engine:
-        rt = self.runtime
         snap = self.catalog.snapshot(session)
+        codes = self.referral_codes(session)
+        cached = self._engine
+        if cached is not None and cached[0] is snap and cached[1] is codes:
+            return cached[2]
+        engine = self._build_engine(snap, codes)
+        self._engine = (snap, codes, engine)
+        return engine
+
+    def _build_engine(self, snap: CatalogSnapshot, codes: frozenset[str]) -> Engine:
+        rt = self.runtime
 
         def screen_(answers: Mapping[str, Any], language: str) -> Screening:
             return rt.screen(answers, language, snap.matcher, snap.area_tier)
@@ -169,8 +180,8 @@ class IntakeService:
         def facts_(answers: Mapping[str, Any]) -> dict[str, Any]:
             return rt.facts(answers, snap.area_tier)
 
-        ctx = EngineContext(rt.bundle, rt.i18n, screen_, facts_, self.referral_codes(session),
-                            self.settings.idle_timeout, self.settings.support_phone)
+        ctx = EngineContext(rt.bundle, rt.i18n, screen_, facts_, codes, self.settings.idle_timeout,
+                            self.settings.support_phone)
         return Engine(ctx)
 
     # ---- the one transaction --------------------------------------------------------------
