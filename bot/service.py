@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -188,31 +190,31 @@ class IntakeService:
     def handle(self, msg: InboundMessage, now: datetime | None = None) -> HandleResult:
         now = now or utcnow()
         msg = clean_inbound(msg)
-        for attempt in range(3):
+        for attempt in range(4):
             try:
                 with self.db.writing() as session:
-                    return self._handle(session, msg, now)
+                    return self._handle(session, msg, now, look_for_twin=attempt > 0)
             except IntegrityError:
-                # A twin delivery or a first message from the same new contact committed first:
-                # the retry sees its rows and either replays or carries on from them.
-                if attempt == 2:
+                # A twin delivery (the provider id is unique) or a first message from the same new contact
+                # committed first: the retry sees its rows and either replays or carries on from them.
+                if attempt == 3:
                     raise
         raise AssertionError("unreachable")
 
-    def _handle(self, s: Session, msg: InboundMessage, now: datetime) -> HandleResult:
-        if msg.provider_id:
+    def _handle(self, s: Session, msg: InboundMessage, now: datetime, look_for_twin: bool = True) -> HandleResult:
+        # The first try leaves de-duplication to the unique provider id: a twin fails the commit and the
+        # retry looks for it, so the usual message pays no extra query.
+        if msg.provider_id and look_for_twin:
             prior = s.scalar(select(Message).where(Message.channel == msg.channel, Message.provider_id == msg.provider_id,
                                                    Message.direction == "in"))
             if prior is not None:
                 return self._replay(s, prior)
-        contact = self._contact(s, msg.channel, msg.sender, now)
-        intake_row = s.get(Intake, contact.active_intake_id) if contact.active_intake_id else None
+        contact, intake_row = self._contact(s, msg.channel, msg.sender, now)
         inbound = Message(contact_id=contact.id, intake_id=intake_row.id if intake_row else None, direction="in",
                           channel=msg.channel, provider_id=msg.provider_id, text=msg.text, media_count=msg.media_count,
                           language=intake_row.language if intake_row else contact.language, created_at=now,
                           meta=answer_meta(msg))
         s.add(inbound)
-        s.flush()
 
         convo = Conversation(
             ContactState(opted_out=contact.opted_out_at is not None, pending_delete=contact.pending_delete,
@@ -226,7 +228,7 @@ class IntakeService:
         rendered = render(outcome.replies, self.runtime.i18n, msg.channel)
         for r in rendered:
             s.add(Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
-                          channel=msg.channel, in_reply_to_id=inbound.id, text=r.text, language=r.lang,
+                          channel=msg.channel, in_reply_to=inbound, text=r.text, language=r.lang,
                           segments=r.segments, encoding=r.encoding, status="queued", created_at=now,
                           meta=question_meta(r)))
         return HandleResult(rendered, contact.id, current.id if current else None, False, outcome.events)
@@ -236,17 +238,20 @@ class IntakeService:
         msgs = [rendered_from(r) for r in rows]
         return HandleResult(msgs, prior.contact_id, prior.intake_id, replayed=True)
 
-    def _contact(self, s: Session, channel: str, address: str, now: datetime) -> Contact:
-        query = select(Contact).where(Contact.channel == channel, Contact.address == address).with_for_update()
-        contact = s.scalar(query)
-        if contact is None:
-            contact = Contact(channel=channel, address=address, created_at=now)
-            s.add(contact)
-            s.flush()  # a concurrent first message raises IntegrityError here; handle() retries
-            why = inherited_opt_out(s, channel, address, self.settings.privacy_key)
-            if why:
-                set_opted_out(s, contact, True, why, now, self.settings.privacy_key)
-        return contact
+    def _contact(self, s: Session, channel: str, address: str, now: datetime) -> tuple[Contact, Intake | None]:
+        """The contact (locked for this turn on PostgreSQL) and its active intake, in one query."""
+        query = (select(Contact, Intake).outerjoin(Intake, Intake.id == Contact.active_intake_id)
+                 .where(Contact.channel == channel, Contact.address == address).with_for_update(of=Contact))
+        found = s.execute(query).first()
+        if found is not None:
+            return found[0], found[1]
+        contact = Contact(channel=channel, address=address, created_at=now)
+        s.add(contact)
+        s.flush()  # a concurrent first message raises IntegrityError here; handle() retries
+        why = inherited_opt_out(s, channel, address, self.settings.privacy_key)
+        if why:
+            set_opted_out(s, contact, True, why, now, self.settings.privacy_key)
+        return contact, None
 
     # ---- applying the outcome ---------------------------------------------------------------
     def _apply(self, s: Session, contact: Contact, row: Intake | None, outcome: Outcome, now: datetime) -> Intake | None:
@@ -308,8 +313,19 @@ class IntakeService:
         return current
 
     def _upsert_answer(self, s: Session, intake: Intake, field_id: str, value: Any, step: str | None, now: datetime) -> None:
+        upsert = _UPSERT.get(s.get_bind().dialect.name)
+        if upsert is not None:
+            # One statement, no read first: the (intake, field) pair is unique.
+            stmt = upsert(Answer).values(intake_id=intake.id, field=field_id, value=value, step=step, answered_at=now)
+            s.execute(stmt.on_conflict_do_update(index_elements=[Answer.intake_id, Answer.field],
+                                                 set_={"value": stmt.excluded.value, "step": stmt.excluded.step,
+                                                       "answered_at": stmt.excluded.answered_at}))
+            return
         row = s.scalar(select(Answer).where(Answer.intake_id == intake.id, Answer.field == field_id))
         if row is None:
             s.add(Answer(intake_id=intake.id, field=field_id, value=value, step=step, answered_at=now))
         else:
             row.value, row.step, row.answered_at = value, step, now
+
+
+_UPSERT: dict[str, Callable[..., Any]] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
