@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import time
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -219,7 +220,8 @@ class IntakeService:
         convo = Conversation(
             ContactState(opted_out=contact.opted_out_at is not None, pending_delete=contact.pending_delete,
                          lang=contact.language),
-            IntakeState.from_json(intake_row.id, intake_row.state) if intake_row else None)
+            IntakeState.from_json(intake_row.id, {**intake_row.state, "screening": intake_row.screening})
+            if intake_row else None)
         outcome = self.engine(s).handle(convo, msg, now)
         current = self._apply(s, contact, intake_row, outcome, now)
         if inbound.intake_id is None and current is not None:
@@ -240,9 +242,7 @@ class IntakeService:
 
     def _contact(self, s: Session, channel: str, address: str, now: datetime) -> tuple[Contact, Intake | None]:
         """The contact (locked for this turn on PostgreSQL) and its active intake, in one query."""
-        query = (select(Contact, Intake).outerjoin(Intake, Intake.id == Contact.active_intake_id)
-                 .where(Contact.channel == channel, Contact.address == address).with_for_update(of=Contact))
-        found = s.execute(query).first()
+        found = s.execute(_CONTACT_AND_INTAKE, {"channel": channel, "address": address}).first()
         if found is not None:
             return found[0], found[1]
         contact = Contact(channel=channel, address=address, created_at=now)
@@ -290,7 +290,8 @@ class IntakeService:
         contact.language = convo.contact.lang
         state = convo.intake
         if current is not None and state is not None:
-            current.state = state.to_json()
+            # The screening lives in its own column (staff lists read it); kept once, the state row stays small.
+            current.state = {k: v for k, v in state.to_json().items() if k != "screening"}
             current.language = state.lang
             current.status = state.status
             current.current_step = state.step
@@ -313,13 +314,12 @@ class IntakeService:
         return current
 
     def _upsert_answer(self, s: Session, intake: Intake, field_id: str, value: Any, step: str | None, now: datetime) -> None:
-        upsert = _UPSERT.get(s.get_bind().dialect.name)
-        if upsert is not None:
-            # One statement, no read first: the (intake, field) pair is unique.
-            stmt = upsert(Answer).values(intake_id=intake.id, field=field_id, value=value, step=step, answered_at=now)
-            s.execute(stmt.on_conflict_do_update(index_elements=[Answer.intake_id, Answer.field],
-                                                 set_={"value": stmt.excluded.value, "step": stmt.excluded.step,
-                                                       "answered_at": stmt.excluded.answered_at}))
+        stmt = _answer_upsert(s.get_bind().dialect.name)
+        if stmt is not None:
+            # One statement, no read first (the (intake, field) pair is unique), run in order on the turn's
+            # connection: nothing pending in the session is needed for it.
+            s.connection().execute(stmt, {"intake_id": intake.id, "field": field_id, "value": value, "step": step,
+                                          "answered_at": now})
             return
         row = s.scalar(select(Answer).where(Answer.intake_id == intake.id, Answer.field == field_id))
         if row is None:
@@ -328,4 +328,17 @@ class IntakeService:
             row.value, row.step, row.answered_at = value, step, now
 
 
-_UPSERT: dict[str, Callable[..., Any]] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+_CONTACT_AND_INTAKE = (select(Contact, Intake).outerjoin(Intake, Intake.id == Contact.active_intake_id)
+                       .where(Contact.channel == bindparam("channel"), Contact.address == bindparam("address"))
+                       .with_for_update(of=Contact))
+
+
+@functools.cache
+def _answer_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (intake_id, field) DO UPDATE, built once; None where the dialect has no such clause."""
+    make = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(dialect)
+    if make is None:
+        return None
+    stmt = make(Answer.__table__)
+    return stmt.on_conflict_do_update(index_elements=["intake_id", "field"], set_={
+        "value": stmt.excluded.value, "step": stmt.excluded.step, "answered_at": stmt.excluded.answered_at})
