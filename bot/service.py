@@ -33,6 +33,7 @@ from bot.render import Button, Rendered, render
 from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
 
 log = logging.getLogger(__name__)
+turn_log = logging.getLogger("hrtp.turn")
 
 MAX_STORED_TEXT = 5000  # characters of one inbound message kept; longer than any channel's own limit
 MAX_ID = 64  # the provider-id and address columns
@@ -191,10 +192,19 @@ class IntakeService:
     def handle(self, msg: InboundMessage, now: datetime | None = None) -> HandleResult:
         now = now or utcnow()
         msg = clean_inbound(msg)
+        started = time.perf_counter()
         for attempt in range(4):
             try:
                 with self.db.writing() as session:
-                    return self._handle(session, msg, now, look_for_twin=attempt > 0)
+                    result = self._handle(session, msg, now, look_for_twin=attempt > 0)
+                if turn_log.isEnabledFor(logging.INFO):
+                    # Ids and kinds only: never the address or the text (see webhook/logs.py).
+                    turn_log.info("turn", extra={
+                        "channel": msg.channel, "contact_id": result.contact_id, "intake_id": result.intake_id,
+                        "replayed": result.replayed, "replies": len(result.messages), "attempts": attempt + 1,
+                        "events": [getattr(e, "kind", type(e).__name__) for e in result.events],
+                        "ms": round((time.perf_counter() - started) * 1000, 2)})
+                return result
             except IntegrityError:
                 # A twin delivery (the provider id is unique) or a first message from the same new contact
                 # committed first: the retry sees its rows and either replays or carries on from them.

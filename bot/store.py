@@ -194,13 +194,20 @@ class ReferralCode(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
-    """Creates the engine; SQLite gets foreign keys, WAL, a busy timeout and write-locking BEGIN."""
+def make_engine(url: str, echo: bool = False, pool: dict[str, Any] | None = None) -> Engine:
+    """Creates the engine; SQLite gets foreign keys, WAL, a busy timeout and write-locking BEGIN.
+
+    `pool` (PostgreSQL): pool_size, max_overflow, pool_timeout, connect_timeout, statement_timeout_ms."""
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
+        if pool and url.startswith("postgresql"):
+            kwargs.update(pool_size=pool["pool_size"], max_overflow=pool["max_overflow"], pool_timeout=pool["pool_timeout"])
+            # A server that stops answering fails a turn in seconds, never holds a worker's thread for good.
+            kwargs["connect_args"] = {"connect_timeout": pool["connect_timeout"], "application_name": "hrtp-intake",
+                                      "options": f"-c statement_timeout={pool['statement_timeout_ms']}"}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         memory = url in ("sqlite://", "sqlite:///:memory:")
@@ -245,9 +252,9 @@ def _sqlite_write_lock(url: str, engine: Engine) -> threading.RLock | None:
 class Database:
     """An engine and its session factory, created from a URL; the tables come from migrations (bot/migrate.py)."""
 
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, pool: dict[str, Any] | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url, echo)
+        self.engine = make_engine(url, echo, pool)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.write_lock = _sqlite_write_lock(url, self.engine)
 
