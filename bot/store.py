@@ -153,10 +153,6 @@ class Message(Base):
     error_code: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    # Replies name their message through this, so a turn's rows are written in one flush at commit.
-    in_reply_to: Mapped["Message | None"] = relationship(remote_side=[id], foreign_keys=[in_reply_to_id])
-
-
 class IntakeEvent(Base):
     """What happened in an intake and when: answers, opt-outs, hand-offs; feeds staff and metrics."""
 
