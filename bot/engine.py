@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +81,11 @@ class Conversation:
     contact: ContactState
     intake: IntakeState | None
 
+    def copy(self) -> "Conversation":
+        """A deep copy (the states hold only JSON-shaped data), without deepcopy's cost."""
+        intake = None if self.intake is None else IntakeState(**json_copy(vars(self.intake)))
+        return Conversation(ContactState(**vars(self.contact)), intake)
+
 
 @dataclass
 class Outcome:
@@ -131,7 +135,7 @@ class Engine:
 
     # ---- entry point -------------------------------------------------------------------
     def handle(self, convo: Conversation, msg: InboundMessage, now: datetime) -> Outcome:
-        convo = copy.deepcopy(convo)
+        convo = convo.copy()
         turn = _Turn(self, convo, now)
         turn.run(msg)
         if convo.intake is not None:

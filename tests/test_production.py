@@ -273,3 +273,45 @@ def test_two_workers_take_many_peoples_turns_at_once_each_stored_once(served):
     db.dispose()
     assert len(steps) == 1  # every person reached the same question: no turn lost or taken twice
     assert len({r["worker"] for r in served.records() if r.get("path") == "/webhooks/twilio"}) == 2
+
+
+def test_sqlite_writers_of_one_process_queue_in_the_process_not_on_the_file(tmp_path, runtime):
+    from sqlalchemy import event
+
+    from bot.messages import InboundMessage
+    from bot.migrate import fresh_sqlite
+    from bot.service import IntakeService
+
+    db = Database(fresh_sqlite(tmp_path / "w.db"))
+
+    @event.listens_for(db.engine, "connect")
+    def _no_busy_wait(dbapi_conn, _record):  # runs after the store's own: SQLite may not wait at all
+        dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+    service = IntakeService(db, runtime)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(12)
+
+    def person(n: int) -> None:
+        barrier.wait()
+        try:
+            for t, text in enumerate(["Hi", "yes", "Ana", "90011", "4"]):
+                service.handle(InboundMessage("sms", f"+1323555{n:04d}", text, f"SMq{n}t{t}"))
+                # A twin delivery of every second message, from the same thread at once.
+                if t % 2:
+                    assert service.handle(InboundMessage("sms", f"+1323555{n:04d}", text, f"SMq{n}t{t}")).replayed
+        except BaseException as exc:  # surfaced below: "database is locked" without the in-process queue
+            errors.append(exc)
+
+    threads = [threading.Thread(target=person, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    with db.session() as s:
+        counts = dict(s.execute(select(Message.provider_id, func.count()).where(Message.direction == "in")
+                                .group_by(Message.provider_id)).all())
+        assert counts == {f"SMq{n}t{t}": 1 for n in range(12) for t in range(5)}
+        assert len(set(s.scalars(select(Intake.current_step)))) == 1  # everyone at the same question
+    db.dispose()
