@@ -213,8 +213,8 @@ class IntakeService:
         raise AssertionError("unreachable")
 
     def _handle(self, s: Session, msg: InboundMessage, now: datetime, look_for_twin: bool = True) -> HandleResult:
-        # The first try leaves de-duplication to the unique provider id: a twin fails the commit and the
-        # retry looks for it, so the usual message pays no extra query.
+        # The first try leaves de-duplication to the unique provider id: a twin fails its inbound INSERT and
+        # the retry looks for it, so the usual message pays no extra query.
         if msg.provider_id and look_for_twin:
             prior = s.scalar(select(Message).where(Message.channel == msg.channel, Message.provider_id == msg.provider_id,
                                                    Message.direction == "in"))
