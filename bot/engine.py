@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,12 +56,23 @@ class IntakeState:
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data.pop("key")
-        return copy.deepcopy(data)
+        return json_copy(data)
 
     @classmethod
     def from_json(cls, key: int | None, data: Mapping[str, Any] | None) -> "IntakeState":
         known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__ and k != "key"}
-        return cls(key=key, **copy.deepcopy(known))
+        return cls(key=key, **json_copy(known))
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, tuples of scalars), several times faster than deepcopy."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(json_copy(v) for v in value)
+    return value
 
 
 @dataclass
@@ -76,6 +86,11 @@ class ContactState:
 class Conversation:
     contact: ContactState
     intake: IntakeState | None
+
+    def copy(self) -> "Conversation":
+        """A deep copy (the states hold only JSON-shaped data), without deepcopy's cost."""
+        intake = None if self.intake is None else IntakeState(**json_copy(vars(self.intake)))
+        return Conversation(ContactState(**vars(self.contact)), intake)
 
 
 @dataclass
@@ -126,7 +141,7 @@ class Engine:
 
     # ---- entry point -------------------------------------------------------------------
     def handle(self, convo: Conversation, msg: InboundMessage, now: datetime) -> Outcome:
-        convo = copy.deepcopy(convo)
+        convo = convo.copy()
         turn = _Turn(self, convo, now)
         turn.run(msg)
         if convo.intake is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import time
@@ -12,7 +13,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, inspect, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,10 +37,11 @@ from bot.events import (
 from bot.messages import InboundMessage
 from bot.models import Answer, Contact, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
-from bot.programs import CatalogCache
+from bot.programs import CatalogCache, CatalogSnapshot
 from bot.render import Button, Rendered, render
 
 log = logging.getLogger(__name__)
+turn_log = logging.getLogger("hrtp.turn")
 
 MAX_STORED_TEXT = 5000  # characters of one inbound message kept; longer than any channel's own limit
 MAX_ID = 64  # the provider-id and address columns
@@ -154,6 +158,8 @@ class IntakeService:
         self._codes: frozenset[str] = frozenset()
         self._codes_at = -1e9
         self.catalog = CatalogCache()
+        # The engine holds no per-message state: one serves every turn until the catalog or codes change.
+        self._engine: tuple[object, frozenset[str], Engine] | None = None
 
     def referral_codes(self, session: Session) -> frozenset[str]:
         now = time.monotonic()
@@ -170,8 +176,17 @@ class IntakeService:
         self.catalog.invalidate()
 
     def engine(self, session: Session) -> Engine:
-        rt = self.runtime
         snap = self.catalog.snapshot(session)
+        codes = self.referral_codes(session)
+        cached = self._engine
+        if cached is not None and cached[0] is snap and cached[1] is codes:
+            return cached[2]
+        engine = self._build_engine(snap, codes)
+        self._engine = (snap, codes, engine)
+        return engine
+
+    def _build_engine(self, snap: CatalogSnapshot, codes: frozenset[str]) -> Engine:
+        rt = self.runtime
 
         def screen_(answers: Mapping[str, Any], language: str) -> Screening:
             return rt.screen(answers, language, snap.matcher, snap.area_tier)
@@ -179,57 +194,79 @@ class IntakeService:
         def facts_(answers: Mapping[str, Any]) -> dict[str, Any]:
             return rt.facts(answers, snap.area_tier)
 
-        ctx = EngineContext(rt.bundle, rt.i18n, screen_, facts_, self.referral_codes(session),
-                            self.settings.idle_timeout, self.settings.support_phone)
+        ctx = EngineContext(rt.bundle, rt.i18n, screen_, facts_, codes, self.settings.idle_timeout,
+                            self.settings.support_phone)
         return Engine(ctx)
 
     # ---- the one transaction --------------------------------------------------------------
     def handle(self, msg: InboundMessage, now: datetime | None = None) -> HandleResult:
         now = now or utcnow()
         msg = clean_inbound(msg)
-        for attempt in range(3):
+        started = time.perf_counter()
+        for attempt in range(4):
             try:
                 with self.db.writing() as session:
-                    return self._handle(session, msg, now)
+                    result = self._handle(session, msg, now, look_for_twin=attempt > 0)
+                if turn_log.isEnabledFor(logging.INFO):
+                    # Ids and kinds only: never the address or the text (see webhook/logs.py).
+                    turn_log.info("turn", extra={
+                        "channel": msg.channel, "contact_id": result.contact_id, "intake_id": result.intake_id,
+                        "replayed": result.replayed, "replies": len(result.messages), "attempts": attempt + 1,
+                        "events": [getattr(e, "kind", type(e).__name__) for e in result.events],
+                        "ms": round((time.perf_counter() - started) * 1000, 2)})
+                return result
             except IntegrityError:
-                # A twin delivery or a first message from the same new contact committed first:
-                # the retry sees its rows and either replays or carries on from them.
-                if attempt == 2:
+                # A twin delivery (the provider id is unique) or a first message from the same new contact
+                # committed first: the retry sees its rows and either replays or carries on from them.
+                if attempt == 3:
                     raise
         raise AssertionError("unreachable")
 
-    def _handle(self, s: Session, msg: InboundMessage, now: datetime) -> HandleResult:
-        if msg.provider_id:
+    def _handle(self, s: Session, msg: InboundMessage, now: datetime, look_for_twin: bool = True) -> HandleResult:
+        # The first try leaves de-duplication to the unique provider id: a twin fails its inbound INSERT and
+        # the retry looks for it, so the usual message pays no extra query.
+        if msg.provider_id and look_for_twin:
             prior = s.scalar(select(Message).where(Message.channel == msg.channel, Message.provider_id == msg.provider_id,
                                                    Message.direction == "in"))
             if prior is not None:
                 return self._replay(s, prior)
-        contact = self._contact(s, msg.channel, msg.sender, now)
+        contact, intake_row = self._contact(s, msg.channel, msg.sender, now)
+        active = contact.active_intake_id
         msg = self._link(s, msg, contact, now)
-        # Locked: a linked intake is carried on from two contacts (the web page and the phone) at once.
-        intake_row = s.get(Intake, contact.active_intake_id, with_for_update=True) if contact.active_intake_id else None
-        inbound = Message(contact_id=contact.id, intake_id=intake_row.id if intake_row else None, direction="in",
-                          channel=msg.channel, provider_id=msg.provider_id, text=msg.text, media_count=msg.media_count,
-                          language=intake_row.language if intake_row else contact.language, created_at=now,
-                          meta=answer_meta(msg))
-        s.add(inbound)
-        s.flush()
+        if contact.active_intake_id != active:
+            intake_row = s.get(Intake, contact.active_intake_id) if contact.active_intake_id else None
+        if intake_row is not None and s.get_bind().dialect.name != "sqlite":
+            # Locked (and re-read once locked): a linked intake is carried on from two contacts, the web page
+            # and the phone, at once. SQLite's writers are serialised already (bot.db).
+            s.refresh(intake_row, with_for_update=True)
+        # The turn's messages and events are written with prebuilt Core statements, in order, on the turn's
+        # connection: the ORM's unit of work cost more than the rest of the turn's writes together.
+        conn = s.connection()
+        # A twin delivery fails here, on the unique provider id, before any work is done for it.
+        inbound_id = conn.execute(_INSERT_INBOUND, {
+            "contact_id": contact.id, "intake_id": intake_row.id if intake_row else None, "direction": "in",
+            "channel": msg.channel, "provider_id": msg.provider_id, "text": msg.text, "media_count": msg.media_count,
+            "language": intake_row.language if intake_row else contact.language, "created_at": now,
+            "meta": answer_meta(msg)}).scalar_one()
 
         convo = Conversation(
             ContactState(opted_out=contact.opted_out_at is not None, pending_delete=contact.pending_delete,
                          lang=contact.language),
-            IntakeState.from_json(intake_row.id, intake_row.state) if intake_row else None)
+            IntakeState.from_json(intake_row.id, {**intake_row.state, "screening": intake_row.screening})
+            if intake_row else None)
         outcome = self.engine(s).handle(convo, msg, now)
         current = self._apply(s, contact, intake_row, outcome, now)
-        if inbound.intake_id is None and current is not None:
-            inbound.intake_id = current.id  # the message that started the intake belongs to it
+        if intake_row is None and current is not None:
+            # The message that started the intake belongs to it.
+            conn.execute(update(Message.__table__).where(Message.__table__.c.id == inbound_id).values(intake_id=current.id))
 
         rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording)
-        for r in rendered:
-            s.add(Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
-                          channel=msg.channel, in_reply_to_id=inbound.id, text=r.text, language=r.lang,
-                          segments=r.segments, encoding=r.encoding, status="queued", created_at=now,
-                          meta=question_meta(r)))
+        if rendered:
+            conn.execute(_INSERT_MESSAGE, [{
+                "contact_id": contact.id, "intake_id": current.id if current else None, "direction": "out",
+                "channel": msg.channel, "provider_id": None, "in_reply_to_id": inbound_id, "text": r.text,
+                "language": r.lang, "segments": r.segments, "encoding": r.encoding, "media_count": 0, "status": "queued",
+                "created_at": now, "meta": question_meta(r)} for r in rendered])
         return HandleResult(rendered, contact.id, current.id if current else None, False, outcome.events)
 
     def _link(self, s: Session, msg: InboundMessage, contact: Contact, now: datetime) -> InboundMessage:
@@ -251,17 +288,18 @@ class IntakeService:
         msgs = [rendered_from(r) for r in rows]
         return HandleResult(msgs, prior.contact_id, prior.intake_id, replayed=True)
 
-    def _contact(self, s: Session, channel: str, address: str, now: datetime) -> Contact:
-        query = select(Contact).where(Contact.channel == channel, Contact.address == address).with_for_update()
-        contact = s.scalar(query)
-        if contact is None:
-            contact = Contact(channel=channel, address=address, created_at=now)
-            s.add(contact)
-            s.flush()  # a concurrent first message raises IntegrityError here; handle() retries
-            why = inherited_opt_out(s, channel, address, self.settings.privacy_key)
-            if why:
-                set_opted_out(s, contact, True, why, now, self.settings.privacy_key)
-        return contact
+    def _contact(self, s: Session, channel: str, address: str, now: datetime) -> tuple[Contact, Intake | None]:
+        """The contact (locked for this turn on PostgreSQL) and its active intake, in one query."""
+        found = s.execute(_CONTACT_AND_INTAKE, {"channel": channel, "address": address}).first()
+        if found is not None:
+            return found[0], found[1]
+        contact = Contact(channel=channel, address=address, created_at=now)
+        s.add(contact)
+        s.flush()  # a concurrent first message raises IntegrityError here; handle() retries
+        why = inherited_opt_out(s, channel, address, self.settings.privacy_key)
+        if why:
+            set_opted_out(s, contact, True, why, now, self.settings.privacy_key)
+        return contact, None
 
     # ---- applying the outcome ---------------------------------------------------------------
     def _apply(self, s: Session, contact: Contact, row: Intake | None, outcome: Outcome, now: datetime) -> Intake | None:
@@ -276,15 +314,17 @@ class IntakeService:
             info = self.runtime.bundle.flow.field_info.get(ev.field) if isinstance(ev, AnswerRecorded) else None
             if stored is not None and info is not None and info.sensitive:
                 stored.pop("value", None)  # a sensitive answer lives in its answer row alone, not in the event history
-            s.add(IntakeEvent(contact_id=contact.id, intake_id=turn.current.id if turn.current else None, kind=ev.kind,
-                              data=stored, created_at=now))
+            s.connection().execute(_INSERT_EVENT, {"contact_id": contact.id,
+                                                   "intake_id": turn.current.id if turn.current else None,
+                                                   "kind": ev.kind, "data": stored, "created_at": now})
         current, erased = turn.current, turn.erased
 
         contact.pending_delete = convo.contact.pending_delete
         contact.language = convo.contact.lang
         state = convo.intake
         if current is not None and state is not None:
-            current.state = state.to_json()
+            # The screening lives in its own column (staff lists read it); kept once, the state row stays small.
+            current.state = {k: v for k, v in state.to_json().items() if k != "screening"}
             current.language = state.lang
             current.status = state.status
             current.current_step = state.step
@@ -300,6 +340,9 @@ class IntakeService:
             if sc and current.completed_at is None:
                 current.completed_at = now
             current.updated_at = now
+        write_changed_columns(s, contact)
+        if current is not None:
+            write_changed_columns(s, current)
         if erased:
             # Last, so nothing this turn wrote (the contact's language, its events) survives the erasure.
             s.flush()
@@ -331,6 +374,13 @@ def _start_intake(t: Applying, ev: IntakeStarted) -> None:
 
 def _record_answer(t: Applying, ev: AnswerRecorded) -> None:
     if t.current is None:
+        return
+    stmt = _answer_upsert(t.s.get_bind().dialect.name)
+    if stmt is not None:
+        # One statement, no read first (the (intake, field) pair is unique), run in order on the turn's
+        # connection: nothing pending in the session is needed for it.
+        t.s.connection().execute(stmt, {"intake_id": t.current.id, "field": ev.field, "value": ev.value, "step": ev.step,
+                                        "answered_at": t.now})
         return
     row = t.s.scalar(select(Answer).where(Answer.intake_id == t.current.id, Answer.field == ev.field))
     if row is None:
@@ -394,3 +444,42 @@ EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {
     HandoffRequested: _needs_contact,
     **{cls: _history_only for cls in _HISTORY_ONLY},
 }
+
+
+def write_changed_columns(s: Session, obj: Contact | Intake) -> None:
+    """UPDATEs a loaded row's changed columns with one Core statement, and marks them saved.
+
+    The unit of work does the same at commit for several times the cost; rows it must still write (new ones,
+    relationships) are left to it."""
+    state = inspect(obj)
+    if not state.persistent or not state.committed_state:
+        return
+    columns = state.mapper.column_attrs
+    touched = list(state.committed_state)
+    if any(key not in columns for key in touched):
+        return  # a relationship changed: the unit of work's business
+    changed = {key: state.attrs[key].value for key in touched if state.attrs[key].history.has_changes()}
+    if changed:
+        table = type(obj).__table__
+        s.connection().execute(update(table).where(table.c.id == obj.id).values(changed))
+    # Saved (or set to what they were): the row is clean, as after a flush, so commit has nothing to flush.
+    state._commit_all(state.dict, s.identity_map)
+
+
+_INSERT_INBOUND = insert(Message.__table__).returning(Message.__table__.c.id)
+_INSERT_MESSAGE = insert(Message.__table__)
+_INSERT_EVENT = insert(IntakeEvent.__table__)
+_CONTACT_AND_INTAKE = (select(Contact, Intake).outerjoin(Intake, Intake.id == Contact.active_intake_id)
+                       .where(Contact.channel == bindparam("channel"), Contact.address == bindparam("address"))
+                       .with_for_update(of=Contact))
+
+
+@functools.cache
+def _answer_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (intake_id, field) DO UPDATE, built once; None where the dialect has no such clause."""
+    make = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(dialect)
+    if make is None:
+        return None
+    stmt = make(Answer.__table__)
+    return stmt.on_conflict_do_update(index_elements=["intake_id", "field"], set_={
+        "value": stmt.excluded.value, "step": stmt.excluded.step, "answered_at": stmt.excluded.answered_at})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 # GSM 03.38 default alphabet and its extension table (extension characters cost two septets).
@@ -35,6 +36,7 @@ def _unit_sizes(text: str, encoding: str) -> list[int]:
     return [2 if ord(ch) > 0xFFFF else 1 for ch in text]
 
 
+@functools.lru_cache(maxsize=4096)  # the bot sends the same few hundred texts all day
 def segment_info(text: str) -> SegmentInfo:
     """How many segments the text costs, packing characters so none is split across segments."""
     encoding = encoding_of(text)

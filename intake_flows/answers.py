@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 _CONTROL = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _PUNCT = re.compile(r"[\s\.,;:!¡\?¿\"'`´’‘“”«»()\[\]{}<>*_~〜～#|\\/。、，！？；：「」『』（）【】…\-–—·]+")
@@ -26,6 +27,9 @@ def clean(text: str | None, limit: int = 1600) -> str:
     return "".join(kept).strip()[:limit]
 
 
+# Every option word is folded on every answer read: the few thousand distinct words of the flow
+# (and recent answers) stay folded instead, a pure function of the text.
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form used for every comparison."""
     text = unicodedata.normalize("NFKD", text.casefold())
@@ -134,6 +138,7 @@ _DENSE_SCRIPTS = ("CJK", "HANGUL", "HIRAGANA", "KATAKANA", "THAI", "KHMER")
 _NUMBER = re.compile(r"(?<![a-z])\d+(?![a-z])")
 
 
+@lru_cache(maxsize=1 << 16)
 def is_dense(text: str) -> bool:
     """True when the text is mostly in a script where one or two characters make a word."""
     letters = [ch for ch in text if ch.isalpha()]

@@ -148,6 +148,7 @@ _SYMBOLS = {"So", "Sk", "Sm", "Cs", "Co"}
 _CLAUSE = re.compile(r"[,;\n!\?，、；。！？،؛]+|\.+(?=\s|$)")
 
 
+@lru_cache(maxsize=1 << 16)
 def normalize(text: str) -> str:
     """The folded text without emoji and symbols, single-spaced."""
     kept = "".join(" " if unicodedata.category(ch) in _SYMBOLS or ch in "\ufe0f\u20e3" else ch for ch in text)

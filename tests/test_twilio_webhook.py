@@ -199,4 +199,5 @@ def test_simultaneous_duplicate_deliveries_store_one_message(app):
 
 
 def test_healthz(client):
-    assert client.get("/healthz").json == {"status": "ok"}
+    body = client.get("/healthz").json
+    assert body["status"] == "ok" and body["checks"]["database"] == "ok"

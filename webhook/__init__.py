@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, jsonify, send_from_directory
+from flask import Flask, Response, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -23,6 +24,14 @@ class SafeJSON(DefaultJSONProvider):
             return super().loads(s, **kwargs)
         except RecursionError as exc:
             raise ValueError("JSON nested too deeply") from exc
+
+
+def pool_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Pool and timeouts per process for a server database (ignored by SQLite)."""
+    return {"pool_size": int(config.get("DB_POOL_SIZE", 10)), "max_overflow": int(config.get("DB_MAX_OVERFLOW", 5)),
+            "pool_timeout": int(config.get("DB_POOL_TIMEOUT", 10)),
+            "connect_timeout": int(config.get("DB_CONNECT_TIMEOUT", 5)),
+            "statement_timeout_ms": int(config.get("DB_STATEMENT_TIMEOUT_MS", 15000))}
 
 
 def _check_schema(app: Flask, db: Any) -> None:
@@ -53,6 +62,19 @@ def _check_schema(app: Flask, db: Any) -> None:
                         {"Retry-After": "60", "Content-Type": "text/plain; charset=utf-8"})
 
 
+class ConfigError(RuntimeError):
+    """A setting that must not go to production as it is."""
+
+
+def _check_secret_key(app: Flask) -> None:
+    # Compared with the generated key, so a test or a caller that passes SECRET_KEY in `config` counts as set.
+    if app.config.get("PUBLIC_BASE_URL", "").startswith("https://") and app.config.get("SECRET_KEY_IS_DEFAULT") \
+            and app.config["SECRET_KEY"] == app.config.get("_GENERATED_SECRET_KEY"):
+        raise ConfigError("SECRET_KEY is not set, and PUBLIC_BASE_URL is https (a real deployment): set SECRET_KEY "
+                          "to a long random value, the same for every worker, e.g. "
+                          "python3 -c 'import secrets; print(secrets.token_hex(32))'")
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Builds the app: settings from the environment, overridden by `config` (tests pass one)."""
     from bot.db import Database
@@ -61,17 +83,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.json = SafeJSON(app)
     app.config.update(from_env(app.instance_path))
+    app.config["_GENERATED_SECRET_KEY"] = app.config["SECRET_KEY"] if app.config["SECRET_KEY_IS_DEFAULT"] else None
     app.config.update(config or {})
+    _check_secret_key(app)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     # Flask ships SESSION_COOKIE_SAMESITE=None, so setdefault would never take effect.
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     if app.config.get("PUBLIC_BASE_URL", "").startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
-    if app.config["TRUSTED_PROXIES"]:
+    if app.config.get("TRUSTED_PROXIES"):
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
 
-    db = Database(app.config["DATABASE_URL"])
+    db = Database(app.config["DATABASE_URL"], pool=pool_settings(app.config))
     # Tables come only from `hrtp-intake db upgrade`: workers starting together never race on DDL.
     _check_schema(app, db)
     runtime = app.config.get("RUNTIME") or Runtime.load()
@@ -101,9 +125,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     security.init_app(app)
 
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return jsonify(status="ok")
+    from webhook import health, logs
+
+    health.init_app(app, db)
+    app.wsgi_app = logs.RequestLog(app.wsgi_app)  # type: ignore[method-assign]
 
     # Browsers ask for /favicon.ico on every page, even when the page names an SVG icon.
     @app.get("/favicon.ico")

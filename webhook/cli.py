@@ -43,11 +43,16 @@ SERVE_OPTIONS = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_inter
               type=click.IntRange(min=1), help="Open connections accepted at once, idle ones included.")
 @click.option("--channel-timeout", default=SERVE_OPTIONS["channel_timeout"], show_default=True,
               type=click.IntRange(min=1), help="Seconds a connection may sit idle before it is closed.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Processes sharing the port (use PostgreSQL for more than one; see README, Production).")
 @with_appcontext
-def serve_command(host: str, port: int, threads: int, connection_limit: int, channel_timeout: int) -> None:
+def serve_command(host: str, port: int, threads: int, connection_limit: int, channel_timeout: int, workers: int) -> None:
     """Run the web service (webhooks, web chat, admin) with waitress."""
     from waitress import serve
 
+    from webhook import logs
+
+    logs.configure(current_app.config.get("LOG_FORMAT", "json"), current_app.config.get("LOG_LEVEL", "INFO"))
     _require_schema()  # run.sh upgrades first; a deploy runs `hrtp-intake db upgrade` before the workers
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
@@ -59,8 +64,17 @@ def serve_command(host: str, port: int, threads: int, connection_limit: int, cha
     click.echo(f"  Twilio webhook: POST http://{shown}:{port}/webhooks/twilio")
     click.echo(f"  Up to {connection_limit} connections, idle ones closed after {channel_timeout} s, "
                f"request bodies up to {SERVE_OPTIONS['max_request_body_size'] >> 20} MB")
-    serve(app, host=host, port=port, threads=threads, ident="hrtp-intake",
-          **{**SERVE_OPTIONS, "connection_limit": connection_limit, "channel_timeout": channel_timeout})
+    options = {**SERVE_OPTIONS, "threads": threads, "ident": "hrtp-intake", "connection_limit": connection_limit,
+               "channel_timeout": channel_timeout}
+    if workers > 1:
+        from webhook.workers import serve_workers
+
+        if app.config["DATABASE_URL"].startswith("sqlite"):
+            click.echo("  Note: on SQLite, workers queue on the database file's lock; one worker is faster. "
+                       "Use PostgreSQL for several.")
+        click.echo(f"  {workers} worker processes, {threads} threads each")
+        sys.exit(serve_workers(app, host, port, workers, options))
+    serve(app, host=host, port=port, **options)
 
 
 @click.command("chat")
@@ -360,9 +374,12 @@ def register(app: Flask) -> None:
 
 
 def _create_app() -> Flask:
-    from webhook import create_app
+    from webhook import ConfigError, create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 def app_version() -> str:

@@ -20,8 +20,10 @@ def from_env(instance_path: str) -> dict[str, Any]:
     Path(instance_path).mkdir(parents=True, exist_ok=True)
     return {
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'hrtp.db'}",
-        # A per-process random key keeps a first run working; production sets SECRET_KEY.
+        # A per-process random key keeps a first run working; production sets SECRET_KEY (create_app
+        # refuses to serve https without it: sessions would break across workers and restarts).
         "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_hex(32),
+        "SECRET_KEY_IS_DEFAULT": not os.environ.get("SECRET_KEY"),
         "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", ""),
         "TWILIO_FROM_NUMBER": os.environ.get("TWILIO_FROM_NUMBER", ""),
@@ -46,4 +48,14 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         # The number people text to carry a web intake on by SMS; unset, the Twilio sending number.
         "SMS_NUMBER": os.environ.get("SMS_NUMBER", "") or os.environ.get("TWILIO_FROM_NUMBER", ""),
+        # "json" (one object a line, phone numbers scrubbed) or "text"; `serve` configures logging with them.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Per worker process: the SQLAlchemy pool for PostgreSQL (see README, Production).
+        "DB_POOL_SIZE": _int("DB_POOL_SIZE", 10),
+        "DB_MAX_OVERFLOW": _int("DB_MAX_OVERFLOW", 5),
+        "DB_POOL_TIMEOUT": _int("DB_POOL_TIMEOUT", 10),
+        "DB_CONNECT_TIMEOUT": _int("DB_CONNECT_TIMEOUT", 5),
+        "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 15000),
+        "HEALTHZ_TIMEOUT_SECONDS": _int("HEALTHZ_TIMEOUT_SECONDS", 2),
     }
