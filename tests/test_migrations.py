@@ -97,6 +97,9 @@ def test_the_guard_sees_a_model_change_and_db_revision_writes_its_migration(tmp_
     migrate.scripts.cache_clear()
     url = f"sqlite:///{tmp_path / 'dev.db'}"
     migrate.upgrade(url)
+    # The next number after whatever head is today, so a new migration in the tree does not break this test.
+    before = migrate.head()
+    after = f"{int(before) + 1:04d}"
     nothing = CliRunner().invoke(main, ["db", "revision", "-m", "nothing"])
     assert nothing.exit_code != 0 and "nothing to write" in nothing.output
     widgets = Table("test_widgets", Base.metadata, Column("id", Integer, primary_key=True),
@@ -105,18 +108,18 @@ def test_the_guard_sees_a_model_change_and_db_revision_writes_its_migration(tmp_
         assert [d[0] for d in migrate.differences(url)] == ["add_table", "add_index"]
         result = CliRunner().invoke(main, ["db", "revision", "-m", "add test widgets"], catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        written = copy / "versions" / "0002_add_test_widgets.py"
+        written = copy / "versions" / f"{after}_add_test_widgets.py"
         source = written.read_text(encoding="utf-8")
-        assert 'down_revision: str | Sequence[str] | None = "0001"' in source or "= '0001'" in source
+        assert f'down_revision: str | Sequence[str] | None = "{before}"' in source or f"= '{before}'" in source
         assert "create_table('test_widgets'" in source and "batch_alter_table('test_widgets'" in source
-        assert migrate.upgrade(url).after == ("0002",)
+        assert migrate.upgrade(url).after == (after,)
         assert migrate.differences(url) == []
         migrate.downgrade(url, "-1")
         assert "test_widgets" not in tables(url)
     finally:
         Base.metadata.remove(widgets)
         migrate.scripts.cache_clear()
-        migrate._templates.pop("0002", None)
+        migrate._templates.pop(after, None)
 
 
 # ---- the commands ----------------------------------------------------------------------------------
