@@ -15,4 +15,11 @@ if [ ! -x .venv/bin/hrtp-intake ] || [ pyproject.toml -nt .venv/.installed-run ]
 fi
 # The app never makes tables: migrations do, here on every start (a no-op when already at head).
 .venv/bin/hrtp-intake db upgrade
-exec .venv/bin/hrtp-intake serve "$@"
+# The job queue's worker sends staff messages and Telegram replies; it runs beside the web server and
+# stops with it (SQLite storage beside the database, or Redis when REDIS_URL is set).
+.venv/bin/hrtp-intake worker &
+worker=$!
+trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+.venv/bin/hrtp-intake serve "$@"

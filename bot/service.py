@@ -27,7 +27,8 @@ from bot.messages import Event, InboundMessage
 from bot.programs import CatalogCache
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
 from bot.render import Button, Rendered, render
-from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
+from bot.outbox import add as add_to_outbox
+from bot.store import Answer, Contact, Database, Intake, IntakeEvent, Message, OptOut, Outbox, ReferralCode, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ class Settings:
     referral_cache_seconds: float = 60.0
     # Keys the hashes that keep an opt-out after erasure; unset, a random key kept in the database is used.
     privacy_key: str = ""
+    # Channels whose replies the job queue sends (an outbox row each, in the turn's transaction); the others'
+    # replies go back in the webhook's response (TwiML, the web chat's JSON).
+    queued_channels: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -110,6 +114,12 @@ class HandleResult:
     intake_id: int | None = None
     replayed: bool = False
     events: list[Event] = field(default_factory=list)
+    outbox: list[Outbox] = field(default_factory=list)
+
+    @property
+    def first_outbox_id(self) -> int | None:
+        """The first reply's outbox row, once committed: its job sends the others after it, in order."""
+        return self.outbox[0].id if self.outbox else None
 
 
 def answer_meta(msg: InboundMessage) -> dict[str, Any] | None:
@@ -213,12 +223,18 @@ class IntakeService:
             inbound.intake_id = current.id  # the message that started the intake belongs to it
 
         rendered = render(outcome.replies, self.runtime.i18n, msg.channel)
+        queued = msg.channel in self.settings.queued_channels
+        outbox = []
         for r in rendered:
-            s.add(Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
-                          channel=msg.channel, in_reply_to_id=inbound.id, text=r.text, language=r.lang,
-                          segments=r.segments, encoding=r.encoding, status="queued", created_at=now,
-                          meta=question_meta(r)))
-        return HandleResult(rendered, contact.id, current.id if current else None, False, outcome.events)
+            reply = Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
+                            channel=msg.channel, in_reply_to_id=inbound.id, text=r.text, language=r.lang,
+                            segments=r.segments, encoding=r.encoding, status="queued", created_at=now,
+                            meta=question_meta(r))
+            s.add(reply)
+            if queued:
+                # The sender's address, not the contact's: an erasure this turn has already replaced that.
+                outbox.append(add_to_outbox(s, reply, msg.sender, now, group_key=f"in:{inbound.id}"))
+        return HandleResult(rendered, contact.id, current.id if current else None, False, outcome.events, outbox)
 
     def _replay(self, s: Session, prior: Message) -> HandleResult:
         rows = s.scalars(select(Message).where(Message.in_reply_to_id == prior.id).order_by(Message.id)).all()

@@ -174,6 +174,8 @@ class Outbox(Base):
     done_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(200))
 
+    message: Mapped[Message] = relationship()
+
 
 class IntakeEvent(Base):
     """What happened in an intake and when: answers, opt-outs, hand-offs; feeds staff and metrics."""

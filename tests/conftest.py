@@ -45,7 +45,9 @@ def person(service: IntakeService) -> Person:
 def app_config(tmp_path: Path, runtime: Runtime) -> dict:
     return {"TESTING": True, "DATABASE_URL": fresh_sqlite(tmp_path / "app.db"), "SECRET_KEY": "test-secret",
             "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_ACCOUNT_SID": TWILIO_SID,
-            "PUBLIC_BASE_URL": "", "RUNTIME": runtime}
+            "PUBLIC_BASE_URL": "", "RUNTIME": runtime,
+            # Jobs run inside the request that enqueues them; tests/test_queue.py runs real storage and workers.
+            "QUEUE_IMMEDIATE": True}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

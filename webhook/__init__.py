@@ -77,7 +77,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     runtime = app.config.get("RUNTIME") or Runtime.load()
     settings = Settings(idle_timeout=timedelta(hours=int(app.config["IDLE_TIMEOUT_HOURS"])),
                         support_phone=str(app.config["SUPPORT_PHONE"]),
-                        privacy_key=str(app.config.get("PRIVACY_KEY") or ""))
+                        privacy_key=str(app.config.get("PRIVACY_KEY") or ""),
+                        queued_channels=frozenset({"telegram"}))  # replies the job queue sends (webhook/queue.py)
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
 
     from webhook import telegram_channel, twilio_channel, webchat, webform
@@ -103,7 +104,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Any:
-        return jsonify(status="ok")
+        from webhook.queue import health as queue_health
+
+        queue = queue_health(app)
+        return jsonify(status="ok" if queue["ok"] else "degraded", queue=queue), 200 if queue["ok"] else 503
 
     # Browsers ask for /favicon.ico on every page, even when the page names an SVG icon.
     @app.get("/favicon.ico")

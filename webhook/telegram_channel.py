@@ -10,19 +10,20 @@ import re
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import click
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.cli import with_appcontext
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from intake_flows.detect import from_locale_tag
 from intake_flows.text import Msg, N_
 
-from bot.delivery import first_word_to_group, opt_out_contact, record_replies_sent, reply_statuses
+from bot.delivery import first_word_to_group, opt_out_contact
 from bot.messages import InboundMessage
 from bot.outbound import SendError, SendResult
 from bot.render import Rendered
@@ -177,15 +178,21 @@ class TelegramSender:
     def __init__(self, api: TelegramClient) -> None:
         self.api = api
 
-    def send(self, channel: str, address: str, text: str) -> SendResult:
+    def send(self, channel: str, address: str, text: str, buttons: list[tuple[str, str]] | None = None) -> SendResult:
         if channel != "telegram":
             raise SendError("no_channel", f"the Telegram bot does not carry the {channel} channel")
         try:
-            return SendResult(f"tg:{address}:{self.api.send(address, text)}", "sent")
+            return SendResult(f"tg:{address}:{self.api.send(address, text, buttons)}", "sent")
         except Forbidden as exc:
             raise SendError("blocked", "the person has blocked the bot") from exc
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise SendError("429", f"Telegram asks us to slow down: {exc}", True, seconds) from exc
+        except (BadRequest, ChatMigrated, InvalidToken) as exc:
+            raise SendError("bad_request", f"Telegram refused the message: {exc}") from exc
         except (NetworkError, TelegramError, TimeoutError) as exc:
-            raise SendError("unreachable", f"could not reach Telegram: {exc}") from exc
+            raise SendError("unreachable", f"could not reach Telegram: {exc}", transient=True) from exc
 
 
 def telegram_text(m: Rendered) -> tuple[str, list[tuple[str, str]]]:
@@ -237,31 +244,18 @@ def inbound() -> Response | tuple[Response, int]:
         _quietly(parsed, service)
         return jsonify(ok=True)
     result = service.handle(msg)
-    # A redelivery after a failure part-way sends only the replies that did not go out the first time.
-    done = reply_statuses(service.db, "telegram", msg.provider_id or "") if result.replayed else []
-    if done and all(st == "sent" for st in done):
-        return jsonify(ok=True)
-    api = client()
-    outcomes: list[tuple[str | None, str, str | None]] = []
-    try:
-        if parsed.callback_id:
-            api.answer_callback(parsed.callback_id)
-        for i, m in enumerate(result.messages):
-            if i < len(done) and done[i] == "sent":
-                outcomes.append((None, "sent", None))  # keeps the id it was sent with
-                continue
-            text, buttons = telegram_text(m)
-            outcomes.append((f"tg:{msg.sender}:{api.send(msg.sender, text, buttons)}", "sent", None))
-    except Forbidden:
-        # Telegram's STOP: the person blocked the bot. Keep quiet from now on.
-        opt_out_contact(service.db, "telegram", msg.sender, "telegram: bot blocked")
-        return jsonify(ok=True)
-    except (NetworkError, TelegramError, TimeoutError) as exc:
-        log.warning("Telegram Bot API failed for update %s: %s", msg.provider_id, exc)
-        record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
-        # A non-2xx makes Telegram deliver the update again; the replay re-sends the same replies.
-        return jsonify(ok=False), 502
-    record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
+    # The replies are in the outbox, committed with the turn: the job queue sends them in order, retries them,
+    # and keeps to Telegram's limits. A redelivered update (a replay) has nothing new to send.
+    if result.first_outbox_id is not None:
+        from webhook.queue import queue_of
+
+        queue_of(current_app._get_current_object()).nudge([result.first_outbox_id])  # type: ignore[attr-defined]
+    if parsed.callback_id:
+        try:
+            client().answer_callback(parsed.callback_id)
+        except (NetworkError, TelegramError, TimeoutError) as exc:
+            # Only the spinner on the button; the answer itself is already in the outbox.
+            log.info("Telegram answerCallbackQuery failed for update %s: %s", msg.provider_id, exc)
     return jsonify(ok=True)
 
 
