@@ -283,7 +283,7 @@ class Courier:
                 if wait > self.policy.max_inline_wait:
                     self.schedule(outbox_id, self.clock() + wait)
                     return "deferred"
-                self.sleep(wait)
+                self.sleep(max(wait, 0.001))
         job = claim(self.db, outbox_id, self.now(), self.policy.lease)
         if job is None:
             return "skipped"  # a twin of this job got there first

@@ -111,6 +111,21 @@ def pg_db(postgres_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A private redis-server for the session; missing, the Redis cases skip, except in CI, where they fail."""
+    import os
+
+    from tests.redis_server import redis_server
+
+    with redis_server() as url:
+        if url is None:
+            if os.environ.get("CI"):
+                pytest.fail("redis-server is not installed, and CI runs the queue tests on Redis (test.sh installs it)")
+            pytest.skip("redis-server is not installed (Debian's redis-server; ./test.sh installs it)")
+        yield url
+
+
 @pytest.fixture
 def twilio():
     """A fake Twilio REST API on loopback that records the messages sent through it."""

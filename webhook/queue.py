@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 TASK_NAME = "hrtp.outbox.send"
 _making = threading.Lock()
 BUCKET_TTL = 3600  # seconds: a bucket untouched this long is full again, so it need not be kept
+# A bucket this close to a whole token has one: after sleeping exactly the wait, floating point can leave it
+# a hair short, and a wait of 1e-16 s would never move a clock of 1.8e9.
+EPSILON = 1e-6
 
 
 def setting(config: Mapping[str, Any], name: str, default: Any = None) -> Any:
@@ -103,7 +106,7 @@ class SqliteLimiter:
         conn.execute("BEGIN IMMEDIATE")
         try:
             levels = [self._level(conn, b, now) for b in buckets]
-            wait = max([(1 - t) / b.rate for t, b in zip(levels, buckets) if t < 1], default=0.0)
+            wait = max([(1 - t) / b.rate for t, b in zip(levels, buckets) if t < 1 - EPSILON], default=0.0)
             if wait == 0:
                 conn.executemany("INSERT OR REPLACE INTO hrtp_rate_buckets (key, tokens, at) VALUES (?, ?, ?)",
                                  [(b.key, t - 1, now) for t, b in zip(levels, buckets)])
@@ -134,7 +137,7 @@ for i = 1, #KEYS do
   local t = burst
   if v[1] then t = math.min(burst, tonumber(v[1]) + math.max(0, now - tonumber(v[2])) * rate) end
   levels[i] = t
-  if t < 1 then wait = math.max(wait, (1 - t) / rate) end
+  if t < 1 - 1e-6 then wait = math.max(wait, (1 - t) / rate) end
 end
 if wait > 0 then return tostring(wait) end
 for i = 1, #KEYS do

@@ -186,13 +186,19 @@ class TelegramSender:
         except Forbidden as exc:
             raise SendError("blocked", "the person has blocked the bot") from exc
         except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise SendError("429", f"Telegram asks us to slow down: {exc}", True, seconds) from exc
+            raise SendError("429", f"Telegram asks us to slow down: {exc}", True, retry_after_seconds(exc)) from exc
         except (BadRequest, ChatMigrated, InvalidToken) as exc:
             raise SendError("bad_request", f"Telegram refused the message: {exc}") from exc
         except (NetworkError, TelegramError, TimeoutError) as exc:
             raise SendError("unreachable", f"could not reach Telegram: {exc}", transient=True) from exc
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """The wait a 429 asks for. PTB 22 keeps it as a timedelta and warns on the public int attribute."""
+    wait = getattr(exc, "_retry_after", None)
+    if not isinstance(wait, timedelta):
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 def telegram_text(m: Rendered) -> tuple[str, list[tuple[str, str]]]:

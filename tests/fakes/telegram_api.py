@@ -18,6 +18,7 @@ class FakeBotAPI:
         self.blocked: set[int] = set()
         self.down = False
         self.sends_left: int | None = None  # after this many more sendMessage calls, the API is down
+        self.flood: list[int] = []  # the next sendMessage calls answer 429 with these retry_after seconds
         self._next_id = 100
         fake = self
 
@@ -64,6 +65,11 @@ class FakeBotAPI:
             self.sends_left -= 1
         if self.down:
             return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+        if method == "sendMessage" and self.flood:
+            wait = self.flood.pop(0)
+            self.calls.append(("sendMessage:429", params))
+            return 429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {wait}",
+                         "parameters": {"retry_after": wait}}
         self.calls.append((method, params))
         if method == "getMe":
             return 200, {"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "HRTP", "username": "hrtp_bot"}}
