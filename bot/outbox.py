@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, Exists, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.outbound import OPTED_OUT_CODES, STATUS_RANK, SendError, SendResult, Sender
@@ -84,7 +84,7 @@ def add(s: Session, message: Message, address: str, now: datetime, group_key: st
     return row
 
 
-def _open_before(row: type[Outbox] | Outbox) -> object:
+def _open_before(row: type[Outbox] | Outbox) -> Exists:
     earlier = aliased(Outbox)
     return select(earlier.id).where(earlier.group_key == row.group_key, earlier.id < row.id,
                                     earlier.status.in_(OPEN)).exists()
@@ -107,13 +107,13 @@ def ready(db: Database, outbox_id: int, now: datetime) -> Outbox | None:
 def claim(db: Database, outbox_id: int, now: datetime, lease: float) -> Job | None:
     """Marks the row as this worker's (one UPDATE that only one worker can win) and loads its message."""
     with db.writing() as s:
-        claimed = s.execute(
+        claimed = cast(CursorResult[Any], s.execute(
             update(Outbox).where(Outbox.id == outbox_id, Outbox.due_at <= now,
                                  or_(Outbox.status == "pending",
                                      and_(Outbox.status == "sending", Outbox.lease_until < now)),
                                  ~_open_before(Outbox))
             .values(status="sending", lease_until=now + timedelta(seconds=lease), attempts=Outbox.attempts + 1)
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False))).rowcount
         if claimed != 1:
             return None
         row = s.get(Outbox, outbox_id)

@@ -239,7 +239,8 @@ class Queue:
                     log.info("drain: %s outbox rows handed to the queue again", count)
             except (redis.RedisError, sqlite3.Error, OSError) as exc:
                 log.warning("drain failed, trying again in %s s: %s", self.drain_every, exc)
-            except Exception:  # noqa: BLE001 (a database error must not end the drain; logged with its traceback)
+            except Exception:
+                # Whatever a database raises must not end the drain for good: logged with its traceback, tried again.
                 log.exception("drain failed")
             stop.wait(self.drain_every)
 
@@ -288,7 +289,7 @@ def make_queue(config: Mapping[str, Any], instance_path: str, db: Database, send
     redis_url = str(setting(config, "REDIS_URL", "") or "")
     if str(setting(config, "QUEUE_IMMEDIATE", "")).lower() in ("1", "true", "yes"):
         # Jobs run inside the call that enqueues them (tests, a single process without a worker).
-        huey, backend = MemoryHuey(name, immediate=True), "immediate"
+        huey, backend = MemoryHuey(name, immediate=True, results=False), "immediate"
         limiter = None
     elif redis_url:
         huey, backend = RedisHuey(name, url=redis_url, results=False), "redis"

@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
 # Twilio's codes for a send that will never work: opted out (STOP), not a valid or not a mobile number,
-# a number we may not send to, a blocked or unreachable destination. Any other 4xx is also final, bar 429.
-PERMANENT_CODES = frozenset({"21610", "21211", "21612", "21614", "21408", "21606", "21617", "30003", "30005", "30006"})
-TRANSIENT_CODES = frozenset({"20429", "20500", "20503", "30001", "30008"})
+# a region or sender we may not use, a body too long. Any other 4xx is also final, bar 429.
+PERMANENT_CODES = frozenset({"21610", "21211", "21612", "21614", "21408", "21606", "21617"})
+TRANSIENT_CODES = frozenset({"20429", "20500", "20503"})
 
 
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:
