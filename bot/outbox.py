@@ -91,10 +91,10 @@ def _open_before(row: type[Outbox] | Outbox) -> Exists:
 
 
 def ready(db: Database, outbox_id: int, now: datetime) -> Outbox | None:
-    """The row if a job may send it now: open, due, not someone else's, and first of its group."""
+    """The row if a job may send it (now, or at its due_at if that is later): open, not someone else's, first of its group."""
     with db.session() as s:
         row = s.get(Outbox, outbox_id)
-        if row is None or row.status in DONE or row.due_at > now:
+        if row is None or row.status in DONE:
             return None
         if row.status == "sending" and row.lease_until is not None and row.lease_until > now:
             return None
@@ -189,8 +189,10 @@ def record_retry(db: Database, job: Job, code: str, text: str, delay: float, now
     return due
 
 
-def staff_may_send(db: Database, job: Job) -> str | None:
-    """Why a staff message written earlier must not go now (STOP or erasure since), or None."""
+def why_not_send(db: Database, job: Job) -> str | None:
+    """Why a message written earlier must not go now (erased since; for staff messages, STOP since), or None."""
+    if job.message.text is None:
+        return "erased"
     if not (job.message.meta or {}).get("staff"):
         return None  # the bot's own replies: the reply to STOP or to an erasure must still go
     with db.session() as s:
@@ -276,7 +278,11 @@ class Courier:
         """One attempt at one row; returns what happened (sent, retry, failed, canceled, deferred, skipped)."""
         row = ready(self.db, outbox_id, self.now())
         if row is None:
-            return "skipped"  # done, early, someone else's, or waiting behind an earlier reply
+            return "skipped"  # done, someone else's, or waiting behind an earlier reply
+        if row.due_at > self.now():
+            # Early (a clock a little behind another machine's, or a twin job): come back when it is due.
+            self.schedule(outbox_id, row.due_at.timestamp())
+            return "early"
         buckets = list(self.buckets(row.channel, row.address or ""))
         if self.limiter is not None and buckets:
             while (wait := self.limiter.acquire(buckets, self.clock())) > 0:
@@ -290,7 +296,7 @@ class Courier:
         if job.attempts > self.policy.max_attempts:
             self._then(record_failed(self.db, job, "gave_up", "no attempt finished", self.now()))
             return "failed"
-        refused = staff_may_send(self.db, job)
+        refused = why_not_send(self.db, job)
         if refused:
             self._then(record_failed(self.db, job, refused, "not sent", self.now(), status="canceled"))
             return "canceled"

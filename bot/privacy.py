@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.staff import AuditLog, CaseFile, IntakeFacet, Note, StatusChange, User, audit
-from bot.store import Answer, Base, Contact, Intake, IntakeEvent, Message, OptOut, utcnow
+from bot.store import Answer, Base, Contact, Intake, IntakeEvent, Message, OptOut, Outbox, utcnow
 
 # One phone number reaches us as an SMS contact and a WhatsApp contact; its opt-out covers both.
 PHONE_CHANNELS = ("sms", "whatsapp")
@@ -179,6 +179,11 @@ def _forget_contacts(s: Session, contacts: Sequence[Contact], now: datetime, con
                                                                         language=None))
     s.execute(update(Message).where(Message.contact_id.in_(ids), Message.direction == "out").values(provider_id=None))
     s.execute(update(IntakeEvent).where(IntakeEvent.contact_id.in_(ids)).values(data=None))
+    # What still waits in the outbox never goes, and the address leaves the outbox too.
+    theirs = select(Message.id).where(Message.contact_id.in_(ids)).scalar_subquery()
+    s.execute(update(Outbox).where(Outbox.message_id.in_(theirs), Outbox.status == "pending")
+              .values(status="canceled", last_error="erased"))
+    s.execute(update(Outbox).where(Outbox.message_id.in_(theirs)).values(address=None))
     for c in contacts:
         c.address = f"{ERASED_PREFIX}{c.id}"
         c.language = None

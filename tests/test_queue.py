@@ -388,3 +388,19 @@ def test_a_worker_killed_mid_run_sends_each_message_once_after_a_restart(app_con
         second.terminate()
         second.wait(10)
         svc.db.dispose()
+
+
+def test_an_erasure_cancels_what_still_waits_and_takes_the_address_out_of_the_outbox(service, runtime, storage,
+                                                                                     tmp_path, clock, twilio):
+    from bot.privacy import erase_contact
+
+    q = make(service.db, storage, tmp_path, clock, twilio_senders(twilio))
+    iid = intake_for(service, "+13235550111")
+    sent = outbound(q, runtime).send(iid, staff(service.db), text="Your orientation is on Friday", now=utc(clock()))
+    with service.db.writing() as s:
+        intake = s.get(Intake, iid)
+        contact = s.get(Contact, intake.contact_id)
+        erase_contact(s, contact, utc(clock()))
+    run_until_idle(q, clock)
+    row = row_of(service.db, sent.id)
+    assert twilio.sent == [] and (row.status, row.address) == ("canceled", None)
