@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timezone
 
 from bot.outbox import utc
 
@@ -47,5 +48,6 @@ def run_until_idle(queue, clock: FakeClock, limit: float = 3600) -> int:
         etas = [t.eta for t in queue.huey.scheduled()]
         if not etas:
             return ran
-        clock.now = max(clock.now, min(e.replace(tzinfo=__import__("datetime").timezone.utc).timestamp() for e in etas))
+        # huey keeps etas as naive UTC datetimes.
+        clock.now = max(clock.now, min(e.replace(tzinfo=timezone.utc).timestamp() for e in etas))
     raise AssertionError("the queue never went idle")
