@@ -29,7 +29,8 @@ def run_due(queue, until: float | None = None, rounds: int = 200) -> int:
     for _ in range(rounds):
         ts = utc(time.time() if until is None else until).replace(tzinfo=None)
         tasks = list(huey.read_schedule(ts))
-        while (task := huey.dequeue()) is not None:
+        # Asked first: on an empty Redis list huey's dequeue blocks for a second.
+        while huey.pending_count() and (task := huey.dequeue()) is not None:
             tasks.append(task)
         if not tasks:
             break

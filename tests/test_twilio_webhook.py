@@ -191,4 +191,5 @@ def test_simultaneous_duplicate_deliveries_store_one_message(app):
 
 
 def test_healthz(client):
-    assert client.get("/healthz").json == {"status": "ok"}
+    body = client.get("/healthz").json
+    assert body["status"] == "ok" and body["queue"]["ok"] is True  # tests/test_queue.py checks the queue's part
