@@ -15,4 +15,14 @@ if [ ! -x .venv/bin/hrtp-intake ] || [ pyproject.toml -nt .venv/.installed-run ]
 fi
 # The app never makes tables: migrations do, here on every start (a no-op when already at head).
 .venv/bin/hrtp-intake db upgrade
-exec .venv/bin/hrtp-intake serve "$@"
+# The job queue's worker sends staff messages and Telegram replies; it runs beside the web server
+# (SQLite storage beside the database, or Redis when REDIS_URL is set). Both run in the background so
+# that Ctrl-C, a TERM to this script, or either one ending stops the other as well.
+.venv/bin/hrtp-intake worker &
+worker=$!
+.venv/bin/hrtp-intake serve "$@" &
+server=$!
+trap 'kill "$server" "$worker" 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+wait -n "$server" "$worker"

@@ -12,11 +12,13 @@ if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.installed-test ] || 
   .venv/bin/hrtp-intake i18n compile >/dev/null  # .mo files are built, never committed
   touch .venv/.installed-test
 fi
-# Debian packages the tests use: chromium (browser tests) and postgresql (the same suite's
-# PostgreSQL tests start a throwaway server). Tests that need one skip, saying why, without it.
+# Debian packages the tests use: chromium (browser tests), postgresql and redis-server (the same
+# suite's PostgreSQL and Redis tests start throwaway servers). Tests that need one skip, saying why,
+# without it; under CI (CI set) the Redis queue tests fail instead.
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing Debian packages for the tests: ${need[*]}..."

@@ -1,8 +1,7 @@
-"""What happened to the bot's replies after they left: provider ids, send failures, blocked bots."""
+"""What channels tell us about a contact outside a conversation: a blocked bot, a group writing to it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,34 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from bot.db import Database
 from bot.models import Contact, IntakeEvent, Message, utcnow
 from bot.privacy import set_opted_out
-
-
-def record_replies_sent(db: Database, channel: str, inbound_provider_id: str,
-                        outcomes: Sequence[tuple[str | None, str, str | None]]) -> None:
-    """Stores (provider id, status, error code) for each reply to one inbound message, in order."""
-    with db.writing() as s:
-        inbound = s.scalar(select(Message).where(Message.channel == channel, Message.provider_id == inbound_provider_id,
-                                                 Message.direction == "in"))
-        if inbound is None:
-            return
-        replies = s.scalars(select(Message).where(Message.in_reply_to_id == inbound.id).order_by(Message.id)).all()
-        contact = s.get(Contact, inbound.contact_id)
-        # The reply that confirms an erasure must not bring the address back (tg:<chat id>:<message id>).
-        erased = contact is None or contact.erased_at is not None
-        for row, (provider_id, status, error) in zip(replies, outcomes):
-            row.provider_id = None if erased else (provider_id or row.provider_id)
-            row.status, row.error_code = status, error
-
-
-def reply_statuses(db: Database, channel: str, inbound_provider_id: str) -> list[str | None]:
-    """The delivery status of each reply to this inbound message, in order (to resend only what did not go)."""
-    with db.session() as s:
-        inbound = s.scalar(select(Message.id).where(Message.channel == channel, Message.provider_id == inbound_provider_id,
-                                                    Message.direction == "in"))
-        if inbound is None:
-            return []
-        return list(s.scalars(select(Message.status).where(Message.in_reply_to_id == inbound).order_by(Message.id)))
-
 
 
 def opt_out_contact(db: Database, channel: str, address: str, reason: str, now: datetime | None = None) -> bool:

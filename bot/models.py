@@ -153,6 +153,31 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Outbox(Base):
+    """A message waiting to be sent by the job queue, written in the same transaction as the message itself."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due_at", "status", "due_at"), Index("ix_outbox_group_key", "group_key"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One row per message: the message id is the job's idempotency key.
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    # Where it goes, kept here because an erasure in the same turn replaces the contact's address; cleared when done.
+    address: Mapped[str | None] = mapped_column(String(64))
+    # Rows of one group (the replies to one inbound message) go out one after another, in id order.
+    group_key: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sending | sent | failed | canceled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+    message: Mapped[Message] = relationship()
+
+
 class IntakeEvent(Base):
     """What happened in an intake and when: answers, opt-outs, hand-offs; feeds staff and metrics."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Protocol
@@ -42,11 +42,15 @@ class OutboundError(ValueError):
 
 
 class SendError(Exception):
-    """The channel's API refused or could not be reached; `code` is the provider's error code."""
+    """The channel's API refused or could not be reached; `code` is the provider's error code.
 
-    def __init__(self, code: str | None, text: str) -> None:
+    `transient` errors (5xx, timeouts, 429) are worth another try, after `retry_after` seconds when the provider said."""
+
+    def __init__(self, code: str | None, text: str, transient: bool = False, retry_after: float | None = None) -> None:
         super().__init__(text)
         self.code = code
+        self.transient = transient
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,20 @@ def template_params(template: Template, params: Mapping[str, str], t: Translator
 class Outbound:
     """Composes, records and sends staff messages, and follows their delivery status."""
 
-    def __init__(self, db: Database, i18n: I18n, senders: Mapping[str, Sender]) -> None:
+    def __init__(self, db: Database, i18n: I18n, senders: Mapping[str, Sender],
+                 dispatch: Callable[[Sequence[int]], None] | None = None) -> None:
         self.db = db
         self.i18n = i18n
         self.senders = dict(senders)
+        # Hands committed outbox rows to the job queue; without one (scripts, tests) they are sent right here.
+        self.dispatch = dispatch or self._send_here
+
+    def _send_here(self, outbox_ids: Sequence[int]) -> None:
+        from bot.outbox import Courier, default_transport
+
+        courier = Courier(self.db, default_transport(self.senders))
+        for outbox_id in outbox_ids:
+            courier.deliver(outbox_id)
 
     def compose(self, lang: str | None, text: str | None = None, template: str | None = None,
                 params: Mapping[str, str] | None = None) -> Composed:
@@ -143,7 +157,9 @@ class Outbound:
 
     def send(self, intake_id: int, user: User, text: str | None = None, template: str | None = None,
              params: Mapping[str, str] | None = None, ip: str | None = None, now: datetime | None = None) -> Message:
-        """Records the message, sends it through the person's channel and records what the API said."""
+        """Records the message and its outbox row in one transaction, then hands it to the queue to send."""
+        from bot.outbox import add  # bot.outbox builds on this module's SendError and Sender
+
         now = now or utcnow()
         with self.db.writing() as s:
             intake = s.get(Intake, intake_id)
@@ -168,27 +184,13 @@ class Outbound:
             s.add(msg)
             s.flush()
             audit(s, user, "message", "intake", intake.id, {"message_id": msg.id, "template": template}, ip, now)
-            channel, address, body, msg_id = contact.channel, contact.address, composed.text, msg.id
-        # The API call happens outside the transaction, so no database lock is held while it runs.
-        try:
-            result = sender.send(channel, address, body)
-        except SendError as exc:
-            log.warning("sending message %s failed: %s (%s)", msg_id, exc, exc.code)
-            return self._record(msg_id, "failed", None, exc.code or "send_error", now)
-        return self._record(msg_id, result.status or "sent", result.provider_id, None, now)
-
-    def _record(self, msg_id: int, status: str, provider_id: str | None, error: str | None, now: datetime) -> Message:
-        with self.db.writing() as s:
-            msg = s.get(Message, msg_id)
-            assert msg is not None
-            msg.provider_id = provider_id[:64] if provider_id else None
-            # A status callback may have come back before this line; never move backwards.
-            if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(msg.status or "queued", 0):
-                msg.status = status
-            msg.error_code = error[:16] if error else None
-            if error in OPTED_OUT_CODES:
-                self._carrier_opt_out(s, msg.contact_id, now)
-            return msg
+            row = add(s, msg, contact.address, now)
+        # Sending happens after the commit (no database lock is held while an API call runs), and only if it committed.
+        self.dispatch([row.id])
+        with self.db.session() as s:
+            sent = s.get(Message, msg.id)
+            assert sent is not None
+            return sent
 
     def update_status(self, provider_id: str, status: str, error_code: str | None = None,
                       now: datetime | None = None) -> bool:

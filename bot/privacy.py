@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.audit import audit
 from bot.channels import CHANNELS
 from bot.models import (Answer, AuditLog, CaseFile, Contact, Intake, IntakeEvent, IntakeFacet, LinkCode, Message, Note,
-                        OptOut,
+                        OptOut, Outbox,
                         PrivacyKey, StatusChange, Suppression, User)
 
 ERASED_PREFIX = "erased:"
@@ -176,6 +176,11 @@ def _forget_contacts(s: Session, contacts: Sequence[Contact], now: datetime, con
                                                                         language=None))
     s.execute(update(Message).where(Message.contact_id.in_(ids), Message.direction == "out").values(provider_id=None))
     s.execute(update(IntakeEvent).where(IntakeEvent.contact_id.in_(ids)).values(data=None))
+    # What still waits in the outbox never goes, and the address leaves the outbox too.
+    theirs = select(Message.id).where(Message.contact_id.in_(ids)).scalar_subquery()
+    s.execute(update(Outbox).where(Outbox.message_id.in_(theirs), Outbox.status == "pending")
+              .values(status="canceled", last_error="erased"))
+    s.execute(update(Outbox).where(Outbox.message_id.in_(theirs)).values(address=None))
     for c in contacts:
         c.address = f"{ERASED_PREFIX}{c.id}"
         c.language = None

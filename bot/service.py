@@ -35,10 +35,11 @@ from bot.events import (
     Restarted, Resumed, ScreeningCompleted, Skipped, StaleAnswer, StepMissed, StopAsked, Unreadable,
 )
 from bot.messages import InboundMessage
-from bot.models import Answer, Contact, Intake, IntakeEvent, Message, OptOut, ReferralCode, utcnow
+from bot.models import Answer, Contact, Intake, IntakeEvent, Message, OptOut, Outbox, ReferralCode, utcnow
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
 from bot.programs import CatalogCache, CatalogSnapshot
 from bot.render import Button, Rendered, render
+from bot.outbox import add as add_to_outbox
 
 log = logging.getLogger(__name__)
 turn_log = logging.getLogger("hrtp.turn")
@@ -83,6 +84,9 @@ class Settings:
     referral_cache_seconds: float = 60.0
     # Keys the hashes that keep an opt-out after erasure; unset, a random key kept in the database is used.
     privacy_key: str = ""
+    # Channels whose replies the job queue sends (an outbox row each, in the turn's transaction); the others'
+    # replies go back in the webhook's response (TwiML, the web chat's JSON).
+    queued_channels: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -124,6 +128,12 @@ class HandleResult:
     intake_id: int | None = None
     replayed: bool = False
     events: list[EngineEvent] = field(default_factory=list)
+    outbox: list[Outbox] = field(default_factory=list)
+
+    @property
+    def first_outbox_id(self) -> int | None:
+        """The first reply's outbox row, once committed: its job sends the others after it, in order."""
+        return self.outbox[0].id if self.outbox else None
 
 
 def answer_meta(msg: InboundMessage) -> dict[str, Any] | None:
@@ -261,13 +271,26 @@ class IntakeService:
             conn.execute(update(Message.__table__).where(Message.__table__.c.id == inbound_id).values(intake_id=current.id))
 
         rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording)
-        if rendered:
+        outbox: list[Outbox] = []
+        if rendered and msg.channel in self.settings.queued_channels:
+            # Replies the job queue sends (Telegram's) get their outbox rows in this transaction, so the ORM
+            # writes them: each outbox row needs its message's id.
+            for r in rendered:
+                reply = Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
+                                channel=msg.channel, in_reply_to_id=inbound_id, text=r.text, language=r.lang,
+                                segments=r.segments, encoding=r.encoding, status="queued", created_at=now,
+                                meta=question_meta(r))
+                s.add(reply)
+                # The sender's address, not the contact's: an erasure this turn has already replaced that.
+                outbox.append(add_to_outbox(s, reply, msg.sender, now, group_key=f"in:{inbound_id}"))
+            s.flush()
+        elif rendered:
             conn.execute(_INSERT_MESSAGE, [{
                 "contact_id": contact.id, "intake_id": current.id if current else None, "direction": "out",
                 "channel": msg.channel, "provider_id": None, "in_reply_to_id": inbound_id, "text": r.text,
                 "language": r.lang, "segments": r.segments, "encoding": r.encoding, "media_count": 0, "status": "queued",
                 "created_at": now, "meta": question_meta(r)} for r in rendered])
-        return HandleResult(rendered, contact.id, current.id if current else None, False, outcome.events)
+        return HandleResult(rendered, contact.id, current.id if current else None, False, outcome.events, outbox)
 
     def _link(self, s: Session, msg: InboundMessage, contact: Contact, now: datetime) -> InboundMessage:
         """A web page's link code texted to us: the phone takes that intake on (bot.links), and the engine says so."""

@@ -45,7 +45,9 @@ def person(service: IntakeService) -> Person:
 def app_config(tmp_path: Path, runtime: Runtime) -> dict:
     return {"TESTING": True, "DATABASE_URL": fresh_sqlite(tmp_path / "app.db"), "SECRET_KEY": "test-secret",
             "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_ACCOUNT_SID": TWILIO_SID,
-            "PUBLIC_BASE_URL": "", "RUNTIME": runtime}
+            "PUBLIC_BASE_URL": "", "RUNTIME": runtime,
+            # Jobs run inside the request that enqueues them; tests/test_queue.py runs real storage and workers.
+            "QUEUE_IMMEDIATE": True}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -107,6 +109,21 @@ def pg_db(postgres_url: str) -> Iterator[Database]:
     database = Database(postgres_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A private redis-server for the session; missing, the Redis cases skip, except in CI, where they fail."""
+    import os
+
+    from tests.redis_server import redis_server
+
+    with redis_server() as url:
+        if url is None:
+            if os.environ.get("CI"):
+                pytest.fail("redis-server is not installed, and CI runs the queue tests on Redis (test.sh installs it)")
+            pytest.skip("redis-server is not installed (Debian's redis-server; ./test.sh installs it)")
+        yield url
 
 
 @pytest.fixture

@@ -200,4 +200,4 @@ def test_simultaneous_duplicate_deliveries_store_one_message(app):
 
 def test_healthz(client):
     body = client.get("/healthz").json
-    assert body["status"] == "ok" and body["checks"]["database"] == "ok"
+    assert body["status"] == "ok" and body["checks"]["database"] == "ok" and body["queue"]["ok"] is True

@@ -101,7 +101,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     runtime = app.config.get("RUNTIME") or Runtime.load()
     settings = Settings(idle_timeout=timedelta(hours=int(app.config["IDLE_TIMEOUT_HOURS"])),
                         support_phone=str(app.config["SUPPORT_PHONE"]),
-                        privacy_key=str(app.config.get("PRIVACY_KEY") or ""))
+                        privacy_key=str(app.config.get("PRIVACY_KEY") or ""),
+                        queued_channels=frozenset({"telegram"}))  # replies the job queue sends (webhook/queue.py)
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
 
     from webhook.channels import ADAPTERS, Registry
@@ -126,8 +127,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
 
     from webhook import health, logs
+    from webhook.queue import health as queue_health
 
     health.init_app(app, db)
+    # The queue's part names its backend and backlog beside the pass/fail (bot.outbox, webhook/queue.py).
+    app.extensions["hrtp_health"]["queue"] = lambda: queue_health(app)
     app.wsgi_app = logs.RequestLog(app.wsgi_app)  # type: ignore[method-assign]
 
     # Browsers ask for /favicon.ico on every page, even when the page names an SVG icon.

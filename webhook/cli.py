@@ -362,9 +362,30 @@ def purge_command(dry_run: bool, days: int | None) -> None:
     click.echo(f"Would erase {what}; nothing was changed." if dry_run else f"Erased {what}.")
 
 
+@click.command("worker")
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Jobs run at once (threads); run more `hrtp-intake worker` processes for more.")
+@with_appcontext
+def worker_command(workers: int) -> None:
+    """Run the job queue's worker: sends staff messages and Telegram replies from the outbox, with retries."""
+    import logging
+
+    from webhook.queue import queue_of
+
+    _require_schema()
+    queue = queue_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    where = {"redis": "Redis (REDIS_URL)", "sqlite": f"SQLite {getattr(queue.huey.storage, 'filename', '')}",
+             "immediate": "nowhere: QUEUE_IMMEDIATE runs jobs in the web process"}[queue.backend]
+    click.echo(f"HRTP Intake worker: {workers} thread{'s' if workers != 1 else ''}, jobs in {where}, "
+               f"channels: {', '.join(sorted(queue.senders)) or 'none configured'}", err=True)
+    queue.run_worker(workers)
+
+
+
 COMMANDS = (serve_command, db_group, chat_command, simulate_command, export_command, add_referral_code_command,
             create_user_command, i18n_group, load_areas_command, seed_programs_command, list_programs_command,
-            purge_command)
+            purge_command, worker_command)
 
 
 def register(app: Flask) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -15,7 +15,8 @@ from bot.db import Database
 
 log = logging.getLogger(__name__)
 
-Check = Callable[[], str | None]  # None when healthy, else why not (shown to whoever asks)
+# None when healthy, else why not (shown to whoever asks); or details with "ok" (and "error"), shown too.
+Check = Callable[[], str | Mapping[str, Any] | None]
 
 
 def database_check(db: Database, timeout: float) -> Check:
@@ -51,8 +52,15 @@ def init_app(app: Flask, db: Database) -> None:
 
     @app.get("/healthz")
     def healthz() -> Any:
-        results = {name: check() for name, check in checks.items()}
+        results: dict[str, str | None] = {}
+        details: dict[str, Mapping[str, Any]] = {}
+        for name, check in checks.items():
+            got = check()
+            if isinstance(got, Mapping):
+                details[name] = got
+                got = None if got.get("ok") else str(got.get("error") or f"{name} unavailable")
+            results[name] = got
         down = {name: why for name, why in results.items() if why}
-        body = {"status": "unavailable" if down else "ok",
-                "checks": {name: (why or "ok") for name, why in results.items()}}
+        body: dict[str, Any] = {"status": "unavailable" if down else "ok",
+                                "checks": {name: (why or "ok") for name, why in results.items()}, **details}
         return jsonify(body), 503 if down else 200

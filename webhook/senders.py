@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,35 @@ from bot.outbound import SendError, SendResult, Sender
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
+# Twilio's codes for a send that will never work: opted out (STOP), not a valid or not a mobile number,
+# a region or sender we may not use, a body too long. Any other 4xx is also final, bar 429.
+PERMANENT_CODES = frozenset({"21610", "21211", "21612", "21614", "21408", "21606", "21617"})
+TRANSIENT_CODES = frozenset({"20429", "20500", "20503"})
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    value = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+class _HttpClient(TwilioHttpClient):
+    """Twilio's HTTP client, remembering each thread's last response headers (Retry-After on a 429)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._last = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self._last.headers = None
+        response = super().request(*args, **kwargs)
+        self._last.headers = response.headers
+        return response
+
+    def last_headers(self) -> Mapping[str, str] | None:
+        return getattr(self._last, "headers", None)
 
 
 class TwilioSender:
@@ -24,8 +54,8 @@ class TwilioSender:
     def __init__(self, account_sid: str, auth_token: str, sms_from: str = "", whatsapp_from: str = "",
                  messaging_service_sid: str = "", status_callback: str = "", base_url: str = "",
                  http_client: Any = None) -> None:
-        self.client = Client(account_sid, auth_token,
-                             http_client=http_client or TwilioHttpClient(timeout=TIMEOUT_SECONDS))
+        self.http = http_client or _HttpClient(TIMEOUT_SECONDS)
+        self.client = Client(account_sid, auth_token, http_client=self.http)
         if base_url:
             # The REST client has no documented way to change host; its API domain keeps it here.
             self.client.api.base_url = base_url.rstrip("/")
@@ -56,9 +86,13 @@ class TwilioSender:
         try:
             message = self.client.messages.create(**kwargs)
         except TwilioRestException as exc:
-            raise SendError(str(exc.code) if exc.code else str(exc.status), exc.msg or "Twilio refused the message") from exc
-        except (TwilioException, OSError) as exc:  # requests' connection errors are OSErrors
-            raise SendError("unreachable", f"could not reach Twilio: {exc}") from exc
+            code = str(exc.code) if exc.code else str(exc.status)
+            transient = code not in PERMANENT_CODES and (exc.status == 429 or exc.status >= 500 or code in TRANSIENT_CODES)
+            headers = self.http.last_headers() if isinstance(self.http, _HttpClient) else None
+            raise SendError(code, exc.msg or "Twilio refused the message", transient,
+                            _retry_after(headers) if exc.status == 429 else None) from exc
+        except (TwilioException, OSError) as exc:  # requests' connection errors and timeouts are OSErrors
+            raise SendError("unreachable", f"could not reach Twilio: {exc}", transient=True) from exc
         return SendResult(message.sid, (message.status or "queued").lower())
 
 

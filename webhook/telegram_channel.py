@@ -11,13 +11,14 @@ import re
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 import click
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.cli import with_appcontext
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, TypeHandler
 from telegram.request import HTTPXRequest
 
@@ -25,7 +26,7 @@ from intake_flows.detect import from_locale_tag
 from intake_flows.text import Msg, N_
 
 from bot.channels import CHANNELS
-from bot.delivery import first_word_to_group, opt_out_contact, record_replies_sent, reply_statuses
+from bot.delivery import first_word_to_group, opt_out_contact
 from bot.messages import InboundMessage
 from bot.outbound import SendError, SendResult, Sender
 from bot.render import Rendered
@@ -182,15 +183,27 @@ class TelegramSender:
     def __init__(self, api: TelegramClient) -> None:
         self.api = api
 
-    def send(self, channel: str, address: str, text: str) -> SendResult:
+    def send(self, channel: str, address: str, text: str, buttons: list[tuple[str, str]] | None = None) -> SendResult:
         if channel != "telegram":
             raise SendError("no_channel", f"the Telegram bot does not carry the {channel} channel")
         try:
-            return SendResult(f"tg:{address}:{self.api.send(address, text)}", "sent")
+            return SendResult(f"tg:{address}:{self.api.send(address, text, buttons)}", "sent")
         except Forbidden as exc:
             raise SendError("blocked", "the person has blocked the bot") from exc
+        except RetryAfter as exc:
+            raise SendError("429", f"Telegram asks us to slow down: {exc}", True, retry_after_seconds(exc)) from exc
+        except (BadRequest, ChatMigrated, InvalidToken) as exc:
+            raise SendError("bad_request", f"Telegram refused the message: {exc}") from exc
         except (NetworkError, TelegramError, TimeoutError) as exc:
-            raise SendError("unreachable", f"could not reach Telegram: {exc}") from exc
+            raise SendError("unreachable", f"could not reach Telegram: {exc}", transient=True) from exc
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """The wait a 429 asks for. PTB 22 keeps it as a timedelta and warns on the public int attribute."""
+    wait = getattr(exc, "_retry_after", None)
+    if not isinstance(wait, timedelta):
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 def telegram_text(m: Rendered) -> tuple[str, list[tuple[str, str]]]:
@@ -223,11 +236,12 @@ class BotAPI(Protocol):
     def answer_callback(self, callback_id: str) -> None: ...
 
 
-def handle_update(service: IntakeService, api: BotAPI, body: Any) -> bool:
-    """One update, from the webhook or the poller: parse, handle, send or replay the replies.
+def handle_update(service: IntakeService, api: BotAPI, body: Any, nudge: Callable[[list[int]], Any]) -> bool:
+    """One update, from the webhook or the poller: parse, handle, and hand the replies to the job queue.
 
-    False when the Bot API failed part-way and the update should be handled again; the replay then
-    sends only the replies that did not go out. BadUpdate for an update we cannot read."""
+    The replies are in the outbox, committed with the turn: `nudge` (the queue's) sends them in order,
+    retries them and keeps to Telegram's limits; a redelivered update (a replay) has nothing new to send.
+    BadUpdate for an update we cannot read."""
     parsed = parse_update(body, set(service.runtime.i18n.languages))
     if parsed.blocked_chat:
         opt_out_contact(service.db, "telegram", parsed.blocked_chat, "telegram: bot blocked")
@@ -237,29 +251,14 @@ def handle_update(service: IntakeService, api: BotAPI, body: Any) -> bool:
         _quietly(parsed, service, api)
         return True
     result = service.handle(msg)
-    # A redelivery after a failure part-way sends only the replies that did not go out the first time.
-    done = reply_statuses(service.db, "telegram", msg.provider_id or "") if result.replayed else []
-    if done and all(st == "sent" for st in done):
-        return True
-    outcomes: list[tuple[str | None, str, str | None]] = []
-    try:
-        if parsed.callback_id:
+    if result.first_outbox_id is not None:
+        nudge([result.first_outbox_id])
+    if parsed.callback_id:
+        try:
             api.answer_callback(parsed.callback_id)
-        for i, m in enumerate(result.messages):
-            if i < len(done) and done[i] == "sent":
-                outcomes.append((None, "sent", None))  # keeps the id it was sent with
-                continue
-            text, buttons = telegram_text(m)
-            outcomes.append((f"tg:{msg.sender}:{api.send(msg.sender, text, buttons)}", "sent", None))
-    except Forbidden:
-        # Telegram's STOP: the person blocked the bot. Keep quiet from now on.
-        opt_out_contact(service.db, "telegram", msg.sender, "telegram: bot blocked")
-        return True
-    except (NetworkError, TelegramError, TimeoutError) as exc:
-        log.warning("Telegram Bot API failed for update %s: %s", msg.provider_id, exc)
-        record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
-        return False
-    record_replies_sent(service.db, "telegram", msg.provider_id or "", outcomes)
+        except (NetworkError, TelegramError, TimeoutError) as exc:
+            # Only the spinner on the button; the answer itself is already in the outbox.
+            log.info("Telegram answerCallbackQuery failed for update %s: %s", msg.provider_id, exc)
     return True
 
 
@@ -278,12 +277,13 @@ def inbound() -> Response | tuple[Response, int]:
         log.warning("unreadable Telegram update body")
         abort(400)
     try:
-        handled = handle_update(service, client(), body)
+        from webhook.queue import queue_of
+
+        handle_update(service, client(), body, queue_of(current_app._get_current_object()).nudge)  # type: ignore[attr-defined]
     except BadUpdate as exc:
         log.warning("malformed Telegram update: %s", exc)
         abort(400)
-    # A non-2xx makes Telegram deliver the update again; the replay re-sends the same replies.
-    return jsonify(ok=True) if handled else (jsonify(ok=False), 502)
+    return jsonify(ok=True)
 
 
 def _quietly(parsed: ParsedUpdate, service: IntakeService, api: BotAPI) -> None:
@@ -318,7 +318,7 @@ def set_webhook_command() -> None:
 POLL_RETRIES = (1, 2, 4, 8, 16)
 
 
-def poll(service: IntakeService, api: BotAPI, token: str, base_url: str = "") -> None:
+def poll(service: IntakeService, api: BotAPI, token: str, nudge: Callable[[list[int]], Any], base_url: str = "") -> None:
     """Long-polls getUpdates (after deleting any webhook) and handles each update as the webhook does, until Ctrl-C."""
 
     async def on_update(update: object, _: Any) -> None:
@@ -327,7 +327,7 @@ def poll(service: IntakeService, api: BotAPI, token: str, base_url: str = "") ->
         body = update.to_dict()
         for wait in (*POLL_RETRIES, None):
             try:
-                if await asyncio.to_thread(handle_update, service, api, body):
+                if await asyncio.to_thread(handle_update, service, api, body, nudge):
                     return
             except BadUpdate as exc:
                 log.warning("malformed Telegram update: %s", exc)
@@ -394,8 +394,14 @@ def poll_command() -> None:
         raise click.ClickException(schema.advice)
     click.echo("Polling Telegram for updates; any webhook is removed (`hrtp-intake telegram-webhook` sets it again). "
                "Ctrl-C stops.")
+    from webhook.queue import queue_of
+
+    queue = queue_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    if queue.backend != "immediate":
+        click.echo("Replies go out through the job queue: keep `hrtp-intake worker` running (./run.sh starts one).")
     try:
-        poll(current_app.extensions["hrtp"], client(), cfg["TELEGRAM_BOT_TOKEN"], cfg.get("TELEGRAM_API_BASE_URL") or "")
+        poll(current_app.extensions["hrtp"], client(), cfg["TELEGRAM_BOT_TOKEN"], queue.nudge,
+             cfg.get("TELEGRAM_API_BASE_URL") or "")
     except TelegramError as exc:
         raise click.ClickException(f"Telegram refused: {exc}") from exc
     click.echo("Stopped polling Telegram.")

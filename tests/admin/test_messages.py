@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 from bot.i18n import I18n
 from bot.models import Contact, Message, OptOut
 from bot.outbound import TEMPLATES_BY_ID, Outbound, OutboundError, SendResult
+from bot.models import Contact, Message, OptOut, Outbox
 from tests.admin.conftest import TOKEN
 from tests.admin.helpers import complete_intake, intake_id_of, post_form
 from tests.transcript import Person
@@ -94,13 +95,16 @@ def test_twilio_opt_out_error_fails_the_message_and_opts_the_person_out(staff, s
     assert "Not sent: this person texted STOP" in send(staff, iid, text="Hello again").get_data(as_text=True)
 
 
-def test_an_unreachable_twilio_is_recorded_as_a_failed_send(staff, svc, twilio):
+def test_an_unreachable_twilio_is_kept_for_another_try(staff, svc, twilio):
     iid = intake_id_of(complete_intake(svc, "+13235550101", "Maria"))
     twilio.close()
     r = send(staff, iid, text="Hello")
-    assert "could not be delivered" in r.get_data(as_text=True)
+    assert "did not take the message yet (error unreachable). It will be tried again" in r.get_data(as_text=True)
     [msg] = [m for m in staff_messages(svc, iid) if (m.meta or {}).get("staff")]
-    assert (msg.status, msg.error_code) == ("failed", "unreachable")
+    assert (msg.status, msg.error_code) == ("queued", "unreachable")
+    with svc.db.session() as s:
+        row = s.scalars(select(Outbox).where(Outbox.message_id == msg.id)).one()
+        assert (row.status, row.attempts) == ("pending", 1) and row.due_at > row.created_at
 
 
 def test_web_chat_visitors_cannot_be_messaged_from_here(staff, svc, client):

@@ -30,7 +30,8 @@ def live(tmp_path, runtime, twilio) -> Iterator[LiveServer]:
 
     app = create_app({"DATABASE_URL": fresh_sqlite(tmp_path / "browser.db"), "SECRET_KEY": "browser-secret",
                       "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM_NUMBER": "+12135550000",
-                      "TWILIO_API_BASE_URL": twilio.url, "PUBLIC_BASE_URL": "", "RUNTIME": runtime})
+                      "TWILIO_API_BASE_URL": twilio.url, "PUBLIC_BASE_URL": "", "RUNTIME": runtime,
+                      "QUEUE_IMMEDIATE": True})  # staff messages go out within the request, as if a worker ran
     svc = app.extensions["hrtp"]
     make_user(svc, "sam", "staff", name="Sam Staff")
     make_user(svc, "pat", "partner", programs=("pcc_pre_apprenticeship",), name="Pat Partner")

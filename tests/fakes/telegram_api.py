@@ -18,6 +18,7 @@ class FakeBotAPI:
         self.blocked: set[int] = set()
         self.down = False
         self.sends_left: int | None = None  # after this many more sendMessage calls, the API is down
+        self.flood: list[int] = []  # the next sendMessage calls answer 429 with these retry_after seconds
         self._next_id = 100
         self.webhook_url = ""
         # Updates waiting for getUpdates: (update, again); `again` ones come even below the offset, as after a
@@ -78,6 +79,11 @@ class FakeBotAPI:
             return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
         if method == "getUpdates":
             return self.get_updates(params)
+        if method == "sendMessage" and self.flood:
+            wait = self.flood.pop(0)
+            self.calls.append(("sendMessage:429", params))
+            return 429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {wait}",
+                         "parameters": {"retry_after": wait}}
         self.calls.append((method, params))
         if method == "setWebhook":
             self.webhook_url = params.get("url", "")

@@ -42,10 +42,10 @@ def outbound() -> Outbound:
     """The staff message sender, built once per app from its settings."""
     ob = current_app.extensions.get("hrtp_outbound")
     if ob is None:
-        from webhook.channels import registry
+        from webhook.queue import queue_of
 
-        svc = service()
-        ob = Outbound(svc.db, svc.runtime.i18n, registry().senders(current_app.config))
+        svc, queue = service(), queue_of(current_app._get_current_object())  # type: ignore[attr-defined]
+        ob = Outbound(svc.db, svc.runtime.i18n, queue.senders, dispatch=queue.nudge)
         current_app.extensions["hrtp_outbound"] = ob
     return ob
 

@@ -254,11 +254,16 @@ def send_message(intake_id: int) -> Any:
     except OutboundError as exc:
         flash(f"Not sent: {exc}.", "error")
         return intake(intake_id, preview=None, form=form)
-    if msg.status == "failed":
+    if msg.status in ("failed", "canceled"):
         flash(f"The message could not be delivered to the channel (error {msg.error_code}). It is kept in the "
               "conversation as failed.", "error")
-    else:
+    elif msg.provider_id:
         flash(f"Message sent ({msg.status}).")
+    elif msg.error_code:
+        flash(f"The channel did not take the message yet (error {msg.error_code}). It will be tried again shortly.",
+              "error")
+    else:
+        flash("Message queued: it goes out in a moment.")
     return _back(intake_id, "conversation")
 
 
