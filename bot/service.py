@@ -34,6 +34,7 @@ from bot.models import Answer, Contact, Intake, IntakeEvent, Message, OptOut, Re
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
 from bot.programs import CatalogCache
 from bot.render import Button, Rendered, render
+from bot.sms import plain_tables
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ class Settings:
     referral_cache_seconds: float = 60.0
     # Keys the hashes that keep an opt-out after erasure; unset, a random key kept in the database is used.
     privacy_key: str = ""
+    # Languages whose SMS go out with plain letters (languages.yaml `sms_plain`); none unless the county says.
+    sms_plain_languages: frozenset[str] = frozenset()
+    # Outbound SMS segments a calendar month may cost before proactive sends stop (bot.budget); 0: no budget.
+    sms_segment_budget: int = 0
 
 
 @dataclass
@@ -147,6 +152,7 @@ class IntakeService:
         self.db = db
         self.runtime = runtime
         self.settings = settings or Settings()
+        self.sms_plain = plain_tables(runtime.bundle.languages, sorted(self.settings.sms_plain_languages))
         self._codes: frozenset[str] = frozenset()
         self._codes_at = -1e9
         self.catalog = CatalogCache()
@@ -218,7 +224,7 @@ class IntakeService:
         if inbound.intake_id is None and current is not None:
             inbound.intake_id = current.id  # the message that started the intake belongs to it
 
-        rendered = render(outcome.replies, self.runtime.i18n, msg.channel)
+        rendered = render(outcome.replies, self.runtime.i18n, msg.channel, self.sms_plain)
         for r in rendered:
             s.add(Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
                           channel=msg.channel, in_reply_to_id=inbound.id, text=r.text, language=r.lang,

@@ -53,6 +53,12 @@ def _check_schema(app: Flask, db: Any) -> None:
                         {"Retry-After": "60", "Content-Type": "text/plain; charset=utf-8"})
 
 
+def _id_list(value: Any) -> frozenset[str]:
+    """A comma-separated setting (or a list, from a test's config) as a set of ids."""
+    items = value.split(",") if isinstance(value, str) else (value or ())
+    return frozenset(str(i).strip() for i in items if str(i).strip())
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Builds the app: settings from the environment, overridden by `config` (tests pass one)."""
     from bot.db import Database
@@ -77,7 +83,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     runtime = app.config.get("RUNTIME") or Runtime.load()
     settings = Settings(idle_timeout=timedelta(hours=int(app.config["IDLE_TIMEOUT_HOURS"])),
                         support_phone=str(app.config["SUPPORT_PHONE"]),
-                        privacy_key=str(app.config.get("PRIVACY_KEY") or ""))
+                        privacy_key=str(app.config.get("PRIVACY_KEY") or ""),
+                        sms_plain_languages=_id_list(app.config.get("SMS_PLAIN_LANGUAGES")),
+                        sms_segment_budget=max(0, int(app.config.get("SMS_SEGMENT_BUDGET") or 0)))
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
 
     from webhook.channels import ADAPTERS, Registry

@@ -40,4 +40,7 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "PRIVACY_KEY": os.environ.get("PRIVACY_KEY", ""),
         "RETENTION_DAYS": _int("RETENTION_DAYS", 180),
         "ADMIN_IDLE_MINUTES": _int("ADMIN_IDLE_MINUTES", 60),
+        # SMS cost (README, SMS cost): languages sent with plain letters, and segments a month may cost.
+        "SMS_PLAIN_LANGUAGES": os.environ.get("SMS_PLAIN_LANGUAGES", ""),
+        "SMS_SEGMENT_BUDGET": _int("SMS_SEGMENT_BUDGET", 0),
     }
