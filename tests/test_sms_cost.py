@@ -150,3 +150,72 @@ def test_segment_report_shows_both_figures(runtime) -> None:
     table = CliRunner().invoke(i18n_group, ["segments", "--lang", "es", "--markdown"]).output
     assert "| plain (SMS_PLAIN_LANGUAGES) |" in table.splitlines()[0]
     assert f"| {es_total} | {es_plain} |" in table
+
+
+# ---- the monthly budget ---------------------------------------------------------------------
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def sent(svc: IntakeService, at: datetime, segments: int, channel: str = "sms", direction: str = "out") -> None:
+    """One stored message of `segments` at `at` (UTC)."""
+    with svc.db.writing() as s:
+        contact = s.scalar(select(Contact).where(Contact.channel == channel)) or Contact(channel=channel, address="+13235550399")
+        s.add(contact)
+        s.flush()
+        s.add(Message(contact_id=contact.id, direction=direction, channel=channel, text="x", segments=segments,
+                      encoding="GSM-7", status="delivered", created_at=at))
+
+
+def test_months_are_county_months(service) -> None:
+    # 23:59 on 30 November in Los Angeles is 07:59 UTC on 1 December: still November's budget.
+    sent(service, utc(2026, 12, 1, 7, 59), 5)
+    sent(service, utc(2026, 12, 1, 8, 0), 7)  # midnight, 1 December, PST
+    sent(service, utc(2026, 12, 31, 23, 0), 11)  # 15:00 on 31 December in LA
+    sent(service, utc(2027, 1, 1, 8, 0), 13)  # midnight, 1 January, PST
+    with service.db.session() as s:
+        assert segments_this_month(s, utc(2026, 12, 1, 7, 0)) == 5
+        assert segments_this_month(s, utc(2026, 12, 1, 8, 0)) == 7 + 11
+        assert segments_this_month(s, utc(2027, 1, 1, 7, 59)) == 7 + 11  # still 31 December in LA
+        assert segments_this_month(s, utc(2027, 1, 1, 8, 0)) == 13
+
+
+def test_a_summer_month_starts_at_midnight_pacific_daylight_time(service) -> None:
+    start, end = month_bounds(utc(2026, 7, 15, 12, 0))
+    assert start.astimezone(timezone.utc) == utc(2026, 7, 1, 7, 0) and end.astimezone(timezone.utc) == utc(2026, 8, 1, 7, 0)
+    # November begins in daylight time and ends in standard time.
+    start, end = month_bounds(utc(2026, 11, 15))
+    assert start.astimezone(timezone.utc) == utc(2026, 11, 1, 7, 0) and end.astimezone(timezone.utc) == utc(2026, 12, 1, 8, 0)
+
+
+def test_only_outbound_sms_counts(service) -> None:
+    sent(service, utc(2026, 12, 10), 3)
+    sent(service, utc(2026, 12, 10), 4, direction="in")
+    sent(service, utc(2026, 12, 10), 5, channel="whatsapp")
+    with service.db.session() as s:
+        assert segments_this_month(s, utc(2026, 12, 15)) == 3
+
+
+@pytest.mark.parametrize(("used", "warn", "exhausted"), [(79, False, False), (80, True, False), (99, True, False),
+                                                          (100, True, True), (130, True, True)])
+def test_budget_status_warns_at_80_and_is_exhausted_at_100(service, used, warn, exhausted) -> None:
+    sent(service, utc(2026, 12, 10), used)
+    with service.db.session() as s:
+        status = segment_budget_status(s, Settings(sms_segment_budget=100), utc(2026, 12, 15))
+    assert (status.used, status.budget, status.share, status.warn, status.exhausted) == (used, 100, used / 100, warn, exhausted)
+
+
+def test_no_budget_never_stops_anything(service) -> None:
+    sent(service, utc(2026, 12, 10), 10**6)
+    with service.db.session() as s:
+        status = segment_budget_status(s, Settings(), utc(2026, 12, 15))
+    assert status.used == 10**6 and status.share is None and not status.warn and not status.exhausted
+
+
+def test_replies_go_out_when_the_budget_is_spent(db, runtime) -> None:
+    svc = IntakeService(db, runtime, Settings(sms_segment_budget=1))
+    person = Person(svc, "+13235550314")
+    assert person.says("Hi") and person.says("Hello")
+    with svc.db.session() as s:
+        assert segment_budget_status(s, svc.settings, person.now).exhausted
