@@ -598,7 +598,8 @@ def _segment_row(runtime: Any, lang: Language, channel: str, plain: bool) -> Seg
 
 def segment_table(rows: Sequence[SegmentRow]) -> str:
     """The report as a Markdown table (the README keeps a copy)."""
-    lines = ["| language | bot messages | max segments per message | total segments | plain (SMS_PLAIN_LANGUAGES) | messages by encoding |",
+    lines = ["| language | bot messages | max segments per message | total segments "
+             "| plain (SMS_PLAIN_LANGUAGES) | messages by encoding |",
              "|---|---:|---:|---:|---:|---|"]
     for r in rows:
         flag = "" if r.status == "completed" and not r.failures else f" ({r.status}{': ' + '; '.join(r.failures) if r.failures else ''})"

@@ -124,7 +124,8 @@ def segments_command(lang_ids: tuple[str, ...], channel: str, markdown: bool, sh
         click.echo(f"{'language':9} {'status':10} {'messages':>8} {'max seg':>7} {'total seg':>9} {'plain seg':>9}  encoding")
         for r in rows:
             plain = "-" if r.plain_segments is None else str(r.plain_segments)
-            click.echo(f"{r.lang:9} {r.status:10} {r.messages:8} {r.max_segments:7} {r.total_segments:9} {plain:>9}  {r.encoding}")
+            click.echo(f"{r.lang:9} {r.status:10} {r.messages:8} {r.max_segments:7} {r.total_segments:9} {plain:>9}"
+                       f"  {r.encoding}")
             for f in r.failures:
                 click.echo(f"          ! {f}")
     if show_longest:
