@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -128,6 +129,8 @@ def segments_command(lang_ids: tuple[str, ...], channel: str, markdown: bool, sh
                        f"  {r.encoding}")
             for f in r.failures:
                 click.echo(f"          ! {f}")
+        on = os.environ.get("SMS_PLAIN_LANGUAGES", "").strip()
+        click.echo(f"\nplain seg: sent with languages.yaml's sms_plain letters; SMS_PLAIN_LANGUAGES here: {on or 'none (off)'}")
     if show_longest:
         for r in rows:
             click.echo(f"\n[{r.lang}] longest message:\n{r.longest}")

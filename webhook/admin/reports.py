@@ -65,8 +65,8 @@ def metrics() -> Any:
     needs_items = [(need_labels.get(k, k), n, f"{n:,}") for k, n in m.needs]
     with service().db.session() as s:
         budget = segment_budget_status(s, service().settings, utcnow())
-    return render_template("admin/metrics.html", m=m, budget=budget, date_from=date_from, date_to=date_to, columns=COUNT_COLUMNS,
-                           cells=count_cells, sector_labels=SECTOR_LABELS, funnel_items=funnel_items,
+    return render_template("admin/metrics.html", m=m, date_from=date_from, date_to=date_to, columns=COUNT_COLUMNS,
+                           budget=budget, cells=count_cells, sector_labels=SECTOR_LABELS, funnel_items=funnel_items,
                            needs_items=needs_items,
                            period_args={k: v for k, v in (("from", date_from), ("to", date_to)) if v})
 
