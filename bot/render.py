@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from intake_flows.text import Msg, MsgList, N_
 from bot.channels import CHANNELS, Capabilities, capabilities
 from bot.i18n import I18n, Translator
 from bot.messages import Reply
-from bot.sms import segment_info, split_message
+from bot.sms import PlainTable, segment_info, split_message
 
 WORDING_PATH = DATA_DIR / "channel_wording.yaml"
 
@@ -96,13 +96,30 @@ class Rendered:
     hint: str | None = None  # the last line of `text` when the question came with a how-to-answer hint
 
 
-def render(replies: list[Reply], i18n: I18n, channel: str, wording: str | None = None) -> list[Rendered]:
-    """Renders replies within the channel's capabilities, in `wording`'s words when given (the form on the web channel)."""
+@dataclass
+class PlainTranslator(Translator):
+    """A translator whose output has the language's plain letters (SMS cost); what it translates is unchanged."""
+
+    table: PlainTable = dataclasses.field(default_factory=dict)
+
+    def render(self, msg: Msg | str) -> str:
+        return super().render(msg).translate(self.table)
+
+
+def render(replies: list[Reply], i18n: I18n, channel: str, wording: str | None = None,
+           plain: Mapping[str, PlainTable] | None = None) -> list[Rendered]:
+    """Renders replies within the channel's capabilities, in `wording`'s words when given (the form on the web channel).
+
+    `plain` (language -> table, from SMS_PLAIN_LANGUAGES) applies only on a channel billed by the segment."""
     caps = capabilities(channel)
     out: list[Rendered] = []
     words = wording or channel
     for reply in replies:
         t = i18n(reply.lang)
+        table = (plain or {}).get(reply.lang) if caps.segment_billed else None
+        if table:
+            # After translation, so placeholders, lists and the segment budget all see the text as sent.
+            t = PlainTranslator(t.lang, t.locale, t.translations, table)
         for part in laid_out(reply, t, caps, words):
             out.extend(_rendered(part, t, caps, words))
     return out

@@ -40,6 +40,7 @@ from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
 from bot.programs import CatalogCache, CatalogSnapshot
 from bot.render import Button, Rendered, render
 from bot.outbox import add as add_to_outbox
+from bot.sms import plain_tables
 
 log = logging.getLogger(__name__)
 turn_log = logging.getLogger("hrtp.turn")
@@ -87,6 +88,10 @@ class Settings:
     # Channels whose replies the job queue sends (an outbox row each, in the turn's transaction); the others'
     # replies go back in the webhook's response (TwiML, the web chat's JSON).
     queued_channels: frozenset[str] = frozenset()
+    # Languages whose SMS go out with plain letters (languages.yaml `sms_plain`); none unless the county says.
+    sms_plain_languages: frozenset[str] = frozenset()
+    # Outbound SMS segments a calendar month may cost before proactive sends stop (bot.budget); 0: no budget.
+    sms_segment_budget: int = 0
 
 
 @dataclass
@@ -165,6 +170,7 @@ class IntakeService:
         self.db = db
         self.runtime = runtime
         self.settings = settings or Settings()
+        self.sms_plain = plain_tables(runtime.bundle.languages, sorted(self.settings.sms_plain_languages))
         self._codes: frozenset[str] = frozenset()
         self._codes_at = -1e9
         self.catalog = CatalogCache()
@@ -270,7 +276,7 @@ class IntakeService:
             # The message that started the intake belongs to it.
             conn.execute(update(Message.__table__).where(Message.__table__.c.id == inbound_id).values(intake_id=current.id))
 
-        rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording)
+        rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording, plain=self.sms_plain)
         outbox: list[Outbox] = []
         if rendered and msg.channel in self.settings.queued_channels:
             # Replies the job queue sends (Telegram's) get their outbox rows in this transaction, so the ORM

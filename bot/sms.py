@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from intake_flows.schema import Language
 
 # GSM 03.38 default alphabet and its extension table (extension characters cost two septets).
 GSM_BASIC = frozenset(
@@ -101,3 +104,33 @@ def _longest_prefix(text: str, max_segments: int) -> int:
     if lo < len(text) and 0xDC00 <= ord(text[lo]) <= 0xDFFF:  # never split a surrogate pair
         lo -= 1
     return max(lo, 1)
+
+
+PlainTable = dict[int, str]
+
+
+def plain_tables(languages: Iterable[Language], enabled: Iterable[str]) -> dict[str, PlainTable]:
+    """Each enabled language's plain-letter table for str.translate; ValueError names a language that has none."""
+    by_id = {lang.id: lang for lang in languages}
+    out: dict[str, PlainTable] = {}
+    for lang_id in enabled:
+        lang = by_id.get(lang_id)
+        if lang is None:
+            raise ValueError(f"SMS_PLAIN_LANGUAGES: unknown language {lang_id!r}; known: {', '.join(by_id)}")
+        if not lang.sms_plain:
+            with_map = [l.id for l in by_id.values() if l.sms_plain]
+            raise ValueError(f"SMS_PLAIN_LANGUAGES: {lang_id!r} has no sms_plain letters in languages.yaml "
+                             f"(languages that have: {', '.join(with_map) or 'none'})")
+        out[lang_id] = plain_table(lang)
+    return out
+
+
+def plain_table(lang: Language) -> PlainTable:
+    """The language's sms_plain letters as a str.translate table; ValueError if one would not save anything."""
+    table: PlainTable = {}
+    for letter, plain in lang.sms_plain.items():
+        if len(letter) != 1 or encoding_of(letter) == "GSM-7" or encoding_of(plain) != "GSM-7":
+            raise ValueError(f"languages.yaml: {lang.id} sms_plain {letter!r}: {plain!r} must map one letter outside "
+                             "GSM-7 to GSM-7 text")
+        table[ord(letter)] = plain
+    return table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import copy
 import gettext
 import io
@@ -551,43 +552,57 @@ class SegmentRow:
     encoding: str
     longest: str
     failures: tuple[str, ...] = ()
+    plain_segments: int | None = None  # the same intake with the language's sms_plain letters; None: it has none
 
 
 def segment_report(runtime: Any, languages: Sequence[Language], channel: str = "sms") -> list[SegmentRow]:
-    """Runs a full simulated intake in each language and counts the bot's SMS segments."""
-    from bot.db import Database
-    from bot.migrate import fresh_sqlite
-    from bot.service import IntakeService
-    from bot.simulate import Runner, Scenario
-
+    """Runs a full simulated intake in each language and counts the bot's SMS segments, as written and plain."""
     rows = []
     for lang in languages:
-        scenario = Scenario.model_validate({
-            "name": f"segment report ({lang.id})", "channel": channel, "from": "+13235550199", "start": "JOIN",
-            # "JOIN" (from a flyer) says no language, so the run shows the list and picks from it.
-            "answers": {"language": {"choose": [lang.id]}, **FULL_INTAKE}, "otherwise": "1",
-        })
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Database(fresh_sqlite(Path(tmp) / "segments.db"))
-            try:
-                result = Runner(IntakeService(db, runtime), scenario).run()
-            finally:
-                db.dispose()
-        bot = [t for t in result.transcript if t["from"] == "bot"]
-        encodings = Counter(t["encoding"] for t in bot)
-        longest = max(bot, key=lambda t: (t["segments"], len(t["text"])), default={"text": ""})
-        rows.append(SegmentRow(lang.id, result.status, len(bot), max((t["segments"] for t in bot), default=0),
-                               sum(t["segments"] for t in bot),
-                               ", ".join(f"{e} x{n}" for e, n in sorted(encodings.items())) or "-",
-                               longest["text"], tuple(result.failures)))
+        row = _segment_row(runtime, lang, channel, plain=False)
+        if lang.sms_plain:
+            p = _segment_row(runtime, lang, channel, plain=True)
+            problems = [*p.failures, *([f"plain: {p.status}"] if p.status != "completed" else []),
+                        *([f"plain: a message of {p.max_segments} segments"] if p.max_segments > 3 else [])]
+            row = dataclasses.replace(row, plain_segments=p.total_segments, failures=row.failures + tuple(problems))
+        rows.append(row)
     return rows
+
+
+def _segment_row(runtime: Any, lang: Language, channel: str, plain: bool) -> SegmentRow:
+    from bot.db import Database
+    from bot.migrate import fresh_sqlite
+    from bot.service import IntakeService, Settings
+    from bot.simulate import Runner, Scenario
+
+    settings = Settings(sms_plain_languages=frozenset({lang.id}) if plain else frozenset())
+    scenario = Scenario.model_validate({
+        "name": f"segment report ({lang.id})", "channel": channel, "from": "+13235550199", "start": "JOIN",
+        # "JOIN" (from a flyer) says no language, so the run shows the list and picks from it.
+        "answers": {"language": {"choose": [lang.id]}, **FULL_INTAKE}, "otherwise": "1",
+    })
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(fresh_sqlite(Path(tmp) / "segments.db"))
+        try:
+            result = Runner(IntakeService(db, runtime, settings), scenario).run()
+        finally:
+            db.dispose()
+    bot = [t for t in result.transcript if t["from"] == "bot"]
+    encodings = Counter(t["encoding"] for t in bot)
+    longest = max(bot, key=lambda t: (t["segments"], len(t["text"])), default={"text": ""})
+    return SegmentRow(lang.id, result.status, len(bot), max((t["segments"] for t in bot), default=0),
+                      sum(t["segments"] for t in bot),
+                      ", ".join(f"{e} x{n}" for e, n in sorted(encodings.items())) or "-",
+                      longest["text"], tuple(result.failures))
 
 
 def segment_table(rows: Sequence[SegmentRow]) -> str:
     """The report as a Markdown table (the README keeps a copy)."""
-    lines = ["| language | bot messages | max segments per message | total segments | messages by encoding |",
-             "|---|---:|---:|---:|---|"]
+    lines = ["| language | bot messages | max segments per message | total segments "
+             "| plain (SMS_PLAIN_LANGUAGES) | messages by encoding |",
+             "|---|---:|---:|---:|---:|---|"]
     for r in rows:
         flag = "" if r.status == "completed" and not r.failures else f" ({r.status}{': ' + '; '.join(r.failures) if r.failures else ''})"
-        lines.append(f"| {r.lang}{flag} | {r.messages} | {r.max_segments} | {r.total_segments} | {r.encoding} |")
+        plain = "–" if r.plain_segments is None else r.plain_segments
+        lines.append(f"| {r.lang}{flag} | {r.messages} | {r.max_segments} | {r.total_segments} | {plain} | {r.encoding} |")
     return "\n".join(lines)

@@ -273,6 +273,8 @@ class Language(_Strict):
     name: str
     babel: str
     words: tuple[str, ...] = ()
+    # Letters SMS may send plain (é is GSM-7, á is not) when SMS_PLAIN_LANGUAGES switches the language on.
+    sms_plain: dict[str, str] = {}
 
 
 class LanguageList(_Strict):

@@ -75,6 +75,12 @@ def _check_secret_key(app: Flask) -> None:
                           "python3 -c 'import secrets; print(secrets.token_hex(32))'")
 
 
+def _id_list(value: Any) -> frozenset[str]:
+    """A comma-separated setting (or a list, from a test's config) as a set of ids."""
+    items = value.split(",") if isinstance(value, str) else (value or ())
+    return frozenset(str(i).strip() for i in items if str(i).strip())
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Builds the app: settings from the environment, overridden by `config` (tests pass one)."""
     from bot.db import Database
@@ -102,7 +108,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = Settings(idle_timeout=timedelta(hours=int(app.config["IDLE_TIMEOUT_HOURS"])),
                         support_phone=str(app.config["SUPPORT_PHONE"]),
                         privacy_key=str(app.config.get("PRIVACY_KEY") or ""),
-                        queued_channels=frozenset({"telegram"}))  # replies the job queue sends (webhook/queue.py)
+                        queued_channels=frozenset({"telegram"}),  # replies the job queue sends (webhook/queue.py)
+                        sms_plain_languages=_id_list(app.config.get("SMS_PLAIN_LANGUAGES")),
+                        sms_segment_budget=max(0, int(app.config.get("SMS_SEGMENT_BUDGET") or 0)))
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
 
     from webhook.channels import ADAPTERS, Registry

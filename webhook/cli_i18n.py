@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -108,7 +109,10 @@ def check_command(lang_ids: tuple[str, ...], quiet: bool) -> None:
 @click.option("--markdown", is_flag=True, help="Print a Markdown table (for the README).")
 @click.option("--show-longest", is_flag=True, help="Also print each language's longest message.")
 def segments_command(lang_ids: tuple[str, ...], channel: str, markdown: bool, show_longest: bool) -> None:
-    """Report what a full SMS intake costs per language: messages, max and total segments, encoding."""
+    """Report what a full SMS intake costs per language: messages, max and total segments, encoding.
+
+    "plain seg" is the same intake with the language's sms_plain letters (languages.yaml), as SMS_PLAIN_LANGUAGES
+    would send it; "-" where the language has none."""
     from devtools.i18n_check import segment_report, segment_table
     from bot.service import Runtime
     from bot.sms import MAX_SEGMENTS
@@ -118,11 +122,15 @@ def segments_command(lang_ids: tuple[str, ...], channel: str, markdown: bool, sh
     if markdown:
         click.echo(segment_table(rows))
     else:
-        click.echo(f"{'language':9} {'status':10} {'messages':>8} {'max seg':>7} {'total seg':>9}  encoding")
+        click.echo(f"{'language':9} {'status':10} {'messages':>8} {'max seg':>7} {'total seg':>9} {'plain seg':>9}  encoding")
         for r in rows:
-            click.echo(f"{r.lang:9} {r.status:10} {r.messages:8} {r.max_segments:7} {r.total_segments:9}  {r.encoding}")
+            plain = "-" if r.plain_segments is None else str(r.plain_segments)
+            click.echo(f"{r.lang:9} {r.status:10} {r.messages:8} {r.max_segments:7} {r.total_segments:9} {plain:>9}"
+                       f"  {r.encoding}")
             for f in r.failures:
                 click.echo(f"          ! {f}")
+        on = os.environ.get("SMS_PLAIN_LANGUAGES", "").strip()
+        click.echo(f"\nplain seg: sent with languages.yaml's sms_plain letters; SMS_PLAIN_LANGUAGES here: {on or 'none (off)'}")
     if show_longest:
         for r in rows:
             click.echo(f"\n[{r.lang}] longest message:\n{r.longest}")

@@ -58,4 +58,7 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "DB_CONNECT_TIMEOUT": _int("DB_CONNECT_TIMEOUT", 5),
         "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 15000),
         "HEALTHZ_TIMEOUT_SECONDS": _int("HEALTHZ_TIMEOUT_SECONDS", 2),
+        # SMS cost (README, SMS cost): languages sent with plain letters, and segments a month may cost.
+        "SMS_PLAIN_LANGUAGES": os.environ.get("SMS_PLAIN_LANGUAGES", ""),
+        "SMS_SEGMENT_BUDGET": _int("SMS_SEGMENT_BUDGET", 0),
     }

@@ -13,6 +13,7 @@ from intake_flows.spreadsheet import safe_row
 
 from bot.audit import audit
 from bot.labels import option_labels
+from bot.budget import segment_budget_status
 from bot.facets import sync_facets
 from bot.metrics import Counts, Metrics, compute_metrics
 from bot.models import AuditLog, utcnow
@@ -65,8 +66,10 @@ def metrics() -> Any:
     funnel_items = [(st.label, st.count, f"{st.count:,}" + (f" ({st.count / top:.0%})" if top else ""))
                     for st in m.funnel]
     needs_items = [(need_labels.get(k, k), n, f"{n:,}") for k, n in m.needs]
+    with service().db.session() as s:
+        budget = segment_budget_status(s, service().settings, utcnow())
     return render_template("admin/metrics.html", m=m, date_from=date_from, date_to=date_to, columns=COUNT_COLUMNS,
-                           cells=count_cells, sector_labels=sector_labels(), funnel_items=funnel_items,
+                           budget=budget, cells=count_cells, sector_labels=sector_labels(), funnel_items=funnel_items,
                            needs_items=needs_items,
                            period_args={k: v for k, v in (("from", date_from), ("to", date_to)) if v})
 
