@@ -12,11 +12,18 @@ if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.installed-test ] || 
   .venv/bin/hrtp-intake i18n compile >/dev/null  # .mo files are built, never committed
   touch .venv/.installed-test
 fi
-# Debian packages the tests use: chromium (browser tests) and postgresql (the same suite's
-# PostgreSQL tests start a throwaway server). Tests that need one skip, saying why, without it.
+# Debian packages the tests use: chromium (browser tests), postgresql (the same suite's
+# PostgreSQL tests start a throwaway server) and the flyer's Pango and fonts. Tests that need
+# one skip, saying why, without it.
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# The flyer PDFs: WeasyPrint's Pango and HarfBuzz, and Noto faces for every script the 15 languages write.
+if command -v dpkg-query >/dev/null; then
+  for pkg in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core fonts-noto-cjk; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+  done
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing Debian packages for the tests: ${need[*]}..."

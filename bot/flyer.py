@@ -34,23 +34,24 @@ FALLBACK_FONTS = ('"Noto Sans"', '"Noto Sans CJK SC"', "sans-serif")
 _TELEGRAM_BOT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
 
 CSS = """
-@page { size: letter; margin: 0.6in 0.7in; }
+@page { size: letter; margin: 0.5in 0.65in; }
 body { margin: 0; color: #111; }
 section { page-break-after: always; }
 section:last-child { page-break-after: auto; }
-h1 { font-size: 20pt; color: #0b4f8a; margin: 0 0 0.15in; }
-.what { font-size: 19pt; line-height: 1.35; margin: 0 0 0.3in; }
-.sms { border: 3pt solid #0b4f8a; border-radius: 10pt; padding: 0.18in 0.25in; font-size: 22pt; line-height: 1.5;
-       text-align: center; margin: 0 0 0.3in; }
-.big { font-weight: bold; white-space: nowrap; unicode-bidi: isolate; direction: ltr; }
-table.qr { width: 100%; border-collapse: collapse; margin: 0 0 0.25in; }
+h1 { font-size: 18pt; color: #0b4f8a; margin: 0 0 0.12in; }
+.what { font-size: 16pt; line-height: 1.3; margin: 0 0 0.22in; }
+.sms { border: 3pt solid #0b4f8a; border-radius: 10pt; padding: 0.1in 0.2in; font-size: 18pt; line-height: 1.35;
+       text-align: center; margin: 0 0 0.22in; }
+.big { font-weight: bold; unicode-bidi: isolate; direction: ltr; }
+.big span { white-space: nowrap; }
+table.qr { width: 100%; border-collapse: collapse; margin: 0 0 0.18in; }
 table.qr td { text-align: center; vertical-align: top; padding: 0 0.1in; width: 50%; }
-table.qr svg { width: 2.2in; height: 2.2in; }
-.scan { font-size: 15pt; font-weight: bold; margin: 0.05in 0 0.03in; }
+table.qr svg { width: 2in; height: 2in; }
+.scan { font-size: 14pt; font-weight: bold; margin: 0.04in 0 0.02in; }
 .link { font-family: "Noto Sans Mono", "DejaVu Sans Mono", monospace; font-size: 8.5pt; direction: ltr;
         unicode-bidi: isolate; overflow-wrap: anywhere; }
-.free { font-size: 17pt; font-weight: bold; margin: 0 0 0.12in; }
-.stop { font-size: 13pt; margin: 0 0 0.2in; }
+.free { font-size: 15pt; font-weight: bold; margin: 0 0 0.1in; }
+.stop { font-size: 12pt; margin: 0 0 0.12in; }
 .code { font-size: 11pt; color: #444; }
 """
 
@@ -129,13 +130,15 @@ def _qr_cell(url: str, caption: str) -> str:
 
 def page_html(t: Translator, links: FlyerLinks) -> str:
     """One language's page as an HTML section."""
-    # The keyword on one line however long the code (up to 37 characters): smaller type for a longer one.
-    size = min(40, int(460 / (0.7 * max(len(links.keyword), 1))))
-    big = f'<bdi class="big" style="font-size: {size}pt">{{}}</bdi>'
+    # The code on one line however long (up to 32 characters): smaller type for a longer one; JOIN may wrap before it.
+    size = min(36, int(460 / (0.7 * max(len(links.code), 1))))
+    join, _, code = links.keyword.partition(" ")
+    keyword = (f'<bdi class="big" style="font-size: {size}pt"><span>{html.escape(join)}</span> '
+               f"<span>{html.escape(code)}</span></bdi>")
+    number = f'<bdi class="big" style="font-size: 36pt"><span>{html.escape(links.number_shown())}</span></bdi>'
     parts = [f"<h1>{_fill(t, TITLE)}</h1>", f'<p class="what">{_fill(t, WHAT)}</p>']
     if links.sms_number:
-        parts.append('<p class="sms">' + _fill(t, TEXT_US, keyword=big.format(html.escape(links.keyword)),
-                                                number=big.format(html.escape(links.number_shown()))) + "</p>")
+        parts.append(f'<p class="sms">{_fill(t, TEXT_US, keyword=keyword, number=number)}</p>')
     cells = []
     if web := links.web(t.lang):
         cells.append(_qr_cell(web, _fill(t, SCAN_WEB)))
