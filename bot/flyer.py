@@ -171,7 +171,7 @@ def flyer_html(i18n: I18n, languages: Sequence[str], links: FlyerLinks) -> str:
 def render_flyer(i18n: I18n, languages: Sequence[str], links: FlyerLinks) -> bytes:
     """The flyer as PDF bytes (WeasyPrint: Pango and HarfBuzz shape every script, right to left included)."""
     # Imported here: WeasyPrint loads Pango at import, which the rest of the app never needs.
-    from weasyprint import HTML
+    from weasyprint import HTML  # type: ignore[import-untyped]  # ships no type hints
 
     pdf: bytes = HTML(string=flyer_html(i18n, languages, links)).write_pdf()
     return pdf

@@ -83,7 +83,7 @@ def fonts_of(page, wanted) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def flyer(runtime) -> list:
+def flyer(runtime) -> Iterator[list]:
     pdf = render_flyer(runtime.i18n, LANGS, links())
     assert pdf.startswith(b"%PDF-")
     doc = pdfium.PdfDocument(pdf)
