@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import phonenumbers
+import segno
 
 from bot.i18n import I18n, Translator
 from intake_flows.detect import JOIN_WORDS, is_referral_code
@@ -116,8 +117,6 @@ def _fill(t: Translator, msgid: str, **parts: str) -> str:
 
 
 def _qr_svg(url: str) -> str:
-    import segno
-
     # Inline SVG, so rendering fetches nothing; level M survives a photocopied, folded flyer.
     svg: str = segno.make(url, error="m", micro=False).svg_inline(border=4, dark="#000", light="#fff", omitsize=True)
     return svg

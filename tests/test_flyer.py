@@ -235,6 +235,8 @@ def test_the_flyer_command_says_what_is_wrong(tmp_path) -> None:
     no_url = runner.invoke(main, ["flyer", "EASTLA1"], env={**env, "PUBLIC_BASE_URL": ""})
     assert no_url.exit_code == 1 and "PUBLIC_BASE_URL" in no_url.output
     assert not (tmp_path / "x.pdf").exists()
+    nowhere = runner.invoke(main, ["flyer", "EASTLA1", "--lang", "en", "-o", str(tmp_path / "no" / "such" / "x.pdf")], env=env)
+    assert nowhere.exit_code == 1 and "Cannot write" in nowhere.output
 
 
 @pytest.fixture

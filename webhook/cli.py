@@ -223,7 +223,10 @@ def flyer_command(code: str, languages: tuple[str, ...], output: Path | None, ba
     except FlyerError as exc:
         raise click.ClickException(str(exc)) from exc
     target = output or Path(f"flyer-{links.code}.pdf")
-    target.write_bytes(pdf)
+    try:
+        target.write_bytes(pdf)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {target}: {exc.strerror or exc}") from exc
     missing = [what for what, have in (("texting number (TWILIO_FROM_NUMBER or --number)", links.sms_number),
                                        ("Telegram link (TELEGRAM_BOT_USERNAME)", links.telegram_bot)) if not have]
     for what in missing:
