@@ -13,12 +13,18 @@ if [ ! -x .venv/bin/pytest ] || [ pyproject.toml -nt .venv/.installed-test ] || 
   touch .venv/.installed-test
 fi
 # Debian packages the tests use: chromium (browser tests), postgresql and redis-server (the same
-# suite's PostgreSQL and Redis tests start throwaway servers). Tests that need one skip, saying why,
+# suite's PostgreSQL and Redis tests start throwaway servers), and the flyer's Pango and fonts. Tests that need one skip, saying why,
 # without it; under CI (CI set) the Redis queue tests fail instead.
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || need+=(redis-server)
+# The flyer PDFs: WeasyPrint's Pango and HarfBuzz, and Noto faces for every script the 15 languages write.
+if command -v dpkg-query >/dev/null; then
+  for pkg in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core fonts-noto-cjk; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+  done
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing Debian packages for the tests: ${need[*]}..."

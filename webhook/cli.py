@@ -216,6 +216,39 @@ def add_referral_code_command(code: str, organisation: str | None, note: str | N
     click.echo(f"Referral code {code} is active. People can text: JOIN {code}")
 
 
+@click.command("flyer")
+@click.argument("code")
+@click.option("--lang", "languages", multiple=True, help="A page in this language (repeat; default en and es).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Where to write the PDF (default flyer-CODE.pdf).")
+@click.option("--base-url", default="", help="The public web address for the QR code (default PUBLIC_BASE_URL).")
+@click.option("--number", default="", help="The number people text (default TWILIO_FROM_NUMBER).")
+@with_appcontext
+def flyer_command(code: str, languages: tuple[str, ...], output: Path | None, base_url: str, number: str) -> None:
+    """Print a referral code's flyer: a PDF page per language with its keyword and QR codes."""
+    from bot.flyer import DEFAULT_LANGUAGES
+    from webhook.flyer import FlyerError, flyer_links, flyer_pdf
+
+    wanted = list(dict.fromkeys(languages)) or list(DEFAULT_LANGUAGES)
+    try:
+        links = flyer_links(_service(), current_app.config, code, base_url.rstrip("/"), number)
+        if not links.public_base_url:
+            raise FlyerError("Set PUBLIC_BASE_URL (or pass --base-url https://your.host): the web QR code needs it.")
+        pdf = flyer_pdf(_service(), links, wanted)
+    except FlyerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    target = output or Path(f"flyer-{links.code}.pdf")
+    try:
+        target.write_bytes(pdf)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {target}: {exc.strerror or exc}") from exc
+    missing = [what for what, have in (("texting number (TWILIO_FROM_NUMBER or --number)", links.sms_number),
+                                       ("Telegram link (TELEGRAM_BOT_USERNAME)", links.telegram_bot)) if not have]
+    for what in missing:
+        click.echo(f"note: no {what}, so the flyer leaves it off", err=True)
+    click.echo(f"Wrote {target}: {len(wanted)} page(s), {', '.join(wanted)}; {len(pdf) // 1024} KB.")
+
+
 @click.command("create-user")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["admin", "staff", "partner"]), default="staff", show_default=True)
@@ -384,8 +417,8 @@ def worker_command(workers: int) -> None:
 
 
 COMMANDS = (serve_command, db_group, chat_command, simulate_command, export_command, add_referral_code_command,
-            create_user_command, i18n_group, load_areas_command, seed_programs_command, list_programs_command,
-            purge_command, worker_command)
+            flyer_command, create_user_command, i18n_group, load_areas_command, seed_programs_command,
+            list_programs_command, purge_command, worker_command)
 
 
 def register(app: Flask) -> None:

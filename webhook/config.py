@@ -32,6 +32,8 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "TWILIO_API_BASE_URL": os.environ.get("TWILIO_API_BASE_URL", ""),
         "TELEGRAM_BOT_TOKEN": os.environ.get("TELEGRAM_BOT_TOKEN", ""),
         "TELEGRAM_WEBHOOK_SECRET": os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
+        # The bot's @username without the @, for the t.me deep links printed on flyers.
+        "TELEGRAM_BOT_USERNAME": os.environ.get("TELEGRAM_BOT_USERNAME", "").lstrip("@"),
         "TELEGRAM_API_BASE_URL": os.environ.get("TELEGRAM_API_BASE_URL", ""),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),

@@ -252,6 +252,7 @@ def init_app(app: Flask) -> None:
         app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
     login_manager.init_app(app)
     from webhook.admin import intakes, programs, reports  # noqa: F401  (routes register on import)
+    from webhook.admin import flyers  # noqa: F401
 
     app.register_blueprint(bp)
     app.jinja_env.filters.update(local=local, money=money, pct=pct, number=number)
