@@ -33,6 +33,8 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "TELEGRAM_BOT_TOKEN": os.environ.get("TELEGRAM_BOT_TOKEN", ""),
         "TELEGRAM_WEBHOOK_SECRET": os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
         "TELEGRAM_API_BASE_URL": os.environ.get("TELEGRAM_API_BASE_URL", ""),
+        # The bot's @username, for the t.me/<bot>?start=CODE links referral codes print.
+        "TELEGRAM_BOT_USERNAME": os.environ.get("TELEGRAM_BOT_USERNAME", "").lstrip("@"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "IDLE_TIMEOUT_HOURS": _int("IDLE_TIMEOUT_HOURS", 48),

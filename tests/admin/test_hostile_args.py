@@ -56,7 +56,11 @@ def walk(backend):
         from bot.programs import program_names
 
         program = sorted(program_names(s))[0]
-    yield app, client, {"intake_id": intake, "program_id": program, "table": "by_referral"}
+    with svc.db.writing() as s:
+        from bot.models import ReferralCode
+
+        s.add(ReferralCode(code="EASTLA1"))  # so the referral code pages have a code to walk
+    yield app, client, {"intake_id": intake, "program_id": program, "table": "by_referral", "code": "EASTLA1"}
     app.request_class.parameter_storage_class = ImmutableMultiDict
     svc.db.dispose()
 
