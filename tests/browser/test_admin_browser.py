@@ -329,8 +329,9 @@ def test_on_a_phone_referral_codes_and_an_outreach_workers_counts_fit_and_read(p
         page.screenshot(path=str(artifacts / f"admin-referral-{name}-390.png"), full_page=True)
         if script is not None:
             page.add_script_tag(path=str(script))
-            result = page.evaluate("async () => (await axe.run(document, {runOnly: {type: 'rule', values: ['color-contrast']},"
-                                   " resultTypes: ['violations']})).violations.flatMap(v => v.nodes.map(n => n.target.join(' ')))")
+            result = page.evaluate("async () => (await axe.run(document, {runOnly: {type: 'rule',"
+                                   " values: ['color-contrast']}, resultTypes: ['violations']}))"
+                                   ".violations.flatMap(v => v.nodes.map(n => n.target.join(' ')))")
             assert result == [], (path, result)
     page.goto(f"{live.url}/admin/referral-codes")
     assert page.locator("#referral-codes").evaluate("t => t.closest('.scroll') !== null")
