@@ -82,11 +82,15 @@ def test_staff_edit_a_code_and_the_edit_is_audited(staff, svc):
 
 def test_retired_codes_leave_the_active_list_and_stay_known_to_the_bot(staff, svc):
     add_code(staff)
-    resp = post_form(staff, "/admin/referral-codes/EASTLA1/retire", {}, page="/admin/referral-codes")
+    assert 'id="retire"' in staff.get("/admin/referral-codes/EASTLA1").get_data(as_text=True)
+    resp = post_form(staff, "/admin/referral-codes/EASTLA1/retire", {}, page="/admin/referral-codes/EASTLA1")
     assert resp.status_code == 302
     staff.get("/admin/referral-codes")  # shows the flash
     assert "<code>EASTLA1</code>" not in staff.get("/admin/referral-codes").get_data(as_text=True)
     assert "<code>EASTLA1</code>" in staff.get("/admin/referral-codes?show=retired").get_data(as_text=True)
+    retired = staff.get("/admin/referral-codes/EASTLA1")
+    assert retired.status_code == 200 and "Referral code EASTLA1 (retired)" in retired.get_data(as_text=True)
+    assert post_form(staff, "/admin/referral-codes/EASTLA1", {"organisation": "x"}).status_code == 409
     svc.forget_referral_codes()
     person = complete_intake(svc, "+13235550101", code="EASTLA1", start=later(1))
     with svc.db.session() as s:
