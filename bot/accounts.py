@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.models import CaseFile, Intake, LoginAttempt, User
 
-ROLES = ("admin", "staff", "partner")
+ROLES = ("admin", "staff", "partner", "outreach")  # outreach: weekly counts of their own codes, no records
 
 LOGIN_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_USER = 5

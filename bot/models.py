@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, ColumnElement, DateTime, ForeignKey, Index, Integer, MetaData, String, Text,
+from sqlalchemy import (JSON, Boolean, ColumnElement, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Text,
                         UniqueConstraint, cast, func, or_)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -228,6 +228,15 @@ class ReferralCode(Base):
     note: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    site: Mapped[str | None] = mapped_column(String(120))
+    active_from: Mapped[date | None] = mapped_column(Date)
+    active_to: Mapped[date | None] = mapped_column(Date)
+    channels: Mapped[list[Any] | None] = mapped_column(JSON, default=list)  # null on codes made before channels
+    # Retired codes stay known: a flyer still on a wall attributes the intake, which staff see flagged.
+    retired_at: Mapped[datetime | None]
+    # The outreach-worker account that sees this code's weekly counts.
+    outreach_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
 
 
 # ---- staff: accounts, audit log, case files and their history -----------------------------------

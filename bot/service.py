@@ -180,7 +180,8 @@ class IntakeService:
     def referral_codes(self, session: Session) -> frozenset[str]:
         now = time.monotonic()
         if now - self._codes_at > self.settings.referral_cache_seconds:
-            self._codes = frozenset(session.scalars(select(ReferralCode.code).where(ReferralCode.active)).all())
+            # Retired and out-of-date codes stay known: the intake is attributed and the admin flags it.
+            self._codes = frozenset(session.scalars(select(ReferralCode.code)).all())
             self._codes_at = now
         return self._codes
 

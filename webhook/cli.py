@@ -6,6 +6,7 @@ import getpass
 import json
 import sys
 import uuid
+from typing import Any
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -201,17 +202,19 @@ def _system_user() -> str | None:
 @with_appcontext
 def add_referral_code_command(code: str, organisation: str | None, note: str | None) -> None:
     """Register an outreach referral code so intakes that use it are attributed."""
+    from bot.audit import audit
     from bot.models import ReferralCode
-    from intake_flows.detect import is_referral_code
+    from bot.referrals import code_error, normalise_code
 
-    code = code.strip().upper()
-    if not is_referral_code(code):
-        raise click.BadParameter("use 2 to 32 letters, digits, _ or -, starting with a letter or digit, like EASTLA1",
-                                 param_hint="CODE")
+    code = normalise_code(code)
+    why = code_error(code)  # the admin's own rule, so a code made either way reads the same
+    if why:
+        raise click.BadParameter(why, param_hint="CODE")
     with _service().db.writing() as s:
-        row = s.get(ReferralCode, code) or ReferralCode(code=code)
-        row.organisation, row.note, row.active = organisation, note, True
+        row = s.get(ReferralCode, code) or ReferralCode(code=code, channels=[])
+        row.organisation, row.note, row.active, row.retired_at = organisation, note, True, None
         s.add(row)
+        audit(s, None, "referral_code_saved", "referral_code", code, {"how": "cli", "organisation": organisation})
     _service().forget_referral_codes()
     click.echo(f"Referral code {code} is active. People can text: JOIN {code}")
 
@@ -251,15 +254,16 @@ def flyer_command(code: str, languages: tuple[str, ...], output: Path | None, ba
 
 @click.command("create-user")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "staff", "partner"]), default="staff", show_default=True)
+@click.option("--role", type=click.Choice(["admin", "staff", "partner", "outreach"]), default="staff", show_default=True)
 @click.option("--name", "display_name", default=None, help="How the person's name shows in the admin.")
 @click.option("--program", "programs", multiple=True,
               help="A program id this partner account sees referrals for (repeat for several).")
+@click.option("--code", "codes", multiple=True, help="A referral code this outreach account sees counts for (repeat).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 @with_appcontext
 def create_user_command(username: str, role: str, display_name: str | None, programs: tuple[str, ...],
-                        password_stdin: bool) -> None:
-    """Create a staff, admin or partner account for the admin (or reset its password and role)."""
+                        password_stdin: bool, codes: tuple[str, ...] = ()) -> None:
+    """Create a staff, admin, partner or outreach account for the admin (or reset its password and role)."""
     from bot.accounts import create_user
     from bot.audit import audit
 
@@ -275,12 +279,28 @@ def create_user_command(username: str, role: str, display_name: str | None, prog
             if unknown:
                 raise ValueError(f"no program has the id {', '.join(unknown)} (see `hrtp-intake list-programs --all`)")
             user = create_user(s, username, password, role, display_name, programs)
+            if codes:
+                _link_codes(s, user, role, codes)
             audit(s, None, "user_saved", "user", user.id, {"username": user.username, "role": role,
                                                            "programs": list(user.program_ids), "via": "cli"})
             summary = f"{user.username} ({user.role}" + (f": {', '.join(user.program_ids)}" if user.program_ids else "") + ")"
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Saved {summary}. Sign in at /admin/login")
+
+
+def _link_codes(s: Any, user: Any, role: str, codes: tuple[str, ...]) -> None:
+    """Makes an outreach account the one that sees these codes' weekly counts."""
+    from bot.models import ReferralCode
+    from bot.referrals import normalise_code
+
+    if role != "outreach":
+        raise ValueError("--code is for outreach accounts")
+    for raw in codes:
+        row = s.get(ReferralCode, normalise_code(raw))
+        if row is None:
+            raise ValueError(f"no referral code {normalise_code(raw)} (add it first with `hrtp-intake add-referral-code`)")
+        row.outreach_user_id = user.id
 
 
 from webhook.cli_db import db_group  # noqa: E402

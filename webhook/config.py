@@ -32,7 +32,7 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "TWILIO_API_BASE_URL": os.environ.get("TWILIO_API_BASE_URL", ""),
         "TELEGRAM_BOT_TOKEN": os.environ.get("TELEGRAM_BOT_TOKEN", ""),
         "TELEGRAM_WEBHOOK_SECRET": os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
-        # The bot's @username without the @, for the t.me deep links printed on flyers.
+        # The bot's @username without the @, for the t.me deep links on flyers and referral-code pages.
         "TELEGRAM_BOT_USERNAME": os.environ.get("TELEGRAM_BOT_USERNAME", "").lstrip("@"),
         "TELEGRAM_API_BASE_URL": os.environ.get("TELEGRAM_API_BASE_URL", ""),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),

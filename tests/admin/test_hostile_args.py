@@ -59,7 +59,7 @@ def walk(backend):
     with svc.db.writing() as s:
         from bot.models import ReferralCode
 
-        s.add(ReferralCode(code="EASTLA1"))  # the flyer route renders for a registered code only
+        s.add(ReferralCode(code="EASTLA1"))  # the referral code pages and the flyer route have a code to walk
     yield app, client, {"intake_id": intake, "program_id": program, "table": "by_referral", "code": "EASTLA1"}
     app.request_class.parameter_storage_class = ImmutableMultiDict
     svc.db.dispose()

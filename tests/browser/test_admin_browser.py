@@ -307,3 +307,43 @@ def test_axe_finds_no_colour_contrast_problem_on_a_phone(phone, live):
         result = page.evaluate("async () => (await axe.run(document, {runOnly: {type: 'rule', values: ['color-contrast']},"
                                " resultTypes: ['violations']})).violations.flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))")
         assert result == [], (path, result)
+
+
+@pytest.mark.parametrize("phone", [True], indirect=True)
+def test_on_a_phone_referral_codes_and_an_outreach_workers_counts_fit_and_read(phone, live, artifacts):
+    from bot.models import ReferralCode
+
+    svc = live.app.extensions["hrtp"]
+    rosa = make_user(svc, "rosa", "outreach", name="Rosa Outreach")
+    with svc.db.writing() as s:
+        s.add(ReferralCode(code="EASTLA1", organisation="East LA Public Library", worker="Rosa", site="Job fair, 1st St",
+                           channels=["sms", "web", "telegram"], outreach_user_id=rosa))
+    live.app.config["TELEGRAM_BOT_USERNAME"] = "hrtp_la_bot"
+    page = phone
+    script = axe_script()
+    sign_in(page, live)
+    for path, name in (("/admin/referral-codes", "list"), ("/admin/referral-codes/EASTLA1", "form"),
+                       ("/admin/referral-codes/new", "new")):
+        page.goto(f"{live.url}{path}")
+        assert wider_than_the_phone(page) == 0, f"the referral code {name} widens the page"
+        assert low_contrast(page) == [], path
+        page.screenshot(path=str(artifacts / f"admin-referral-{name}-390.png"), full_page=True)
+        if script is not None:
+            page.add_script_tag(path=str(script))
+            result = page.evaluate("async () => (await axe.run(document, {runOnly: {type: 'rule',"
+                                   " values: ['color-contrast']}, resultTypes: ['violations']}))"
+                                   ".violations.flatMap(v => v.nodes.map(n => n.target.join(' ')))")
+            assert result == [], (path, result)
+    page.goto(f"{live.url}/admin/referral-codes")
+    assert page.locator("#referral-codes").evaluate("t => t.closest('.scroll') !== null")
+    page.get_by_role("button", name="Sign out").click()
+
+    page.goto(f"{live.url}/admin/login")
+    page.get_by_label("Username").fill("rosa")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/admin/outreach"))
+    expect(page.get_by_role("heading", name="My referral codes")).to_be_visible()
+    assert wider_than_the_phone(page) == 0, "the outreach page widens the page"
+    assert low_contrast(page) == []
+    page.screenshot(path=str(artifacts / "admin-outreach-390.png"), full_page=True)

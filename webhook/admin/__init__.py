@@ -134,6 +134,17 @@ def refuse_unreadable_args() -> None:
         abort(400, description=f"This request cannot be read: {why}. Go back and try again.")
 
 
+# The only admin pages an outreach-worker account opens: its own counts, and signing in and out.
+OUTREACH_ENDPOINTS = frozenset({"admin.outreach", "admin.login", "admin.logout", "admin.home"})
+
+
+@bp.before_request
+def outreach_only_own_counts() -> None:
+    """An outreach worker sees counts for their own codes and nothing else: every other admin page is 403."""
+    if current_user.is_authenticated and current_user.role == "outreach" and request.endpoint not in OUTREACH_ENDPOINTS:
+        abort(403)
+
+
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: an admin path of this site, or the intake list."""
     target = target or ""
@@ -166,7 +177,7 @@ def idle_sign_out() -> Any:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if current_user.is_authenticated:
-        return redirect(url_for("admin.intakes"))
+        return redirect(url_for("admin.outreach" if current_user.role == "outreach" else "admin.intakes"))
     error = None
     status = 200
     if request.method == "POST":
@@ -193,6 +204,8 @@ def login() -> Any:
             # Staff sign-ins end with the browser, so a shared computer at an outreach site forgets them.
             session.permanent = False
             # Only this site's admin paths, so the sign-in page cannot bounce staff elsewhere or split a header.
+            if user.role == "outreach":
+                return redirect(url_for("admin.outreach"))
             return redirect(safe_next(request.args.get("next")))
     return render_template("admin/login.html", error=error), status
 
@@ -213,7 +226,7 @@ def logout() -> Any:
 @bp.get("/")
 @login_required
 def home() -> Any:
-    return redirect(url_for("admin.intakes"))
+    return redirect(url_for("admin.outreach" if current_user.role == "outreach" else "admin.intakes"))
 
 
 # ---- page furniture ----------------------------------------------------------------------------
@@ -251,7 +264,7 @@ def init_app(app: Flask) -> None:
     if app.config.get("SESSION_COOKIE_SECURE"):
         app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
     login_manager.init_app(app)
-    from webhook.admin import intakes, programs, reports  # noqa: F401  (routes register on import)
+    from webhook.admin import intakes, programs, referrals, reports  # noqa: F401  (routes register on import)
     from webhook.admin import flyers  # noqa: F401
 
     app.register_blueprint(bp)

@@ -20,9 +20,10 @@ from bot.export import csv_row, export_columns, record
 from bot.facets import sync_facets
 from bot.intake_list import PROGRAM_ROLES, IntakeFilter, filter_choices, iter_visible_ids, list_intakes
 from bot.labels import answer_label, english, field_label
-from bot.models import Answer, CaseFile, Contact, Intake, Message, User, utcnow
+from bot.models import Answer, CaseFile, Contact, Intake, Message, ReferralCode, User, utcnow
 from bot.outbound import TEMPLATES, OutboundError
 from bot.privacy import erase_intakes
+from bot.referrals import used_out_of_dates
 from bot.workflow import (EXITS, PIPELINE, STATUSES, WorkflowError, add_note, allowed_transitions, assign, change_status,
                           history, refer)
 from webhook.admin import MAX_ROW_ID, bp, client_ip, me, outbound, roles, service, tx
@@ -97,6 +98,9 @@ def intake(intake_id: int, preview: Any = None, form: Any = None) -> Any:
         timeline = history(s, intake_id, names)
         staff = _staff(s) if not user.is_partner else []
         assignee = s.get(User, cf.assignee_id) if cf and cf.assignee_id else None
+        # Computed, not stored: a code's dates edited later re-judge the intakes that used it.
+        referral_flag = (used_out_of_dates(s.get(ReferralCode, intake.referral_code), intake.started_at)
+                         if intake.referral_code else None)
         audit(s, user, "view", "intake", intake_id, None, client_ip())
         s.flush()  # the audit entry must be written before the rows are detached for the template
         s.expunge_all()
@@ -138,7 +142,7 @@ def intake(intake_id: int, preview: Any = None, form: Any = None) -> Any:
         transitions=allowed_transitions(intake.review_status or "new"), pipeline=PIPELINE, exits=EXITS,
         templates=TEMPLATES, person_language=lang, preview=preview, form=form or {},
         support_phone=current_app.config.get("SUPPORT_PHONE", ""),
-        can_message=contact.channel in outbound().senders, user=user)
+        can_message=contact.channel in outbound().senders, user=user, referral_flag=referral_flag)
 
 
 def _back(intake_id: int, anchor: str = "") -> Any:

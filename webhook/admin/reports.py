@@ -16,7 +16,7 @@ from bot.labels import option_labels
 from bot.budget import segment_budget_status
 from bot.facets import sync_facets
 from bot.metrics import Counts, Metrics, compute_metrics
-from bot.models import AuditLog, utcnow
+from bot.models import AuditLog, ReferralCode, User, utcnow
 from webhook.admin import bp, client_ip, me, roles, service, tx
 
 TABLES = ("summary", "by_sector", "by_referral", "funnel", "dropoff", "needs")
@@ -41,6 +41,14 @@ def count_cells(c: Counts) -> dict[str, Any]:
 def sector_labels() -> dict[str, str]:
     """The dashboard's names for sectors of interest, from the flow's sectors question."""
     return {**option_labels(service().runtime.bundle.flow, "sectors"), "(none)": "(none)"}
+
+
+def code_owners() -> dict[str, tuple[str, str]]:
+    """Referral code -> (organisation, outreach worker), the worker's account name when no worker is written."""
+    with service().db.session() as s:
+        accounts = {uid: name for uid, name in s.execute(select(User.id, User.display_name).where(User.role == "outreach"))}
+        return {r.code: (r.organisation or "", r.worker or accounts.get(r.outreach_user_id or -1, ""))
+                for r in s.scalars(select(ReferralCode))}
 
 
 def _period() -> tuple[str, str]:
@@ -70,7 +78,7 @@ def metrics() -> Any:
         budget = segment_budget_status(s, service().settings, utcnow())
     return render_template("admin/metrics.html", m=m, date_from=date_from, date_to=date_to, columns=COUNT_COLUMNS,
                            budget=budget, cells=count_cells, sector_labels=sector_labels(), funnel_items=funnel_items,
-                           needs_items=needs_items,
+                           needs_items=needs_items, owners=code_owners(),
                            period_args={k: v for k, v in (("from", date_from), ("to", date_to)) if v})
 
 
@@ -82,12 +90,13 @@ def table_rows(m: Metrics, table: str) -> tuple[list[str], list[list[Any]]]:
         return ["Indicator", "Value", "Target"], [
             *[[label, cells[key], {"median_wage": m.wage_target_cents / 100,
                                    "priority_share": m.priority_target}.get(key, "")] for key, label in COUNT_COLUMNS]]
-    if table in ("by_sector", "by_referral"):
-        first = "Sector of interest" if table == "by_sector" else "Referral code"
-        groups = m.by_sector if table == "by_sector" else m.by_referral
+    if table == "by_sector":
         labels = sector_labels()
-        return [first, *heads], [[labels.get(k, k) if table == "by_sector" else k,
-                                  *count_cells(c).values()] for k, c in groups]
+        return ["Sector of interest", *heads], [[labels.get(k, k), *count_cells(c).values()] for k, c in m.by_sector]
+    if table == "by_referral":
+        owners = code_owners()
+        return ["Referral code", "Organisation", "Outreach worker", *heads], [
+            [k, *owners.get(k, ("", "")), *count_cells(c).values()] for k, c in m.by_referral]
     if table == "funnel":
         top = m.funnel[0].count if m.funnel else 0
         return ["Stage", "People", "Share of started"], [
