@@ -56,7 +56,8 @@ def walk(backend):
         from bot.programs import program_names
 
         program = sorted(program_names(s))[0]
-    yield app, client, {"intake_id": intake, "program_id": program, "table": "by_referral"}
+    # No call-back has id 1 here: the route must refuse that kindly too.
+    yield app, client, {"intake_id": intake, "program_id": program, "table": "by_referral", "call_back_id": 1}
     app.request_class.parameter_storage_class = ImmutableMultiDict
     svc.db.dispose()
 

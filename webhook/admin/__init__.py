@@ -251,7 +251,7 @@ def init_app(app: Flask) -> None:
     if app.config.get("SESSION_COOKIE_SECURE"):
         app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
     login_manager.init_app(app)
-    from webhook.admin import intakes, programs, reports  # noqa: F401  (routes register on import)
+    from webhook.admin import callbacks, intakes, programs, reports  # noqa: F401  (routes register on import)
 
     app.register_blueprint(bp)
     app.jinja_env.filters.update(local=local, money=money, pct=pct, number=number)
