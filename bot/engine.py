@@ -1032,6 +1032,10 @@ class _Turn:
     # ---- asking ------------------------------------------------------------------------
     def ask_current(self) -> None:
         intake = self.intake
+        if (intake.pending or "").startswith(CALLBACK):
+            # HELP, or NO to DELETE, while the call-back time was asked: that question is still the one waiting.
+            self.ask_callback(*intake.pending[len(CALLBACK):].split("|", 2))
+            return
         step = self.flow.by_id.get(intake.step or "")
         if step is None:
             self.advance()

@@ -109,3 +109,14 @@ def test_us_phone_numbers() -> None:
     assert us_phone("555-0100") is None
     assert us_phone("113-555-0100") is None
     assert us_phone("213-155-0100") is None
+
+
+def test_help_while_the_time_is_asked_asks_the_time_again(service: IntakeService) -> None:
+    ana = Person(service, "+12135550105")
+    ana.says("hi")
+    ana.answer_until("zip", ANSWERS)
+    ana.says("PERSON")
+    assert "Reply PERSON to reach staff" in ana.says("HELP")
+    assert ana.asked == "callback_window"
+    ana.says("weekday evening")
+    assert ana.asked == "zip"
