@@ -18,7 +18,6 @@ from intake_flows.schema import FlowBundle, Step, StopOutcome
 from intake_flows.screening import Screening
 from intake_flows.text import Msg, MsgList, N_, verbatim
 
-from bot.channels import capabilities
 from bot.i18n import I18n
 from bot.events import (
     AnswerCleared, CallBackRequested, AnswerReadBack, AnswerRecorded, ChannelLinked, EngineEvent, LinkRefused, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
@@ -643,7 +642,7 @@ class _Turn:
                 self.ask_callback(step_id, window, then)
                 return
             self.readback = None  # the thanks that follows names the time
-            if not capabilities(msg.channel).phone_address and "callback_phone" in flow.by_id:
+            if not msg.phone_address and "callback_phone" in flow.by_id:
                 self.ask_callback("callback_phone", value, then)
                 return
             self.request_callback(value, None, then)

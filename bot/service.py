@@ -62,7 +62,8 @@ def clean_inbound(msg: InboundMessage) -> InboundMessage:
     # the metrics and their CSV from a link anyone can open.
     return dataclasses.replace(msg, text=clean_text(msg.text)[:MAX_STORED_TEXT],
                                start_payload=detect.link_referral_code(msg.start_payload),
-                               media_count=max(0, min(msg.media_count, 100)))
+                               media_count=max(0, min(msg.media_count, 100)),
+                               phone_address=capabilities(msg.channel).phone_address)
 
 
 def clean_text(text: str | None) -> str:
