@@ -280,7 +280,8 @@ def test_a_call_back_request_from_the_result(visitor, app):
     visitor.open("/apply")
     page = visitor.answer("Talk with a person first")
     assert page.step == "callback_window" and "When is a good time for a call?" in page.text
-    assert visitor.answer("Weekday evening").step == "callback_phone"
+    page = visitor.answer("Weekday evening")
+    assert page.step == "callback_phone" and 'autocomplete="off"' in page.html and "Skip" in page.text
     page = visitor.answer("(213) 555-0100")
     assert page.step == "gender"
     with app.extensions["hrtp"].db.session() as s:
