@@ -20,7 +20,7 @@ from intake_flows.text import Msg, MsgList, N_, verbatim
 
 from bot.i18n import I18n
 from bot.events import (
-    AnswerCleared, AnswerReadBack, AnswerRecorded, ChannelLinked, EngineEvent, LinkRefused, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
+    AnswerCleared, CallBackRequested, AnswerReadBack, AnswerRecorded, ChannelLinked, EngineEvent, LinkRefused, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
     IntakeFinished, IntakeLeft, IntakeStarted, LanguageSet, NotUnderstood, OptedIn, OptedOut, PriorityUpdated, ProgramChosen,
     Restarted, Resumed, ScreeningCompleted, Skipped, StaleAnswer, StepMissed, StopAsked, Unreadable,
 )
@@ -30,6 +30,7 @@ TALK = "talk_to_someone"
 LONG_MESSAGE = 500  # characters; a longer "answer" is almost never an answer
 STOP_QUESTION = "stop?"  # pending: "do you want us to stop?" was asked (what was pending before follows)
 LANGUAGE_PAIR = "pair:"  # pending: two languages that share a script were offered
+CALLBACK = "callback:"  # pending: "callback:<call-back step>|<window chosen>|<then>", then "", "skip:<step>" or "next:<step>"
 KEYWORD_LENGTH = 160  # characters; past one SMS, a stop word is part of a story, not a request
 LINK_DAYS = 7  # how long a web page's link code works (bot.links)
 
@@ -264,6 +265,9 @@ class _Turn:
             return
 
         intake = self.intake
+        if (intake.pending or "").startswith(CALLBACK):
+            self.answer_callback(msg, text)
+            return
         if intake.pending == "resume":
             self.answer_resume(text)
             return
@@ -422,6 +426,8 @@ class _Turn:
         elif action == "person":
             self.emit(HandoffRequested(step=None))
             self.say(N_("Thanks. A staff member will contact you soon at this number."))
+            self.offer_callback("")
+            return
         if len(candidates) == 2:
             self.ask_language_pair(candidates)
             return
@@ -436,7 +442,7 @@ class _Turn:
         elif action == "person":
             self.emit(HandoffRequested(step=intake.step))
             self.say(self.with_phone(N_("Thanks. A staff member will contact you soon at this number.")))
-            self.ask_current()
+            self.offer_callback("")
         elif action == "delete":
             self.convo.contact.pending_delete = True
             self.say(N_("Erase all your answers and messages with us? Reply YES to erase, or NO to keep them."))
@@ -570,6 +576,8 @@ class _Turn:
         if self.convo.contact.pending_delete:
             return "delete"
         intake = self.intake
+        if (intake.pending or "").startswith(CALLBACK):
+            return intake.pending[len(CALLBACK):].split("|", 1)[0]
         return "resume" if intake.pending == "resume" else intake.step
 
     def is_stale(self, msg: InboundMessage) -> bool:
@@ -587,12 +595,93 @@ class _Turn:
                      turn=intake.turn)
         elif (intake.pending or "").startswith(LANGUAGE_PAIR):
             self.ask_language_pair(intake.pending[len(LANGUAGE_PAIR):].split(","))
+        elif (intake.pending or "").startswith(CALLBACK):
+            self.ask_callback(*intake.pending[len(CALLBACK):].split("|", 2))
         elif intake.step is None and intake.finished:
             self.say_complete()
         elif intake.step in self.flow.by_id:
             self.ask(self.flow.by_id[intake.step], again=True)
         else:
             self.advance()
+
+    # ---- call-backs -----------------------------------------------------------------------
+    def offer_callback(self, then: str) -> None:
+        """Asks when to call (and where, on a channel without a phone number); `then` says how to carry on after."""
+        if self.ctx.bundle.callback is None:
+            self.callback_done(then)
+            return
+        self.ask_callback("callback_window", "", then)
+
+    def ask_callback(self, step_id: str, window: str, then: str) -> None:
+        intake = self.intake
+        assert self.ctx.bundle.callback is not None
+        step = self.ctx.bundle.callback.by_id[step_id]
+        intake.pending = f"{CALLBACK}{step_id}|{window}|{then}"
+        choices = self.choices_for(step) if step.kind == "choice" else ()
+        self.say(Msg(step.prompt or ""), choices=choices, asks=step.id, turn=intake.turn)
+
+    def answer_callback(self, msg: InboundMessage, text: str) -> None:
+        intake = self.intake
+        flow = self.ctx.bundle.callback
+        step_id, window, then = (intake.pending or "")[len(CALLBACK):].split("|", 2)
+        if flow is None or step_id not in flow.by_id:
+            intake.pending = None
+            self.callback_done(then)
+            return
+        step = flow.by_id[step_id]
+        if step.kind == "choice":
+            if self.is_skip(text):
+                intake.pending = None
+                self.say(N_("OK, no call for now. Reply PERSON any time if you'd like one."))
+                self.callback_done(then)
+                return
+            value, problem = self.interpret(step, text)
+            if problem is not None:
+                self.readback = None
+                self.say(problem)
+                self.ask_callback(step_id, window, then)
+                return
+            self.readback = None  # the thanks that follows names the time
+            if not msg.phone_address and "callback_phone" in flow.by_id:
+                self.ask_callback("callback_phone", value, then)
+                return
+            self.request_callback(value, None, then)
+            return
+        if self.is_skip(text):
+            self.say(self.with_phone(N_("OK. Then call us at %(phone)s.")))
+            self.request_callback(window, None, then)
+            return
+        phone = us_phone(text)
+        if phone is None:
+            self.say(Msg(step.reprompt or step.prompt or ""))
+            self.ask_callback(step_id, window, then)
+            return
+        self.request_callback(window, phone, then)
+
+    def request_callback(self, choice: str, phone: str | None, then: str) -> None:
+        intake = self.intake
+        days, _, window = choice.partition("_")
+        intake.pending = None
+        self.emit(CallBackRequested(window=window, days=days, phone=phone, step=intake.step))
+        flow = self.ctx.bundle.callback
+        step = flow.by_id["callback_window"] if flow else None
+        label = next((c.label for c in self.choices_for(step) if c.value == choice), verbatim(choice)) if step else verbatim(choice)
+        self.say(Msg(N_("Thanks. We'll call you: %(time)s."), {"time": label}))
+        self.callback_done(then)
+
+    def callback_done(self, then: str) -> None:
+        """Back exactly where the person was: the question they were on, or the one after it."""
+        intake = self.intake
+        how, _, step_id = then.partition(":")
+        step = self.flow.by_id.get(step_id)
+        if how == "skip" and step is not None:
+            for f in step.answer_fields:
+                self.record(f, None, step_id=step.id)
+            self.after_answer(step)
+        elif how == "next" and step is not None:
+            self.after_answer(step)
+        elif not intake.finished:
+            self.ask_current()
 
     # ---- answers -----------------------------------------------------------------------
     def words_for(self, label: Msg, extra: Sequence[str] = ()) -> tuple[str, ...]:
@@ -786,6 +875,10 @@ class _Turn:
         self.emit(NotUnderstood(step=step.id, misses=intake.misses))
         if intake.misses >= 3 and not essential(step):
             self.emit(StepMissed(step=step.id))
+            if self.ctx.bundle.callback is not None:
+                self.say(N_("Let's skip this question for now. Staff can call you to help with it."))
+                self.offer_callback("skip:" + step.id)
+                return
             self.say(self.with_phone(N_("Let's skip this question for now. Staff can help with it later: reply PERSON if you'd like a call.")))
             for f in step.answer_fields:
                 self.record(f, None, step_id=step.id)
@@ -824,6 +917,9 @@ class _Turn:
             if value == TALK:
                 self.emit(HandoffRequested(step=step.id))
                 self.say(self.with_phone(N_("Thanks. A staff member will contact you soon to talk it through.")))
+                if self.ctx.bundle.callback is not None:
+                    self.offer_callback("next:" + step.id)
+                    return
             else:
                 self.emit(ProgramChosen(program=value))
                 name = next((c.label for c in self.choices_for(step) if c.value == value), verbatim(value))
@@ -935,6 +1031,10 @@ class _Turn:
     # ---- asking ------------------------------------------------------------------------
     def ask_current(self) -> None:
         intake = self.intake
+        if (intake.pending or "").startswith(CALLBACK):
+            # HELP, or NO to DELETE, while the call-back time was asked: that question is still the one waiting.
+            self.ask_callback(*intake.pending[len(CALLBACK):].split("|", 2))
+            return
         step = self.flow.by_id.get(intake.step or "")
         if step is None:
             self.advance()
@@ -996,3 +1096,13 @@ class _Turn:
                 for m in screening.matches))
         else:
             self.say(N_("Staff will look for the training that fits you best and contact you."))
+
+
+def us_phone(text: str) -> str | None:
+    """A US phone number as +1 and ten digits, or None: an area code and exchange never start with 0 or 1."""
+    digits = re.sub(r"\D", "", parse.to_ascii_digits(text))
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] in "01" or digits[3] in "01":
+        return None
+    return "+1" + digits

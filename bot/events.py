@@ -187,6 +187,19 @@ class HandoffSuggested(_Event):
 
 
 @dataclass(frozen=True)
+class CallBackRequested(_Event):
+    """The call-back questions were answered: when to call, and the number where the channel has none."""
+
+    kind = "call_back_requested"
+    # The number lives in its call_backs row alone, which erasure removes.
+    unstored = frozenset({"phone"})
+    window: str
+    days: str
+    phone: str | None
+    step: str | None
+
+
+@dataclass(frozen=True)
 class StopAsked(_Event):
     """Words that may mean stop: we asked whether they do."""
 
@@ -215,6 +228,6 @@ EngineEvent: TypeAlias = (
     IntakeStarted | IntakeLeft | IntakeDeclined | IntakeFinished | Restarted | Resumed | ScreeningCompleted |
     PriorityUpdated | AnswerRecorded | AnswerCleared | AnswerReadBack | Skipped | NotUnderstood | StepMissed |
     Unreadable | StaleAnswer | LanguageSet | ProgramChosen | HandoffRequested | HandoffSuggested | StopAsked |
-    OptedOut | OptedIn | Erased | ChannelLinked | LinkRefused
+    OptedOut | OptedIn | Erased | ChannelLinked | LinkRefused | CallBackRequested
 )
 EVENT_CLASSES: tuple[type[EngineEvent], ...] = get_args(EngineEvent)

@@ -29,6 +29,9 @@ class InboundMessage:
     link: str | None = None
     # Whose words the replies are rendered in, when not the channel's own: "form" for the web form (bot.render).
     wording: str | None = None
+    # Whether the sender's address is a phone staff can call back (bot.channels), set by the service: the
+    # call-back questions ask for a number only where it is not.
+    phone_address: bool = True
 
 
 @dataclass(frozen=True)

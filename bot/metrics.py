@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from intake_flows.schema import Flow
 
 from bot.intake_list import day_bound, unindexed
-from bot.models import Answer, CaseFile, Intake, IntakeFacet, answer_skipped, json_text
+from bot.models import Answer, CallBack, CaseFile, Intake, IntakeFacet, answer_skipped, json_text
 
 WAGE_TARGET_CENTS = 2200  # the HRTP Fund's $22/hr target for the median wage at placement
 PRIORITY_TARGET = 1.0  # the Fund's target: every person served is from a priority population
@@ -75,6 +75,15 @@ class DropOff:
         return self.stopped / self.reached if self.reached else None
 
 
+@dataclass(frozen=True)
+class CallBackCounts:
+    """Call-backs for the intakes of the period: people who asked, people called, and who completed after asking."""
+
+    asked: int = 0
+    made: int = 0
+    completed_after: int = 0
+
+
 @dataclass
 class Metrics:
     total: Counts
@@ -86,6 +95,7 @@ class Metrics:
     needs_base: int
     wage_target_cents: int = WAGE_TARGET_CENTS
     priority_target: float = PRIORITY_TARGET
+    call_backs: CallBackCounts = field(default_factory=CallBackCounts)
 
 
 # The Counts fields that are yes or no for one intake, as bits of a mask (bit i is MASK_FIELDS[i]).
@@ -235,7 +245,17 @@ def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = 
     needs_base = s.scalar(select(func.count()).select_from(Answer).where(
         Answer.field == (needs_info.id if needs_info else ""), *of_period(Answer.intake_id)))
     return Metrics(total, sectors, by_referral, funnel, dropoff(s, flow, period, of_period), needs,
-                   int(needs_base or 0))
+                   int(needs_base or 0), call_backs=call_back_counts(s, period))
+
+
+def call_back_counts(s: Session, period: Sequence[ColumnElement[bool]]) -> CallBackCounts:
+    """Intakes (started in the period) whose person asked for a call, were called, and completed after asking."""
+    def count(*where: ColumnElement[bool]) -> int:
+        return int(s.scalar(select(func.count(func.distinct(CallBack.intake_id))).join(Intake, Intake.id == CallBack.intake_id)
+                            .where(*period, *where)) or 0)
+
+    return CallBackCounts(asked=count(), made=count(CallBack.status.in_(("called", "reached"))),
+                          completed_after=count(Intake.completed_at.is_not(None), Intake.completed_at >= CallBack.requested_at))
 
 
 def dropoff(s: Session, flow: Flow, period: Sequence[ColumnElement[bool]] = (),

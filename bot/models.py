@@ -218,6 +218,24 @@ class LinkCode(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
 
 
+class CallBack(Base):
+    """A person asked to be called: when suits them, the number to call, and how staff's calls went."""
+
+    __tablename__ = "call_backs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intakes.id", ondelete="CASCADE"), index=True)
+    window: Mapped[str] = mapped_column(String(16))  # morning / afternoon / evening
+    days: Mapped[str] = mapped_column(String(16))  # weekday / weekend
+    # The contact's own number on SMS/WhatsApp, the one given on Telegram and the web; None when skipped.
+    phone: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="requested")  # requested / called / no_answer / reached
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[datetime | None]
+
+
 class ReferralCode(Base):
     """A code outreach workers hand out ("JOIN EASTLA1"), so intakes can be traced to them."""
 

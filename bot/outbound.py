@@ -82,6 +82,9 @@ TEMPLATES = (
     Template("call_back", "Please call us back",
              N_("We tried to reach you about your training intake. Please call us at %(phone)s, or reply here with a good time to call."),
              ("phone",)),
+    # Sent by the call-back list's "no answer"; the person's reply is read as the call-back time question.
+    Template("callback_new_window", "We missed you: pick a new time",
+             N_("Sorry we missed you when we called about your training intake. When is a good time to try again? Reply with weekday or weekend and morning, afternoon or evening, or SKIP.")),
 )
 TEMPLATES_BY_ID = {t.id: t for t in TEMPLATES}
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.audit import audit
 from bot.channels import CHANNELS
-from bot.models import (Answer, AuditLog, CaseFile, Contact, Intake, IntakeEvent, IntakeFacet, LinkCode, Message, Note,
+from bot.models import (Answer, AuditLog, CallBack, CaseFile, Contact, Intake, IntakeEvent, IntakeFacet, LinkCode, Message, Note,
                         OptOut, Outbox,
                         PrivacyKey, StatusChange, Suppression, User)
 
@@ -125,6 +125,7 @@ def erase_intakes(s: Session, intake_ids: Iterable[int], now: datetime, by: str,
 
     s.execute(delete(Answer).where(Answer.intake_id.in_(ids)))
     s.execute(delete(LinkCode).where(LinkCode.intake_id.in_(ids)))
+    s.execute(delete(CallBack).where(CallBack.intake_id.in_(ids)))
     s.execute(delete(IntakeFacet).where(IntakeFacet.intake_id.in_(ids)))
     s.execute(delete(Note).where(Note.intake_id.in_(ids)))
     s.execute(update(StatusChange).where(StatusChange.intake_id.in_(ids)).values(reason=None))

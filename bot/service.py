@@ -26,16 +26,17 @@ from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
 
 from bot import links
+from bot.channels import capabilities
 from bot.db import Database
 from bot.engine import ContactState, Conversation, Engine, EngineContext, IntakeState, Outcome
 from bot.i18n import LOCALES_DIR, I18n
 from bot.events import (
-    AnswerCleared, AnswerReadBack, AnswerRecorded, ChannelLinked, LinkRefused, EngineEvent, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
+    AnswerCleared, CallBackRequested, AnswerReadBack, AnswerRecorded, ChannelLinked, LinkRefused, EngineEvent, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
     IntakeFinished, IntakeLeft, IntakeStarted, LanguageSet, NotUnderstood, OptedIn, OptedOut, PriorityUpdated, ProgramChosen,
     Restarted, Resumed, ScreeningCompleted, Skipped, StaleAnswer, StepMissed, StopAsked, Unreadable,
 )
 from bot.messages import InboundMessage
-from bot.models import Answer, Contact, Intake, IntakeEvent, Message, OptOut, Outbox, ReferralCode, utcnow
+from bot.models import Answer, CallBack, Contact, Intake, IntakeEvent, Message, OptOut, Outbox, ReferralCode, utcnow
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
 from bot.programs import CatalogCache, CatalogSnapshot
 from bot.render import Button, Rendered, render
@@ -63,7 +64,8 @@ def clean_inbound(msg: InboundMessage) -> InboundMessage:
     # the metrics and their CSV from a link anyone can open.
     return dataclasses.replace(msg, text=clean_text(msg.text)[:MAX_STORED_TEXT],
                                start_payload=detect.link_referral_code(msg.start_payload),
-                               media_count=max(0, min(msg.media_count, 100)))
+                               media_count=max(0, min(msg.media_count, 100)),
+                               phone_address=capabilities(msg.channel).phone_address)
 
 
 def clean_text(text: str | None) -> str:
@@ -453,6 +455,15 @@ def _needs_contact(t: Applying, ev: HandoffRequested) -> None:
         t.current.needs_contact = True
 
 
+def _call_back(t: Applying, ev: CallBackRequested) -> None:
+    if t.current is None:
+        return
+    t.current.needs_contact = True
+    phone = ev.phone or (t.contact.address if capabilities(t.contact.channel).phone_address else None)
+    t.s.add(CallBack(intake_id=t.current.id, window=ev.window, days=ev.days, phone=phone, status="requested", attempts=0,
+                     requested_at=t.now, updated_at=t.now))
+
+
 def _history_only(t: Applying, ev: EngineEvent) -> None:
     """Nothing beyond its IntakeEvent row: the intake's state row already carries what changed."""
 
@@ -472,6 +483,7 @@ EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {
     IntakeDeclined: _decline,
     ProgramChosen: _choose_program,
     HandoffRequested: _needs_contact,
+    CallBackRequested: _call_back,
     **{cls: _history_only for cls in _HISTORY_ONLY},
 }
 

@@ -367,13 +367,16 @@ class FlowBundle:
     languages: tuple[Language, ...]
     keywords: KeywordFile
     phrases: PhraseFile | None = None
+    # The call-back questions (callback.yaml); a flow folder without one offers no call-back questions.
+    callback: Flow | None = None
 
     @classmethod
     def load(cls, data_dir: Path | str | None = None) -> "FlowBundle":
         d = Path(data_dir) if data_dir else DATA_DIR
         phrases = load_phrases(d / "phrases.yaml") if (d / "phrases.yaml").exists() else None
+        callback = load_flow(d / "callback.yaml") if (d / "callback.yaml").exists() else None
         return cls(load_flow(d / "intake.yaml"), load_languages(d / "languages.yaml"), load_keywords(d / "keywords.yaml"),
-                   phrases)
+                   phrases, callback)
 
     @cached_property
     def intents(self) -> "Intents":

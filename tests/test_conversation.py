@@ -130,13 +130,15 @@ def test_a_wrong_answer_gets_a_kind_reprompt_that_says_what_is_expected(person):
     assert "couldn't find ZIP code 00000" in person.says("00000")
 
 
-def test_after_three_misses_the_person_is_offered_a_person_and_the_flow_moves_on(person, service):
+def test_after_three_misses_the_person_is_offered_a_call_and_the_flow_moves_on(person, service):
     start_english(person)
     person.answer_until("age_range", {"zip": "90011", "first_name": "Ana"})
     person.says("banana")
     person.says("purple")
     reply = person.says("whatever")
-    assert "Let's skip this question for now" in reply and "PERSON" in reply
+    assert "Let's skip this question for now" in reply and "When is a good time for a call?" in reply
+    assert person.asked == "callback_window"
+    person.says("skip")
     assert person.asked == "employment"
     assert answers_of(service, person.last.intake_id)["age_range"] is None
 

@@ -137,7 +137,8 @@ def test_help_back_and_person_in_everyday_words(person, service):
     assert person.asked == "zip"
     person.says("90011")
     person.says("quiero hablar con una persona")
-    assert len(events(service, "handoff_requested")) == 1 and person.asked == "age_range"
+    assert len(events(service, "handoff_requested")) == 1 and person.asked == "callback_window"
+    assert "Te llamaremos" in person.says("por la tarde") and person.asked == "age_range"
     assert "PERSONA" in person.says("?") and person.asked == "age_range"  # a lone "?" is HELP too
 
 
@@ -197,8 +198,9 @@ def test_a_script_two_languages_share_asks_between_just_those_two_in_their_own_s
 
 def test_asking_for_a_person_in_the_first_message_reaches_staff_and_the_intake_still_starts(person, service):
     reply = person.says("quiero hablar con una persona")
-    assert "personal" in reply.lower() and person.asked == "consent" and person.last.messages[-1].lang == "es"
+    assert "personal" in reply.lower() and person.asked == "callback_window" and person.last.messages[-1].lang == "es"
     assert len(events(service, "handoff_requested")) == 1
+    assert "Te llamaremos" in person.says("el sábado en la mañana") and person.asked == "consent"
 
 
 def test_at_the_two_language_question_another_language_by_name_or_anything_else_gets_the_whole_list(service):

@@ -12,12 +12,14 @@ from intake_flows import understand as u
 from intake_flows.schema import load_flow
 
 FLOW = load_flow()
+# The call-back questions are read with the same data (keyed by their step ids).
+STEPS = {**FLOW.by_id, **load_flow(u.UNDERSTAND_DIR.parent / "callback.yaml").by_id}
 LANGS = ("en", "es", "zh-Hant", "zh-Hans", "ko", "vi", "tl", "hy", "ru", "fa", "km", "ar", "ja", "hi", "th")
 
 
 def question(step_id: str) -> u.Question:
     """A question as the engine builds it, with the English labels and words only."""
-    step = FLOW.by_id[step_id]
+    step = STEPS[step_id]
     if step.kind == "yesno":
         return u.Question(step.id, "yesno", ((1, "yes"), (2, "no")), {"yes": ("Yes",), "no": ("No",)}, {"yes": "no"})
     vocab = {o.id: (o.label, *o.words) for o in step.options}
@@ -43,7 +45,7 @@ def test_every_language_has_a_data_file_with_the_same_parts():
         for part in ("numbers", "fillers", "negation", "names", "answers"):
             assert doc.get(part), f"{lang}.yaml has no {part}"
         for question_id in doc["answers"]:
-            assert question_id == "yesno" or question_id in FLOW.by_id, f"{lang}.yaml: no question {question_id!r}"
+            assert question_id == "yesno" or question_id in STEPS, f"{lang}.yaml: no question {question_id!r}"
         u.load(lang)  # every word is a word: an unquoted yes/no would be read as true/false and fail here
 
 
@@ -54,11 +56,19 @@ def test_every_option_of_the_data_exists(lang):
         if question_id == "yesno":
             assert set(options) <= {"yes", "no"}
             continue
-        step = FLOW.by_id[question_id]
+        step = STEPS[question_id]
         known = {"yes", "no"} if step.kind == "yesno" else {o.id for o in step.options} | {"none"}
         if step.kind == "program_choice":
             known = {"talk_to_someone"}
         assert set(options) <= known, f"{lang}.yaml {question_id}: {set(options) - known}"
+
+
+@pytest.mark.parametrize(("text", "value"), [("el sábado en la tarde", "weekend_afternoon"),
+                                             ("por la mañana", "weekday_morning"),
+                                             ("entre semana en la noche", "weekday_evening"),
+                                             ("el domingo por la mañana", "weekend_morning")])
+def test_spanish_call_back_times_are_read_from_words(text, value):
+    assert read("callback_window", text, "es") == value
 
 
 def test_an_unquoted_no_in_the_data_is_an_error_not_a_silent_false(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import select
 
-from bot.models import Answer, Intake
+from bot.models import Answer, CallBack, Intake
 
 
 @dataclass
@@ -279,9 +279,14 @@ def test_a_call_back_request_from_the_result(visitor, app):
     visitor.to_check({**ENGLISH, "needs": ("Childcare",)})
     visitor.open("/apply")
     page = visitor.answer("Talk with a person first")
-    assert "please call 211" in page.text and page.step == "gender"
+    assert page.step == "callback_window" and "When is a good time for a call?" in page.text
+    page = visitor.answer("Weekday evening")
+    assert page.step == "callback_phone" and 'autocomplete="off"' in page.html and "Skip" in page.text
+    page = visitor.answer("(213) 555-0100")
+    assert page.step == "gender"
     with app.extensions["hrtp"].db.session() as s:
         assert s.scalars(select(Intake.needs_contact)).one() is True
+        assert s.execute(select(CallBack.days, CallBack.window, CallBack.phone)).one() == ("weekday", "evening", "+12135550100")
 
 
 def test_an_arabic_intake_to_the_end_with_the_code_kept(visitor, app):

@@ -134,8 +134,17 @@ class Control:
     no_address: bool = False  # the ZIP question: "no fixed address" is one press, beside the box
 
 
+def asked_step(service: IntakeService, step_id: str | None) -> Step | None:
+    """The intake's question by id, or a call-back question (asked mid-intake, from callback.yaml)."""
+    bundle = service.runtime.bundle
+    step = bundle.flow.by_id.get(step_id or "")
+    if step is None and bundle.callback is not None:
+        step = bundle.callback.by_id.get(step_id or "")
+    return step
+
+
 def control_for(service: IntakeService, question: Rendered) -> Control:
-    step: Step | None = service.runtime.bundle.flow.by_id.get(question.asks or "")
+    step = asked_step(service, question.asks)
     # Every question can be skipped by typing SKIP; the button is offered where the question says so.
     can_skip = skippable(service, question.asks)
     if question.buttons:
@@ -149,7 +158,7 @@ def control_for(service: IntakeService, question: Rendered) -> Control:
 
 def skippable(service: IntakeService, step_id: str | None) -> bool:
     """True where the form offers Skip, so that leaving the question blank skips it too."""
-    step: Step | None = service.runtime.bundle.flow.by_id.get(step_id or "")
+    step = asked_step(service, step_id)
     return bool(step and (step.optional or (step.skippable and step.kind == "text")))
 
 

@@ -264,7 +264,7 @@ def init_app(app: Flask) -> None:
     if app.config.get("SESSION_COOKIE_SECURE"):
         app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
     login_manager.init_app(app)
-    from webhook.admin import intakes, programs, referrals, reports  # noqa: F401  (routes register on import)
+    from webhook.admin import callbacks, intakes, programs, referrals, reports  # noqa: F401  (routes register on import)
     from webhook.admin import flyers  # noqa: F401
 
     app.register_blueprint(bp)
