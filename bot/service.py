@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NO_VALUE
 
 from intake_flows import detect, geo
 from intake_flows.catalog import OfficeFile, check_against_data, load_offices
@@ -497,13 +498,15 @@ def write_changed_columns(s: Session, obj: Contact | Intake) -> None:
     if not state.persistent or not state.committed_state:
         return
     columns = state.mapper.column_attrs
-    touched = list(state.committed_state)
-    if any(key not in columns for key in touched):
+    committed, current = state.committed_state, state.dict
+    if any(key not in columns for key in committed):
         return  # a relationship changed: the unit of work's business
-    changed = {key: state.attrs[key].value for key in touched if state.attrs[key].history.has_changes()}
+    # What attribute history would say, without building it: a loaded column whose value now differs.
+    changed = {key: current.get(key) for key, old in committed.items()
+               if old is NO_VALUE or old != current.get(key)}
     if changed:
-        table = type(obj).__table__
-        s.connection().execute(update(table).where(table.c.id == obj.id).values(changed))
+        # One prebuilt statement per table: its SET clause comes from the parameters, compiled once per set of columns.
+        s.connection().execute(_update_by_id(type(obj).__table__), {**changed, "pk_": obj.id})
     # Saved (or set to what they were): the row is clean, as after a flush, so commit has nothing to flush.
     state._commit_all(state.dict, s.identity_map)
 
@@ -514,6 +517,11 @@ _INSERT_EVENT = insert(IntakeEvent.__table__)
 _CONTACT_AND_INTAKE = (select(Contact, Intake).outerjoin(Intake, Intake.id == Contact.active_intake_id)
                        .where(Contact.channel == bindparam("channel"), Contact.address == bindparam("address"))
                        .with_for_update(of=Contact))
+
+
+@functools.cache
+def _update_by_id(table: Any) -> Any:
+    return update(table).where(table.c.id == bindparam("pk_"))
 
 
 @functools.cache

@@ -454,32 +454,61 @@ def _label_word(rest: str, q: Question, data: LangData) -> list[str]:
     return sorted(found) if len(found) == 1 else []
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What reading any answer to one question in one language starts from: it depends on neither the text nor the turn."""
+
+    data: LangData  # kept alive, so the id in the key is never another's
+    phrases: list[tuple[str, str, str]]
+    keep: list[str]
+    known: list[str]
+    folded: dict[str, frozenset[str]]  # value id -> its words, folded
+
+
+_PREPARED: dict[tuple[Any, ...], _Prepared] = {}
+
+
+def _prepared(q: Question, data: LangData) -> _Prepared:
+    """The question's phrases and the phrases that hold a separator, worked out once per question and language."""
+    key = (id(data), q.id, q.kind, tuple((v, tuple(map(str, words))) for v, words in q.vocab.items()))
+    found = _PREPARED.get(key)
+    if found is not None and found.data is data:
+        return found
+    phrases = _phrases(q, data)
+    keep = [p for p, kind, _ in phrases if kind == "opt" and any(
+        (sep in p and len(p) > len(sep)) if is_dense(sep) else f" {sep} " in f" {p} " for sep in data.separators)]
+    known = [p for p, kind, _ in phrases if kind == "opt"]
+    folded = {v: frozenset(normalize(str(w)) for w in words) for v, words in q.vocab.items()}
+    if len(_PREPARED) > 4096:
+        _PREPARED.clear()  # a flow edited many times over in one process: start again rather than grow
+    _PREPARED[key] = found = _Prepared(data, phrases, keep, known, folded)
+    return found
+
+
 def read_choice(q: Question, text: str, lang: str) -> Reading:
     """Reads an answer to a question with options: one value, a list (multi), or fields (flags)."""
     data = load(lang)
-    phrases = _phrases(q, data)
+    prep = _prepared(q, data)
+    phrases = prep.phrases
     whole = normalize(text)
     if not whole:
         return Reading()
     by_number = dict(q.numbered)
     # The whole message equal to an option's words is that option, whatever words it holds.
-    exact = {v for v, words in q.vocab.items() if any(normalize(str(w)) == whole for w in words)}
+    exact = {v for v, words in prep.folded.items() if whole in words}
     exact |= {v for v, words in data.answers.get(q.id, {}).items() if whole in words}
     if q.kind == "yesno":
         exact |= {v for v, words in data.answers.get("yesno", {}).items() if whole in words}
     if len(exact) == 1:
         value = exact.pop()
-        how = "exact" if any(normalize(str(w)) == whole for w in q.vocab.get(value, ())) else "words"
+        how = "exact" if whole in prep.folded.get(value, ()) else "words"
         return _finish(q, [value], [], how)
     if q.kind == "yesno" and whole in data.unsure:
         return Reading(unsure=True)
     if any(mark in text for mark in "?？؟"):
         return Reading()  # "这是什么？" holds 是 (yes) but asks something: a question is not an answer
 
-    keep = [p for p, kind, _ in phrases if kind == "opt" and any(
-        (sep in p and len(p) > len(sep)) if is_dense(sep) else f" {sep} " in f" {p} " for sep in data.separators)]
-    known = [p for p, kind, _ in phrases if kind == "opt"]
-    clauses = [_read_clause(c, q, data, phrases) for c in _clauses(text, data, keep, known)]
+    clauses = [_read_clause(c, q, data, phrases) for c in _clauses(text, data, prep.keep, prep.known)]
     positives: list[str] = []
     negatives: list[str] = []
     how = "words"

@@ -201,3 +201,34 @@ def test_simultaneous_duplicate_deliveries_store_one_message(app):
 def test_healthz(client):
     body = client.get("/healthz").json
     assert body["status"] == "ok" and body["checks"]["database"] == "ok" and body["queue"]["ok"] is True
+
+
+@pytest.mark.parametrize("texts", [[], ["Hi"], ['x & <y> "q" \'s\' \r\n é 中 ]]> &amp;', "Reply 1 or 2"]])
+def test_twiml_is_what_the_twilio_library_writes(texts):
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    from webhook.twilio_channel import twiml
+
+    expected = MessagingResponse()
+    for text in texts:
+        expected.message(text)
+    assert twiml(texts).get_data(as_text=True) == str(expected)
+
+
+@pytest.mark.parametrize("url", ["https://intake.example.org/webhooks/twilio", "https://intake.example.org:443/webhooks/twilio",
+                                 "http://127.0.0.1:8000/webhooks/twilio?x=1"])
+def test_the_signature_check_accepts_and_refuses_what_the_twilio_library_does(url):
+    from urllib.parse import urlparse
+
+    from twilio.request_validator import add_port, remove_port
+
+    from webhook.twilio_channel import signature_valid
+
+    data = form("Hi", "SM1")
+    validator = RequestValidator(TOKEN)
+    parsed = urlparse(url)
+    for signed in (url, add_port(parsed), remove_port(parsed), url + "/other"):
+        for token in (TOKEN, "another-token"):
+            sig = RequestValidator(token).compute_signature(signed, data)
+            assert signature_valid(TOKEN, url, data, sig) == validator.validate(url, data, sig), (signed, token)
+    assert not signature_valid(TOKEN, url, data, "")
