@@ -276,7 +276,7 @@ class _Turn:
         contact.opted_out = True
         contact.pending_delete = False
         if self.convo.intake is not None and (self.intake.pending or "").startswith(STOP_QUESTION):
-            self.intake.pending = self.intake.pending[len(STOP_QUESTION):] or None
+            self.intake.pending = (self.intake.pending or "")[len(STOP_QUESTION):] or None
         if not (self.convo.intake and self.convo.intake.lang) and not contact.lang:
             # STOP as the very first message: confirm in the language it was said in, where that shows.
             said = intent.langs if intent else ()
@@ -297,7 +297,7 @@ class _Turn:
     def answer_stop_question(self, msg: InboundMessage, text: str) -> bool:
         """True when the reply settled "stop or go on"; otherwise the message is read as usual."""
         intake = self.intake
-        before = intake.pending[len(STOP_QUESTION):] or None
+        before = (intake.pending or "")[len(STOP_QUESTION):] or None
         intake.pending = before
         number = parse.parse_int(text)
         said = self.yes_no(text) if number is None else None
@@ -547,7 +547,7 @@ class _Turn:
             self.say(N_("Do you want to continue where you left off?"), choices=self.resume_choices(), asks="resume",
                      turn=intake.turn)
         elif (intake.pending or "").startswith(LANGUAGE_PAIR):
-            self.ask_language_pair(intake.pending[len(LANGUAGE_PAIR):].split(","))
+            self.ask_language_pair((intake.pending or "")[len(LANGUAGE_PAIR):].split(","))
         elif intake.step is None and intake.finished:
             self.say_complete()
         elif intake.step in self.flow.by_id:
@@ -680,13 +680,13 @@ class _Turn:
         """The answer's value for the step, or a kind explanation of what is expected."""
         kind = step.kind
         if kind == "text":
-            reading = self.read_name(text)
-            value = reading.name
+            named = self.read_name(text)
+            value = named.name
             if not value:
                 return None, Msg(N_("Please send your first name, or SKIP."))
             if len(value) > step.max_length:
                 return None, Msg(N_("Please send a shorter answer, up to %(max)s letters."), {"max": step.max_length})
-            if reading.from_sentence:
+            if named.from_sentence:
                 self.readback = Msg(N_("Got it: %(answer)s."), {"answer": verbatim(value)})
             return value, None
         if kind == "zip":
@@ -844,9 +844,9 @@ class _Turn:
         intake = self.intake
         while True:
             facts = self.current_facts()
-            for step in self.flow.steps:
-                if not self.applies(step, facts):
-                    for f in step.answer_fields:
+            for each in self.flow.steps:
+                if not self.applies(each, facts):
+                    for f in each.answer_fields:
                         if f in intake.answers:
                             intake.answers.pop(f)
                             self.event("answer_cleared", field=f)

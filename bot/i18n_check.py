@@ -99,7 +99,7 @@ def read_catalog(path: Path, locale: str | None = None, strict: bool = False) ->
 def serialize(catalog: Catalog, template: bool = False) -> bytes:
     """PO text as the project keeps it: no wrapping, previous msgids kept on fuzzy entries."""
     buf = io.BytesIO()
-    write_po(buf, catalog, width=None, ignore_obsolete=True, include_previous=not template)
+    write_po(buf, catalog, width=0, ignore_obsolete=True, include_previous=not template)
     return buf.getvalue()
 
 
@@ -263,7 +263,7 @@ def accepted_words(keywords: KeywordFile, catalog: Catalog | None = None) -> dic
     if catalog is not None:
         for label, key in (("Yes", "yes"), ("No", "no"), ("Skip", "skip")):
             m = catalog.get(label)
-            if m is not None and m.string and not m.fuzzy:
+            if m is not None and isinstance(m.string, str) and m.string and not m.fuzzy:
                 words[key].add(fold(m.string))
     return words
 
@@ -357,8 +357,9 @@ def check_catalog(lang_id: str, path: Path | None, template: Catalog, keywords: 
     except Exception as exc:  # a catalog gettext cannot load would silently fall back to English
         problems.append(Problem(lang_id, "load", "", f"the compiled catalog does not load: {exc}"))
         translations = None
-    if translations is not None and lang_id != SOURCE_LANGUAGE and catalog.get("Yes") is not None:
-        if translations.gettext("Yes") == "Yes" and (catalog.get("Yes").string or "") not in ("", "Yes"):
+    yes = catalog.get("Yes")
+    if translations is not None and lang_id != SOURCE_LANGUAGE and yes is not None:
+        if translations.gettext("Yes") == "Yes" and isinstance(yes.string, str) and yes.string not in ("", "Yes"):
             problems.append(Problem(lang_id, "load", "Yes", "the compiled catalog does not return translations"))
 
     accepted = accepted_words(keywords, catalog)

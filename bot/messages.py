@@ -42,7 +42,7 @@ class Choice:
 class Reply:
     """One thing the bot says: text, and for a question its choices and a hint on how to answer."""
 
-    text: Msg
+    text: tuple[Msg, ...]
     lang: str
     choices: tuple[Choice, ...] = ()
     multi: bool = False

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, ColumnElement, ForeignKey, Index, Integer, String, Text, and_, case, cast, delete,
-                        false, func, literal, or_, select, text, true)
+                        false, func, insert, literal, or_, select, text, true)
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -486,11 +486,11 @@ def refresh_facets(s: Session, intake_ids: Iterable[int]) -> int:
                 Answer.intake_id.in_(chunk), Answer.field.in_(("sectors", "needs")))):
             answers[iid][fname] = value
         s.execute(delete(IntakeFacet).where(IntakeFacet.intake_id.in_(chunk)))
-        rows = []
+        rows: list[dict[str, Any]] = []
         for iid, screening in s.execute(select(Intake.id, Intake.screening).where(Intake.id.in_(chunk))):
             rows.extend({"intake_id": iid, "facet": f, "value": v} for f, v in sorted(facets_of(screening, answers[iid])))
         if rows:
-            s.execute(IntakeFacet.__table__.insert(), rows)
+            s.execute(insert(IntakeFacet), rows)
     return len(ids)
 
 
@@ -712,7 +712,7 @@ def list_intakes(s: Session, user: User, f: IntakeFilter, before: int | None = N
         rows = rows[:limit]
         older = rows[-1][0] if more and rows else None
         newer = rows[0][0] if before is not None and rows else None
-    out = [ListRow(*r) for r in rows]
+    out = [ListRow(*r) for r in rows]  # type: ignore[call-arg]  # mypy cannot spread a row of 16 columns
     if out:
         prio: dict[int, list[str]] = defaultdict(list)
         for iid, value in s.execute(select(IntakeFacet.intake_id, IntakeFacet.value).where(
@@ -961,7 +961,7 @@ class _Group:
         return c
 
 
-def _intake_groups(s: Session, period: Sequence[ColumnElement[bool]]) -> Result[Any]:
+def _intake_groups(s: Session, period: Sequence[ColumnElement[bool]]) -> Result[str | None, str | None, int, int | None, int]:
     """Intakes counted by referral code, set of sectors, mask of FACTS and wage at placement, in one pass.
 
     Every count on the dashboard's tables is a sum over these few thousand rows, so each intake is read once, from
@@ -998,8 +998,8 @@ def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = 
     total = everyone.counts()
     step = flow.by_field.get("sectors")
     order = [o.id for o in step.options] if step else []
-    sectors = sorted(((k, g.counts()) for k, g in by_sector.items()),
-                     key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0]))
+    sector_counts = sorted(((k, g.counts()) for k, g in by_sector.items()),
+                           key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0]))
     by_referral = sorted(((k, g.counts()) for k, g in by_code.items()),
                          key=lambda kv: (kv[0] == "(none)", -kv[1].started, kv[0]))
 
@@ -1020,7 +1020,7 @@ def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = 
     needs = [(o.id, int(needs_counts.get(o.id, 0))) for o in (needs_step.options if needs_step else ()) if o.id != "none"]
     needs_base = s.scalar(select(func.count()).select_from(Answer).where(
         Answer.field == "needs", *of_period(Answer.intake_id)))
-    return Metrics(total, sectors, by_referral, funnel, dropoff(s, flow, period, of_period), needs,
+    return Metrics(total, sector_counts, by_referral, funnel, dropoff(s, flow, period, of_period), needs,
                    int(needs_base or 0))
 
 

@@ -145,7 +145,7 @@ SHARED_SCRIPTS = {"HAN": ("zh-Hant", "zh-Hans"), "ARABIC": ("fa", "ar")}
 # Where nothing can be asked (a one-message opt-out confirmation): Simplified, which most
 # Chinese-speaking newcomers in LA County write and Traditional readers read; Farsi, the larger
 # community in LA County.
-PAIR_DEFAULT = {("zh-Hant", "zh-Hans"): "zh-Hans", ("fa", "ar"): "fa"}
+PAIR_DEFAULT: dict[tuple[str, ...], str] = {("zh-Hant", "zh-Hans"): "zh-Hans", ("fa", "ar"): "fa"}
 
 
 def language_candidates(text: str) -> tuple[str, ...]:

@@ -346,7 +346,7 @@ def _place(v: int) -> int:
 def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[str, str, str]]) -> _Clause:
     c = _Clause(clause)
     taken = [False] * len(clause)
-    hits: list[tuple[int, str, str]] = []
+    hits: list[tuple[int, str, str, str]] = []  # start, kind, value, phrase
     for phrase, kind, value in phrases:
         if kind == "opt" and len(phrase) <= 2 and not is_dense(phrase) and phrase != clause:
             continue  # "en", "f", "it": a word this short names an option only on its own

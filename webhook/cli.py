@@ -8,6 +8,7 @@ import sys
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO, Any
 
 import click
 from flask import Flask, current_app
@@ -29,8 +30,8 @@ def _service() -> IntakeService:
 
 # Waitress keeps at most 100 connections open, each up to 120 s idle: a hundred sockets that send nothing
 # locked everyone out. More room, idle ones closed sooner, and no request body near waitress's 1 GB default.
-SERVE_OPTIONS = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_interval": 5, "asyncore_use_poll": True,
-                 "max_request_body_size": 1 << 20}
+SERVE_OPTIONS: dict[str, Any] = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_interval": 5, "asyncore_use_poll": True,
+                                 "max_request_body_size": 1 << 20}
 
 
 @click.command("serve")
@@ -153,7 +154,7 @@ def simulate_command(files: tuple[Path, ...], as_json: bool, database: str | Non
               help="Only intakes started on or after this date (UTC).")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
 @with_appcontext
-def export_command(fmt: str, since: datetime | None, output: click.utils.LazyFile) -> None:
+def export_command(fmt: str, since: datetime | None, output: IO[str]) -> None:
     """Export complete and partial intakes, streamed so any number fits in memory."""
     from bot.export import export_csv, export_jsonl
     from bot.staff import audit

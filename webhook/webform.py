@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from werkzeug.wrappers import Response  # what redirect() returns; flask.Response is a subclass
 
 from intake_flows.detect import link_referral_code
 from intake_flows.schema import Step

@@ -61,7 +61,7 @@ def client_ip() -> str:
 
 
 def me() -> User:
-    return current_user._get_current_object()  # type: ignore[attr-defined,no-any-return]
+    return current_user._get_current_object()
 
 
 def roles(*allowed: str) -> Callable[[F], F]:
