@@ -24,7 +24,8 @@ def record_replies_sent(db: Database, channel: str, inbound_provider_id: str,
         contact = s.get(Contact, inbound.contact_id)
         # The reply that confirms an erasure must not bring the address back (tg:<chat id>:<message id>).
         erased = contact is None or contact.erased_at is not None
-        for row, (provider_id, status, error) in zip(replies, outcomes):
+        # Outcomes stop where a send failed part-way; the replies after that keep their status.
+        for row, (provider_id, status, error) in zip(replies, outcomes, strict=False):
             row.provider_id = None if erased else (provider_id or row.provider_id)
             row.status, row.error_code = status, error
 

@@ -362,7 +362,8 @@ class _Turn:
         self.store(self.flow.by_id["language"], picked)
 
     def say_complete(self) -> None:
-        self.say(self.with_phone(N_("Your intake is complete and staff will contact you. Text NEW to start one for someone else, or HELP for options.")))
+        self.say(self.with_phone(N_("Your intake is complete and staff will contact you. "
+                                    "Text NEW to start one for someone else, or HELP for options.")))
 
     def with_phone(self, msgid: str) -> Msg:
         """A message whose wording on some channels (see bot.render) points to the support phone."""
@@ -459,9 +460,11 @@ class _Turn:
             self.back()
 
     def help(self) -> None:
-        self.say(Msg(N_("LA County High Road Training Partnerships: free job-training screening by text, about 15 messages. Msg & data rates may apply. Reply PERSON to reach staff, or call %(phone)s."),
+        self.say(Msg(N_("LA County High Road Training Partnerships: free job-training screening by text, about 15 messages. "
+                        "Msg & data rates may apply. Reply PERSON to reach staff, or call %(phone)s."),
                      {"phone": self.ctx.support_phone}))
-        self.say(N_("Reply BACK to change your last answer, LANGUAGE to change language, RESTART to start over, NEW for another person on this phone, DELETE to erase your answers, STOP to stop."))
+        self.say(N_("Reply BACK to change your last answer, LANGUAGE to change language, RESTART to start over, "
+                    "NEW for another person on this phone, DELETE to erase your answers, STOP to stop."))
 
     def back(self) -> None:
         intake = self.intake
@@ -707,7 +710,8 @@ class _Turn:
             n = parse.parse_number(text)
             if n is None or (step.min is not None and n < step.min) or (step.max is not None and n > step.max):
                 return None, Msg(N_("Please reply with a number from %(min)s to %(max)s."),
-                                 {"min": step.min if step.min is not None else 0, "max": step.max if step.max is not None else 999})
+                                 {"min": step.min if step.min is not None else 0,
+                                  "max": step.max if step.max is not None else 999})
             return (int(n) if n == int(n) else n), None
         choices = self.choices_for(step)
         reading = self.read_choice(self.question_for(step, choices), text)
@@ -718,7 +722,8 @@ class _Turn:
             # "not a veteran", "no college degree": what does not apply is clear, what does is not.
             answer = self.label_of(step, list(reading.negated), choices)
             if multi:
-                return None, Msg(N_("OK, this one does not apply: %(answer)s. Which of these do? Reply with all numbers that fit, like 1,3."),
+                return None, Msg(N_("OK, this one does not apply: %(answer)s. "
+                                    "Which of these do? Reply with all numbers that fit, like 1,3."),
                                  {"answer": answer})
             return None, Msg(N_("OK, not this one: %(answer)s. Which one fits? Please reply with one of the numbers below."),
                              {"answer": answer})
@@ -739,7 +744,8 @@ class _Turn:
         self.event("not_understood", step=step.id, misses=intake.misses)
         if intake.misses >= 3 and step.field not in ("consent", "language"):
             self.event("step_missed", step=step.id)
-            self.say(self.with_phone(N_("Let's skip this question for now. Staff can help with it later: reply PERSON if you'd like a call.")))
+            self.say(self.with_phone(N_("Let's skip this question for now. "
+                                        "Staff can help with it later: reply PERSON if you'd like a call.")))
             for f in step.answer_fields:
                 self.record(f, None, step_id=step.id)
             self.after_answer(step)
@@ -904,7 +910,8 @@ class _Turn:
             parts.append(Msg(step.why))
         choices = self.choices_for(step) if step.kind not in ("text", "zip", "number") else ()
         if step.kind == "program_choice":
-            parts.append(Msg(step.prompt or N_("Reply with the number of the program you want, or %(talk)s to talk with a person first."),
+            parts.append(Msg(step.prompt
+                             or N_("Reply with the number of the program you want, or %(talk)s to talk with a person first."),
                              {"talk": choices[-1].number}))
         else:
             parts.append(Msg(step.prompt or ""))
@@ -927,10 +934,12 @@ class _Turn:
         name = intake.answers.get("first_name")
         if status == "eligible":
             if name:
-                self.say(Msg(N_("Good news, %(name)s: you can likely join an LA County High Road Training Partnership. This is a screening, not a final decision."),
+                self.say(Msg(N_("Good news, %(name)s: you can likely join an LA County High Road Training Partnership. "
+                                "This is a screening, not a final decision."),
                              {"name": verbatim(name)}))
             else:
-                self.say(N_("Good news: you can likely join an LA County High Road Training Partnership. This is a screening, not a final decision."))
+                self.say(N_("Good news: you can likely join an LA County High Road Training Partnership. "
+                            "This is a screening, not a final decision."))
         elif status == "needs_review":
             reasons = [r.text for r in screening.reasons if r.review]
             self.say(N_("Thanks! Staff need to check a few things before we know which trainings you can join:"), *reasons)
@@ -938,7 +947,8 @@ class _Turn:
             reasons = [r.text for r in screening.reasons if r.result == "fail"]
             self.say(N_("Thank you for your answers. These trainings may not fit you right now:"), *reasons)
             # Nobody leaves with nothing: where to go instead, ending with the nearest job centre.
-            self.say(*(screening.instead or (Msg(N_("You can still get free job help at an America's Job Center of California. Call 211 to find the nearest one.")),)))
+            self.say(*(screening.instead or (Msg(N_("You can still get free job help at an America's Job Center of California. "
+                                                    "Call 211 to find the nearest one.")),)))
             return
         if screening.matches:
             translator = self.ctx.i18n(self.lang)

@@ -7,6 +7,7 @@ import copy
 import gettext
 import io
 import re
+import struct
 import tempfile
 import unicodedata
 from collections import Counter
@@ -20,7 +21,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import write_mo
 from babel.messages.plurals import get_plural
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import PoFileError, read_po, write_po
 
 from intake_flows.answers import fold
 from intake_flows.schema import KeywordFile, Language
@@ -88,6 +89,11 @@ def po_path(lang_id: str, locales_dir: Path = LOCALES_DIR) -> Path:
 def existing_catalogs(locales_dir: Path = LOCALES_DIR) -> dict[str, Path]:
     """Every catalog on disk, by folder name (our language id)."""
     return {p.parent.parent.name: p for p in sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))}
+
+
+# What Babel's and gettext's parsers raise on a damaged .po or .mo (bad bytes, syntax, headers, a file cut
+# short); tests/test_i18n_damaged.py feeds them damaged catalogs so that this list stays complete.
+DAMAGED_CATALOG_ERRORS = (OSError, ValueError, LookupError, IndexError, struct.error, PoFileError)
 
 
 def read_catalog(path: Path, locale: str | None = None, strict: bool = False) -> Catalog:
@@ -187,7 +193,8 @@ def update_catalog(path: Path, template: Catalog, lang: Language | None, lang_id
     return write_if_changed(path, serialize(catalog))
 
 
-def extract_and_update(languages: Sequence[Language], locales_dir: Path = LOCALES_DIR, root: Path = ROOT) -> tuple[bool, list[str]]:
+def extract_and_update(languages: Sequence[Language], locales_dir: Path = LOCALES_DIR,
+                       root: Path = ROOT) -> tuple[bool, list[str]]:
     """Regenerates messages.pot and updates every catalog that exists; returns what was written."""
     template = extract_template(root)
     pot_written = write_if_changed(locales_dir / f"{DOMAIN}.pot", serialize(template, template=True))
@@ -340,7 +347,7 @@ def check_catalog(lang_id: str, path: Path | None, template: Catalog, keywords: 
                                                    f"(create it with `hrtp-intake i18n init {lang_id}`)")]
     try:
         catalog = read_catalog(path, strict=True)
-    except Exception as exc:  # a broken file must be reported, whatever the parser raised
+    except DAMAGED_CATALOG_ERRORS as exc:  # a broken file is reported, not a traceback
         return [Problem(lang_id, "load", "", f"{path} does not load: {exc}")]
     problems: list[Problem] = []
 
@@ -354,7 +361,7 @@ def check_catalog(lang_id: str, path: Path | None, template: Catalog, keywords: 
                                                        f"the language has {expected.num_plurals} ({expected.plural_forms})"))
     try:
         translations = gettext.GNUTranslations(io.BytesIO(compiled(catalog)))
-    except Exception as exc:  # a catalog gettext cannot load would silently fall back to English
+    except DAMAGED_CATALOG_ERRORS as exc:  # a catalog gettext cannot load would silently fall back to English
         problems.append(Problem(lang_id, "load", "", f"the compiled catalog does not load: {exc}"))
         translations = None
     yes = catalog.get("Yes")
@@ -372,7 +379,8 @@ def check_catalog(lang_id: str, path: Path | None, template: Catalog, keywords: 
             problems.append(Problem(lang_id, "missing", _ids(message)[0], "not in the catalog: run `hrtp-intake i18n extract`"))
             continue
         if mine.fuzzy:
-            problems.append(Problem(lang_id, "fuzzy", _ids(message)[0], "marked fuzzy: review the translation and remove the flag"))
+            problems.append(Problem(lang_id, "fuzzy", _ids(message)[0],
+                                    "marked fuzzy: review the translation and remove the flag"))
         if not _translated(mine):
             problems.append(Problem(lang_id, "untranslated", _ids(message)[0], "no translation"))
             continue
@@ -381,7 +389,8 @@ def check_catalog(lang_id: str, path: Path | None, template: Catalog, keywords: 
     known = {m.id if not isinstance(m.id, list) else tuple(m.id) for m in template if m.id}
     for message in catalog:
         if message.id and (message.id if not isinstance(message.id, list) else tuple(message.id)) not in known:
-            problems.append(Problem(lang_id, "obsolete", _ids(message)[0], "no longer in the code: run `hrtp-intake i18n extract`"))
+            problems.append(Problem(lang_id, "obsolete", _ids(message)[0],
+                                    "no longer in the code: run `hrtp-intake i18n extract`"))
     problems.extend(check_compiled(lang_id, path, catalog))
     problems.extend(answer_data_problems(lang_id))
     return problems
@@ -420,7 +429,8 @@ def _message_problems(lang_id: str, message: Message, catalog: Catalog, accepted
     ids, strings = _ids(message), _strings(message)
     first = ids[0]
     if isinstance(message.id, (list, tuple)) and len(strings) != catalog.num_plurals:
-        problems.append(Problem(lang_id, "plural", first, f"{len(strings)} plural forms, the catalog needs {catalog.num_plurals}"))
+        problems.append(Problem(lang_id, "plural", first,
+                                f"{len(strings)} plural forms, the catalog needs {catalog.num_plurals}"))
     want = placeholders(ids[-1])
     for s in strings:
         got = placeholders(s)
@@ -462,7 +472,7 @@ def check_compiled(lang_id: str, path: Path, catalog: Catalog | None = None) -> 
     catalog = catalog or read_catalog(path)
     try:
         on_disk = _mo_messages(mo.read_bytes())
-    except Exception as exc:  # a corrupt .mo is as bad as a stale one
+    except DAMAGED_CATALOG_ERRORS as exc:  # a corrupt .mo is as bad as a stale one
         return [Problem(lang_id, "stale_mo", "", f"{mo} does not load ({exc}): run `hrtp-intake i18n compile`")]
     if on_disk != _mo_messages(compiled(catalog)):
         return [Problem(lang_id, "stale_mo", "", f"{mo} is older than its .po: run `hrtp-intake i18n compile`")]
@@ -476,9 +486,11 @@ def check_template(template: Catalog, pot_path: Path = POT_PATH) -> list[Problem
     current = read_catalog(pot_path)
     fresh = {m.id if not isinstance(m.id, list) else tuple(m.id) for m in template if m.id}
     kept = {m.id if not isinstance(m.id, list) else tuple(m.id) for m in current if m.id}
-    problems = [Problem("pot", "stale_pot", str(i if isinstance(i, str) else i[0]), "new in the code, not in messages.pot: run `hrtp-intake i18n extract`")
+    problems = [Problem("pot", "stale_pot", str(i if isinstance(i, str) else i[0]),
+                        "new in the code, not in messages.pot: run `hrtp-intake i18n extract`")
                 for i in sorted(fresh - kept, key=str)]
-    problems += [Problem("pot", "stale_pot", str(i if isinstance(i, str) else i[0]), "in messages.pot but gone from the code: run `hrtp-intake i18n extract`")
+    problems += [Problem("pot", "stale_pot", str(i if isinstance(i, str) else i[0]),
+                         "in messages.pot but gone from the code: run `hrtp-intake i18n extract`")
                  for i in sorted(kept - fresh, key=str)]
     return problems
 
@@ -589,6 +601,7 @@ def segment_table(rows: Sequence[SegmentRow]) -> str:
     lines = ["| language | bot messages | max segments per message | total segments | messages by encoding |",
              "|---|---:|---:|---:|---|"]
     for r in rows:
-        flag = "" if r.status == "completed" and not r.failures else f" ({r.status}{': ' + '; '.join(r.failures) if r.failures else ''})"
+        failures = ": " + "; ".join(r.failures) if r.failures else ""
+        flag = "" if r.status == "completed" and not r.failures else f" ({r.status}{failures})"
         lines.append(f"| {r.lang}{flag} | {r.messages} | {r.max_segments} | {r.total_segments} | {r.encoding} |")
     return "\n".join(lines)

@@ -70,12 +70,14 @@ class Template:
 
 TEMPLATES = (
     Template("call_soon", "We will call you",
-             N_("Hello from LA County High Road Training Partnerships. A staff member will call you at this number in the next few days about your training intake.")),
+             N_("Hello from LA County High Road Training Partnerships. "
+                "A staff member will call you at this number in the next few days about your training intake.")),
     Template("orientation", "Your orientation is on …",
              N_("Your training orientation is on %(date)s at %(time)s, at %(place)s. Reply here if you cannot come."),
              ("date", "time", "place")),
     Template("call_back", "Please call us back",
-             N_("We tried to reach you about your training intake. Please call us at %(phone)s, or reply here with a good time to call."),
+             N_("We tried to reach you about your training intake. "
+                "Please call us at %(phone)s, or reply here with a good time to call."),
              ("phone",)),
 )
 TEMPLATES_BY_ID = {t.id: t for t in TEMPLATES}

@@ -19,14 +19,16 @@ BUTTON_CHANNELS = frozenset({"telegram", "web"})
 # engine passes with each of these (a web visitor has no number staff could call back). The keys
 # are extracted for translation where the engine and flow use them.
 TYPE_STOP = N_("Type STOP to stop, HELP for help, DELETE to erase your answers.")
-CHAT_HELP = N_("LA County High Road Training Partnerships: a free job-training screening in this chat, about 15 questions. Reply PERSON to reach staff, or call %(phone)s.")
+CHAT_HELP = N_("LA County High Road Training Partnerships: a free job-training screening in this chat, about 15 questions. "
+               "Reply PERSON to reach staff, or call %(phone)s.")
 HARD_HERE = N_("It looks like this is hard to answer here. Reply PERSON to reach staff, or call %(phone)s.")
 SKIP_HERE = N_("Let's skip this question for now. Staff can help with it later: reply PERSON to reach them, or call %(phone)s.")
 STOP_QUESTION = N_("Do you want us to stop sending you messages? Type STOP to stop, or 1 to go on.")
 ON_CHANNEL: dict[str, dict[str, str]] = {
     "Text STOP to stop, HELP for help, DELETE to erase your answers. Msg & data rates may apply.":
         {"web": TYPE_STOP, "telegram": TYPE_STOP},
-    "LA County High Road Training Partnerships: free job-training screening by text, about 15 messages. Msg & data rates may apply. Reply PERSON to reach staff, or call %(phone)s.":
+    "LA County High Road Training Partnerships: free job-training screening by text, about 15 messages. "
+    "Msg & data rates may apply. Reply PERSON to reach staff, or call %(phone)s.":
         {"web": CHAT_HELP, "telegram": CHAT_HELP},
     "It looks like this is hard to answer by text. Reply PERSON and staff will call you.":
         {"web": HARD_HERE, "telegram": HARD_HERE},
@@ -37,8 +39,10 @@ ON_CHANNEL: dict[str, dict[str, str]] = {
          "telegram": N_("Thanks. A staff member will contact you here on Telegram soon.")},
     "Thanks. A staff member will contact you soon to talk it through.":
         {"web": N_("Thanks. To talk it through with a staff member, please call %(phone)s.")},
-    "Reply BACK to change your last answer, LANGUAGE to change language, RESTART to start over, NEW for another person on this phone, DELETE to erase your answers, STOP to stop.":
-        {"web": N_("Type BACK to change your last answer, LANGUAGE to change language, RESTART to start over, NEW for another person on this device, DELETE to erase your answers, STOP to stop.")},
+    "Reply BACK to change your last answer, LANGUAGE to change language, RESTART to start over, "
+    "NEW for another person on this phone, DELETE to erase your answers, STOP to stop.":
+        {"web": N_("Type BACK to change your last answer, LANGUAGE to change language, RESTART to start over, "
+                   "NEW for another person on this device, DELETE to erase your answers, STOP to stop.")},
     "Text LANGUAGE any time to change the language.":
         {"web": N_("Type LANGUAGE any time to change the language.")},
     "You're subscribed again to LA County HRTP messages. Text STOP to stop.":
@@ -50,9 +54,12 @@ ON_CHANNEL: dict[str, dict[str, str]] = {
     "OK. We won't keep your answers. If you change your mind, text RESTART.":
         {"web": N_("OK. We won't keep your answers. If you change your mind, type RESTART.")},
     "Your intake is complete and staff will contact you. Text NEW to start one for someone else, or HELP for options.":
-        {"web": N_("Your intake is complete. To talk with staff about next steps, call %(phone)s. Type NEW to start one for someone else, or HELP for options.")},
-    "Thank you. Staff will review your answers and contact you. Text HELP any time, or NEW to start an intake for someone else on this phone.":
-        {"web": N_("Thank you. Staff will review your answers. To talk with someone about next steps, call %(phone)s. Type HELP any time, or NEW to start an intake for someone else on this device.")},
+        {"web": N_("Your intake is complete. To talk with staff about next steps, call %(phone)s. "
+                   "Type NEW to start one for someone else, or HELP for options.")},
+    "Thank you. Staff will review your answers and contact you. "
+    "Text HELP any time, or NEW to start an intake for someone else on this phone.":
+        {"web": N_("Thank you. Staff will review your answers. To talk with someone about next steps, call %(phone)s. "
+                   "Type HELP any time, or NEW to start an intake for someone else on this device.")},
     "Do you want us to stop texting you? Reply STOP to stop, or 1 to go on.":
         {"web": STOP_QUESTION, "telegram": STOP_QUESTION},
     "Welcome back! I kept that answer. Text RESTART to start over.":

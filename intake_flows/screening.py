@@ -295,20 +295,24 @@ def instead_messages(failed: Sequence[Rule], answers: Mapping[str, Any],
             if msg not in out:
                 out.append(msg)
     if offices is None:
-        out.append(Msg(N_("You can still get free job help at an America's Job Center of California. Call 211 to find the nearest one.")))
+        out.append(Msg(N_("You can still get free job help at an America's Job Center of California. "
+                          "Call 211 to find the nearest one.")))
         return tuple(out), None
     near = nearest_office(offices.offices, answers.get("zip"))
     office = near[0] if near and near[1] <= NEAR_OFFICE_MILES else None
     if office is None and county_residency(answers) == "outside":
-        out.append(Msg(N_("You can still get free job help at an America's Job Center of California near you: %(locator)s or call 211."),
+        out.append(Msg(N_("You can still get free job help at an America's Job Center of California near you: "
+                          "%(locator)s or call 211."),
                        {"locator": params["statewide_locator"]}))
     elif office is not None and office.shown("name") and office.shown("city"):
         # Only facts a source states are told to a person; staff see the office id either way.
-        out.append(Msg(N_("You can still get free job help near you at the %(office)s in %(city)s. Find it and others at %(locator)s or call 211."),
+        out.append(Msg(N_("You can still get free job help near you at the %(office)s in %(city)s. "
+                          "Find it and others at %(locator)s or call 211."),
                        {"office": verbatim(office.name), "city": verbatim(office.city),
                         "locator": params["county_locator"]}))
     else:
-        out.append(Msg(N_("You can still get free job help at your nearest America's Job Center of California: %(locator)s or call 211."),
+        out.append(Msg(N_("You can still get free job help at your nearest America's Job Center of California: "
+                          "%(locator)s or call 211."),
                        {"locator": params["county_locator"]}))
     return tuple(out), office.id if office else None
 
@@ -337,7 +341,7 @@ def screen(answers: Mapping[str, Any], rules: RuleFile, known: Mapping[str, Any]
     instead: tuple[Msg, ...] = ()
     office: str | None = None
     if status == "ineligible":
-        failed = [rule for rule, r in zip(rules.eligibility, results) if r.result == "fail"]
+        failed = [rule for rule, r in zip(rules.eligibility, results, strict=True) if r.result == "fail"]
         instead, office = instead_messages(failed, answers, offices)
     elif matcher:
         seen = {**known, "priority_categories": tuple(cats), "language": language}

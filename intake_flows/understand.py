@@ -316,7 +316,8 @@ def parse_number_words(text: str, data: LangData) -> int | None:
                 return None
     multipliers = set(data.multipliers.values())
     spoken = [v for v in tokens if v]
-    if data.units_before_tens and len(spoken) == 2 and 0 < spoken[0] < 10 and spoken[1] % 10 == 0 and spoken[1] >= 10 and not multipliers & {spoken[1]}:
+    if (data.units_before_tens and len(spoken) == 2 and 0 < spoken[0] < 10 and spoken[1] % 10 == 0 and spoken[1] >= 10
+            and not multipliers & {spoken[1]}):
         # Units before tens, as Arabic says them: "ثلاثة وعشرين" (three and twenty), "سبعة عشر" (seventeen).
         return spoken[0] + spoken[1]
     total, current, place = 0, 0, None

@@ -16,7 +16,8 @@ TEXTING = re.compile(r"\bText\b|\btext us\b|\btext [A-Z]{3,}|\bby text\b|Msg & d
                      r"|will call you|like a call")
 # Staff messages sent by SMS or Telegram only: a web visitor never gets them.
 STAFF_ONLY = {
-    "Hello from LA County High Road Training Partnerships. A staff member will call you at this number in the next few days about your training intake.",
+    "Hello from LA County High Road Training Partnerships. "
+    "A staff member will call you at this number in the next few days about your training intake.",
 }
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

@@ -30,8 +30,8 @@ def _service() -> IntakeService:
 
 # Waitress keeps at most 100 connections open, each up to 120 s idle: a hundred sockets that send nothing
 # locked everyone out. More room, idle ones closed sooner, and no request body near waitress's 1 GB default.
-SERVE_OPTIONS: dict[str, Any] = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_interval": 5, "asyncore_use_poll": True,
-                                 "max_request_body_size": 1 << 20}
+SERVE_OPTIONS: dict[str, Any] = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_interval": 5,
+                                 "asyncore_use_poll": True, "max_request_body_size": 1 << 20}
 
 
 @click.command("serve")

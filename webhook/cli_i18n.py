@@ -87,7 +87,7 @@ def check_command(lang_ids: tuple[str, ...], quiet: bool) -> None:
             click.echo(str(p))
     counts = summary(problems)
     click.echo("")
-    for lang in ["pot", *(l.id for l in languages)]:
+    for lang in ["pot", *(language.id for language in languages)]:
         if lang == "pot" and lang not in counts:
             continue
         c = counts.get(lang)

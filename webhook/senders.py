@@ -40,7 +40,8 @@ class TwilioSender:
             kwargs["to"] = f"whatsapp:{address}"
             if not self.whatsapp_from:
                 raise SendError("no_sender", "no WhatsApp sender number is configured (TWILIO_WHATSAPP_FROM)")
-            kwargs["from_"] = self.whatsapp_from if self.whatsapp_from.startswith("whatsapp:") else f"whatsapp:{self.whatsapp_from}"
+            sender = self.whatsapp_from
+            kwargs["from_"] = sender if sender.startswith("whatsapp:") else f"whatsapp:{sender}"
         elif channel == "sms":
             kwargs["to"] = address
             if self.messaging_service_sid:

@@ -36,7 +36,8 @@ MAX_TEXT = 4096  # sendMessage's limit after entity parsing
 # Telegram's update and chat ids have at most 52 significant bits; anything larger is not from Telegram.
 MAX_ID = 2**52
 HANDLED = ("message", "callback_query", "my_chat_member")
-GROUP_NOTICE = N_("Hello! To keep your answers private, I only do intakes in a private chat. Please tap my name and send me a message there.")
+GROUP_NOTICE = N_("Hello! To keep your answers private, I only do intakes in a private chat. "
+                  "Please tap my name and send me a message there.")
 MAX_CALLBACK = 64  # bytes of callback_data
 # A button's callback_data: its number, and the question (step id and turn) it was shown under.
 CALLBACK = re.compile(r"^(\d{1,3}):([a-z0-9_]{1,40}):(\d{1,9})$")
@@ -160,7 +161,8 @@ class TelegramClient:
         return asyncio.run_coroutine_threadsafe(make(bot), loop).result(timeout)
 
     def send(self, chat_id: str, text: str, buttons: list[tuple[str, str]] | None = None) -> int:
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(label[:64], callback_data=data)] for label, data in buttons]) if buttons else None
+        markup = (InlineKeyboardMarkup([[InlineKeyboardButton(label[:64], callback_data=data)] for label, data in buttons])
+                  if buttons else None)
         message = self.run(lambda bot: bot.send_message(chat_id=int(chat_id), text=text[:MAX_TEXT], reply_markup=markup))
         return message.message_id
 

@@ -127,7 +127,7 @@ def referral_rows(svc, codes) -> None:
     """Intake rows carrying codes stored before codes were checked (rows a database may already hold)."""
     ids = seed_intakes(svc, len(codes))
     with svc.db.writing() as s:
-        for intake_id, code in zip(ids, codes):
+        for intake_id, code in zip(ids, codes, strict=True):
             s.get(Intake, intake_id).referral_code = code
 
 

@@ -190,7 +190,8 @@ CONTRAST_JS = r"""
     let out = [255, 255, 255, 1];
     for (let i = layers.length - 1; i >= 0; i--) out = over(layers[i], out);
     return out; };
-  const opacity = (el) => { let o = 1; for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity); return o; };
+  const opacity = (el) => {
+    let o = 1; for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity); return o; };
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
@@ -304,5 +305,6 @@ def test_axe_finds_no_colour_contrast_problem_on_a_phone(phone, live):
         page.goto(f"{live.url}{path}")
         page.add_script_tag(path=str(script))
         result = page.evaluate("async () => (await axe.run(document, {runOnly: {type: 'rule', values: ['color-contrast']},"
-                               " resultTypes: ['violations']})).violations.flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))")
+                               " resultTypes: ['violations']})).violations"
+                               ".flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))")
         assert result == [], (path, result)
