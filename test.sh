@@ -37,7 +37,7 @@ if [ ! -f ".cache/axe-$AXE_VERSION/node_modules/axe-core/axe.min.js" ] && comman
     || echo "note: could not install axe-core with npm; the axe checks will be skipped"
 fi
 # Lint and types first: a few seconds, and a finding fails the run before the suite starts.
-if ! .venv/bin/ruff check --quiet .; then
+if ! .venv/bin/ruff check --quiet --output-format concise .; then
   echo "ruff: the findings above fail the run. '.venv/bin/ruff check --fix' repairs import order and the" \
        "pyupgrade rewrites; the rest (line length, blind except, zip strict=) is by hand." >&2
   exit 1
