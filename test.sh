@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need (Python packages into .venv; Debian's chromium and
-# postgresql when it can) and runs the whole suite. Extra arguments go to pytest.
+# postgresql when it can), runs ruff and mypy, then the whole suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -43,5 +43,15 @@ AXE_VERSION=4.14.1
 if [ ! -f ".cache/axe-$AXE_VERSION/node_modules/axe-core/axe.min.js" ] && command -v npm >/dev/null; then
   (timeout 180 npm install --silent --no-save --no-audit --no-fund --prefix ".cache/axe-$AXE_VERSION" "axe-core@$AXE_VERSION" >/dev/null 2>&1) \
     || echo "note: could not install axe-core with npm; the axe checks will be skipped"
+fi
+# Lint and types first: a few seconds, and a finding fails the run before the suite starts.
+if ! .venv/bin/ruff check --quiet --output-format concise .; then
+  echo "ruff: the findings above fail the run. '.venv/bin/ruff check --fix' repairs import order and the" \
+       "pyupgrade rewrites; the rest (line length, blind except, zip strict=) is by hand." >&2
+  exit 1
+fi
+if ! .venv/bin/mypy; then
+  echo "mypy: the type errors above fail the run (settings: pyproject.toml, [tool.mypy])." >&2
+  exit 1
 fi
 exec .venv/bin/pytest -q "$@"

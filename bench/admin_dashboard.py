@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.admin_list import arguments, p95, signed_in_client, timed  # noqa: E402
+from bench.admin_list import arguments, p95, signed_in_client, timed
 
 TARGET_MS = 500.0
 

@@ -9,25 +9,25 @@ information. The database is a fresh temporary SQLite file unless --database is 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 import random
 import re
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-from bot.accounts import create_user  # noqa: E402
-from bot.facets import facets_of  # noqa: E402
-from bot.models import Answer, CaseFile, Contact, Intake, IntakeFacet  # noqa: E402
+from bot.accounts import create_user
+from bot.facets import facets_of
+from bot.models import Answer, CaseFile, Contact, Intake, IntakeFacet
 
 TARGET_MS = 150.0
 PASSWORD = "bench password 123"
@@ -66,7 +66,7 @@ def screening_for(rng: random.Random, eligibility: str, cats: list[str], matches
 def seed(db, n: int, seed_value: int = 7) -> None:
     """Bulk-inserts n intakes with contacts, answers, facets and staff case files (no conversation)."""
     rng = random.Random(seed_value)
-    start = datetime(2025, 11, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 11, 1, tzinfo=UTC)
     span = 365 * 24 * 3600
     batch = 2000
     with db.writing() as s:

@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.turns import PATH, TOKEN, free_port, person_script, server, tree_cpu, upgrade  # noqa: E402
+from bench.turns import PATH, TOKEN, free_port, person_script, server, tree_cpu, upgrade
 
 
 def schedule(people: int, minutes: float, speed: float, seed: int) -> list[tuple[float, int, list[str]]]:

@@ -10,17 +10,17 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-from bot.db import Database  # noqa: E402
-from bot.export import export_csv, export_jsonl  # noqa: E402
-from bot.migrate import fresh_sqlite  # noqa: E402
-from bot.models import Answer, Contact, Intake  # noqa: E402
+from bot.db import Database
+from bot.export import export_csv, export_jsonl
+from bot.migrate import fresh_sqlite
+from bot.models import Answer, Contact, Intake
 
 ANSWERS = {"language": "es", "consent": "yes", "first_name": "Ana", "zip": "90011", "age_range": "25_54",
            "employment": "unemployed", "sectors": ["construction", "healthcare"], "education": "hs_ged",
@@ -33,7 +33,7 @@ SCREENING = {"eligibility": {"status": "eligible", "reasons": [
 
 
 def seed(db: Database, n: int) -> None:
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     batch = 5000
     with db.writing() as s:
         for lo in range(0, n, batch):

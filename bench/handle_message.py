@@ -13,15 +13,15 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.db import Database  # noqa: E402
-from bot.messages import InboundMessage  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
-from bot.service import IntakeService, Runtime  # noqa: E402
+from bot.db import Database
+from bot.messages import InboundMessage
+from bot.migrate import upgrade
+from bot.service import IntakeService, Runtime
 
 ANSWERS = ["Hi", "yes", "Ana", "90011", "4", "1", "1,2", "2", "1", "3", "2", "1,2", "1", "1", "1,3"]
 
@@ -43,7 +43,7 @@ def main() -> None:
         upgrade(url)  # the schema as a deployment has it: `hrtp-intake db upgrade`
         db = Database(url)
         service = IntakeService(db, Runtime.load())
-        clock = datetime.now(timezone.utc)
+        clock = datetime.now(UTC)
         timings: list[float] = []
         for person in range(args.people):
             phone = f"+1213{5550000 + person:07d}"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.understanding import CORPUS_DIR, Bench, load_corpus, run_moment  # noqa: E402
+from bench.understanding import CORPUS_DIR, Bench, load_corpus, run_moment
 
 # lingua has no Khmer (its script settles it) and one Chinese: Han text goes to our own reading.
 LINGUA = {"ENGLISH": "en", "SPANISH": "es", "KOREAN": "ko", "VIETNAMESE": "vi", "TAGALOG": "tl",
@@ -28,7 +28,8 @@ def starts() -> list:
     entries = []
     for d in dirs:
         for lang_entries in load_corpus(d).values():
-            entries += [e for e in lang_entries if e.at == "start" and (e.expect == "ask" or str(e.expect).startswith("language:"))]
+            entries += [e for e in lang_entries
+                        if e.at == "start" and (e.expect == "ask" or str(e.expect).startswith("language:"))]
     return entries
 
 
@@ -54,7 +55,8 @@ def main() -> int:
 
     before = rss_mb()
     t = time.perf_counter()
-    detector = LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in LINGUA)).with_preloaded_language_models().build()
+    detector = (LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in LINGUA))
+                .with_preloaded_language_models().build())
     load_s = time.perf_counter() - t
     memory = rss_mb() - before
     t = time.perf_counter()
@@ -68,17 +70,20 @@ def main() -> int:
             return "ask"
         lang = LINGUA[language.name]
         if lang == "zh":  # Traditional or Simplified is a question of characters, not of language
-            return "ask" if entry.expect == "ask" else entry.expect if entry.expect in ("language:zh-Hant", "language:zh-Hans") else "language:zh"
+            if entry.expect == "ask":
+                return "ask"
+            return entry.expect if entry.expect in ("language:zh-Hant", "language:zh-Hans") else "language:zh"
         return "language:" + lang
 
-    ours_ok = sum(got == e.expect for got, e in zip(ours, entries))
-    lingua_ok = sum(lingua_says(e, f) == e.expect for f, e in zip(found, entries))
+    ours_ok = sum(got == e.expect for got, e in zip(ours, entries, strict=True))
+    lingua_ok = sum(lingua_says(e, f) == e.expect for f, e in zip(found, entries, strict=True))
     print(f"{len(entries)} first messages that name a language or should be asked about")
     print(f"  engine rules: {ours_ok} right ({ours_ok / len(entries):.0%}), {ours_ms:.2f} ms a message")
     print(f"  lingua:       {lingua_ok} right ({lingua_ok / len(entries):.0%}), {lingua_ms:.2f} ms a message, "
           f"models {memory:.0f} MB resident, loaded in {load_s:.1f} s "
           "(Chinese scripts counted right for lingua whenever it said Chinese)")
-    wrong = [(e.lang, e.text, e.expect, lingua_says(e, f)) for f, e in zip(found, entries) if lingua_says(e, f) != e.expect]
+    wrong = [(e.lang, e.text, e.expect, lingua_says(e, f))
+             for f, e in zip(found, entries, strict=True) if lingua_says(e, f) != e.expect]
     for lang, text, want, got in wrong[:25]:
         print(f"    lingua {lang:8} {text!r}: wanted {want}, said {got}")
     return 0

@@ -137,7 +137,7 @@ def _drive(port: int, people: list[list[tuple[bytes, str]]], start: Any, results
                 continue
             body, sig = person[turn]
             t0 = time.perf_counter()
-            for attempt in range(2):
+            for _attempt in range(2):
                 try:
                     conn.request("POST", PATH, body, {"Content-Type": "application/x-www-form-urlencoded",
                                                       "X-Twilio-Signature": sig})

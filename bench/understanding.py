@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from intake_flows.catalog import load_catalog  # noqa: E402
+from intake_flows.matching import make_matcher  # noqa: E402
+from intake_flows.schema import Flow, Step  # noqa: E402
+
 from bot.engine import ContactState, Conversation, Engine, EngineContext, Outcome  # noqa: E402
 from bot.events import AnswerRecorded, Skipped  # noqa: E402
 from bot.messages import InboundMessage  # noqa: E402
 from bot.service import Runtime  # noqa: E402
-from intake_flows.catalog import load_catalog  # noqa: E402
-from intake_flows.matching import make_matcher  # noqa: E402
-from intake_flows.schema import Flow, Step  # noqa: E402
 
 CORPUS_DIR = ROOT / "tests" / "data" / "utterances"
 # Written blind, without reading the understanding data: an honest measure of phrasings its authors never saw.
@@ -56,7 +57,7 @@ ACTIONS = ("ask", "opt-out", "help", "back", "person", "language", "skip")
 # the bot goes on in), and "continue where you left off?" after a long gap.
 MOMENTS = {"start": ("ask", "opt-out"), "resume": ("continue", "restart", "ask", "opt-out", "help", "person")}
 TALK = "talk_to_someone"
-T0 = datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
 # The HELP reply's first line; the engine emits no event for it, so the bench knows it by its msgid.
 HELP_MSGID_START = "LA County High Road Training Partnerships: free job-training screening by text"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -35,7 +35,7 @@ class BudgetStatus:
 
 def month_bounds(now: datetime, tz: ZoneInfo = COUNTY_TZ) -> tuple[datetime, datetime]:
     """The calendar month around `now` in the county's time zone, as aware datetimes there."""
-    local = (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).astimezone(tz)
+    local = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(tz)
     start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
     return start, end
@@ -46,7 +46,7 @@ def segments_this_month(session: Session, now: datetime) -> int:
     start, end = month_bounds(now)
     total = session.scalar(select(func.coalesce(func.sum(Message.segments), 0)).where(
         Message.direction == "out", Message.channel == "sms",
-        Message.created_at >= start.astimezone(timezone.utc), Message.created_at < end.astimezone(timezone.utc)))
+        Message.created_at >= start.astimezone(UTC), Message.created_at < end.astimezone(UTC)))
     return int(total or 0)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.models import AreaTier, ProgramRecord
 
+
 def make_engine(url: str, echo: bool = False, pool: dict[str, Any] | None = None) -> Engine:
     """Creates the engine; SQLite gets foreign keys, WAL, a busy timeout and write-locking BEGIN.
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import Database
-from bot.models import Contact, IntakeEvent, Message, utcnow
+from bot.models import Contact, IntakeEvent, utcnow
 from bot.privacy import set_opted_out
 
 

@@ -9,21 +9,45 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from intake_flows import answers as parse
-from intake_flows import detect, geo
+from intake_flows import detect, geo, understand
 from intake_flows import intents as detect_intents
-from intake_flows import understand
 from intake_flows.matching import is_check
 from intake_flows.profile import Profile
 from intake_flows.schema import FlowBundle, Step, StopOutcome
 from intake_flows.screening import Screening
-from intake_flows.text import Msg, MsgList, N_, verbatim
+from intake_flows.text import N_, Msg, MsgList, verbatim
 
-from bot.i18n import I18n
 from bot.events import (
-    AnswerCleared, CallBackRequested, AnswerReadBack, AnswerRecorded, ChannelLinked, EngineEvent, LinkRefused, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
-    IntakeFinished, IntakeLeft, IntakeStarted, LanguageSet, NotUnderstood, OptedIn, OptedOut, PriorityUpdated, ProgramChosen,
-    Restarted, Resumed, ScreeningCompleted, Skipped, StaleAnswer, StepMissed, StopAsked, Unreadable,
+    AnswerCleared,
+    AnswerReadBack,
+    AnswerRecorded,
+    CallBackRequested,
+    ChannelLinked,
+    EngineEvent,
+    Erased,
+    HandoffRequested,
+    HandoffSuggested,
+    IntakeDeclined,
+    IntakeFinished,
+    IntakeLeft,
+    IntakeStarted,
+    LanguageSet,
+    LinkRefused,
+    NotUnderstood,
+    OptedIn,
+    OptedOut,
+    PriorityUpdated,
+    ProgramChosen,
+    Restarted,
+    Resumed,
+    ScreeningCompleted,
+    Skipped,
+    StaleAnswer,
+    StepMissed,
+    StopAsked,
+    Unreadable,
 )
+from bot.i18n import I18n
 from bot.messages import Choice, InboundMessage, MatchReasons, Reply
 
 TALK = "talk_to_someone"
@@ -60,7 +84,7 @@ class IntakeState:
         return json_copy(data)
 
     @classmethod
-    def from_json(cls, key: int | None, data: Mapping[str, Any] | None) -> "IntakeState":
+    def from_json(cls, key: int | None, data: Mapping[str, Any] | None) -> IntakeState:
         known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__ and k != "key"}
         return cls(key=key, **json_copy(known))
 
@@ -88,7 +112,7 @@ class Conversation:
     contact: ContactState
     intake: IntakeState | None
 
-    def copy(self) -> "Conversation":
+    def copy(self) -> Conversation:
         """A deep copy (the states hold only JSON-shaped data), without deepcopy's cost."""
         intake = None if self.intake is None else IntakeState(**json_copy(vars(self.intake)))
         return Conversation(ContactState(**vars(self.contact)), intake)
@@ -295,7 +319,7 @@ class _Turn:
         contact.opted_out = True
         contact.pending_delete = False
         if self.convo.intake is not None and (self.intake.pending or "").startswith(STOP_QUESTION):
-            self.intake.pending = self.intake.pending[len(STOP_QUESTION):] or None
+            self.intake.pending = (self.intake.pending or "")[len(STOP_QUESTION):] or None
         if not (self.convo.intake and self.convo.intake.lang) and not contact.lang:
             # STOP as the very first message: confirm in the language it was said in, where that shows.
             said = intent.langs if intent else ()
@@ -316,7 +340,7 @@ class _Turn:
     def answer_stop_question(self, msg: InboundMessage, text: str) -> bool:
         """True when the reply settled "stop or go on"; otherwise the message is read as usual."""
         intake = self.intake
-        before = intake.pending[len(STOP_QUESTION):] or None
+        before = (intake.pending or "")[len(STOP_QUESTION):] or None
         intake.pending = before
         number = parse.parse_int(text)
         said = self.yes_no(text) if number is None else None
@@ -381,7 +405,8 @@ class _Turn:
         self.take_answer(self.flow.by_id["language"], picked)
 
     def say_complete(self) -> None:
-        self.say(self.with_phone(N_("Your intake is complete and staff will contact you. Text NEW to start one for someone else, or HELP for options.")))
+        self.say(self.with_phone(N_("Your intake is complete and staff will contact you. "
+                                    "Text NEW to start one for someone else, or HELP for options.")))
 
     def with_phone(self, msgid: str) -> Msg:
         """A message whose wording on some channels (see bot.render) points to the support phone."""
@@ -480,9 +505,11 @@ class _Turn:
             self.back()
 
     def help(self) -> None:
-        self.say(Msg(N_("LA County High Road Training Partnerships: free job-training screening by text, about 15 messages. Msg & data rates may apply. Reply PERSON to reach staff, or call %(phone)s."),
+        self.say(Msg(N_("LA County High Road Training Partnerships: free job-training screening by text, about 15 messages. "
+                        "Msg & data rates may apply. Reply PERSON to reach staff, or call %(phone)s."),
                      {"phone": self.ctx.support_phone}))
-        self.say(N_("Reply BACK to change your last answer, LANGUAGE to change language, RESTART to start over, NEW for another person on this phone, DELETE to erase your answers, STOP to stop."))
+        self.say(N_("Reply BACK to change your last answer, LANGUAGE to change language, RESTART to start over, "
+                    "NEW for another person on this phone, DELETE to erase your answers, STOP to stop."))
 
     def back(self) -> None:
         intake = self.intake
@@ -525,7 +552,7 @@ class _Turn:
         hint = msg.language_hint if msg.language_hint in self.ctx.i18n.languages else None
         if self.convo.intake is None and not contact.lang and hint:
             contact.lang = hint  # an expired code still names its intake's language
-        self.say(Msg(N_("Sorry, that code didn't work. A code works once, for %(days)s days. You can get a new one on the web page."),
+        self.say(Msg(N_("Sorry, that code didn't work. A code works once, for %(days)s days. You can get a new one on the web page."),  # noqa: E501 (a msgid is one string, for translators)
                      {"days": LINK_DAYS}))
         if self.convo.intake is None:
             self.say(N_("To start a screening here instead, send any message."))
@@ -665,7 +692,8 @@ class _Turn:
         self.emit(CallBackRequested(window=window, days=days, phone=phone, step=intake.step))
         flow = self.ctx.bundle.callback
         step = flow.by_id["callback_window"] if flow else None
-        label = next((c.label for c in self.choices_for(step) if c.value == choice), verbatim(choice)) if step else verbatim(choice)
+        label = (next((c.label for c in self.choices_for(step) if c.value == choice), verbatim(choice))
+                 if step else verbatim(choice))
         self.say(Msg(N_("Thanks. We'll call you: %(time)s."), {"time": label}))
         self.callback_done(then)
 
@@ -843,7 +871,8 @@ class _Turn:
             n = parse.parse_number(text)
             if n is None or (step.min is not None and n < step.min) or (step.max is not None and n > step.max):
                 return None, Msg(N_("Please reply with a number from %(min)s to %(max)s."),
-                                 {"min": step.min if step.min is not None else 0, "max": step.max if step.max is not None else 999})
+                                 {"min": step.min if step.min is not None else 0,
+                                  "max": step.max if step.max is not None else 999})
             return (int(n) if n == int(n) else n), None
         choices = self.choices_for(step)
         reading = self.read_choice(self.question_for(step, choices), text)
@@ -854,7 +883,8 @@ class _Turn:
             # "not a veteran", "no college degree": what does not apply is clear, what does is not.
             answer = self.label_of(step, list(reading.negated), choices)
             if multi:
-                return None, Msg(N_("OK, this one does not apply: %(answer)s. Which of these do? Reply with all numbers that fit, like 1,3."),
+                return None, Msg(N_("OK, this one does not apply: %(answer)s. "
+                                    "Which of these do? Reply with all numbers that fit, like 1,3."),
                                  {"answer": answer})
             return None, Msg(N_("OK, not this one: %(answer)s. Which one fits? Please reply with one of the numbers below."),
                              {"answer": answer})
@@ -879,7 +909,7 @@ class _Turn:
                 self.say(N_("Let's skip this question for now. Staff can call you to help with it."))
                 self.offer_callback("skip:" + step.id)
                 return
-            self.say(self.with_phone(N_("Let's skip this question for now. Staff can help with it later: reply PERSON if you'd like a call.")))
+            self.say(self.with_phone(N_("Let's skip this question for now. Staff can help with it later: reply PERSON if you'd like a call.")))  # noqa: E501 (a msgid is one string, for translators)
             for f in step.answer_fields:
                 self.record(f, None, step_id=step.id)
             self.after_answer(step)
@@ -989,9 +1019,9 @@ class _Turn:
         intake = self.intake
         while True:
             facts = self.current_facts()
-            for step in self.flow.steps:
-                if not self.applies(step, facts):
-                    for f in step.answer_fields:
+            for each in self.flow.steps:
+                if not self.applies(each, facts):
+                    for f in each.answer_fields:
                         if f in intake.answers:
                             intake.answers.pop(f)
                             self.emit(AnswerCleared(field=f))
@@ -1053,7 +1083,8 @@ class _Turn:
             parts.append(Msg(step.why))
         choices = self.choices_for(step) if step.kind not in ("text", "zip", "number") else ()
         if step.kind == "program_choice":
-            parts.append(Msg(step.prompt or N_("Reply with the number of the program you want, or %(talk)s to talk with a person first."),
+            parts.append(Msg(step.prompt
+                             or N_("Reply with the number of the program you want, or %(talk)s to talk with a person first."),
                              {"talk": choices[-1].number}))
         else:
             parts.append(Msg(step.prompt or ""))
@@ -1076,10 +1107,12 @@ class _Turn:
         name = Profile.of(intake.answers, self.flow).first_name
         if status == "eligible":
             if name:
-                self.say(Msg(N_("Good news, %(name)s: you can likely join an LA County High Road Training Partnership. This is a screening, not a final decision."),
+                self.say(Msg(N_("Good news, %(name)s: you can likely join an LA County High Road Training Partnership. "
+                                "This is a screening, not a final decision."),
                              {"name": verbatim(name)}))
             else:
-                self.say(N_("Good news: you can likely join an LA County High Road Training Partnership. This is a screening, not a final decision."))
+                self.say(N_("Good news: you can likely join an LA County High Road Training Partnership. "
+                            "This is a screening, not a final decision."))
         elif status == "needs_review":
             reasons = [r.text for r in screening.reasons if r.review]
             self.say(N_("Thanks! Staff need to check a few things before we know which trainings you can join:"), *reasons)
@@ -1087,7 +1120,8 @@ class _Turn:
             reasons = [r.text for r in screening.reasons if r.result == "fail"]
             self.say(N_("Thank you for your answers. These trainings may not fit you right now:"), *reasons)
             # Nobody leaves with nothing: where to go instead, ending with the nearest job centre.
-            self.say(*(screening.instead or (Msg(N_("You can still get free job help at an America's Job Center of California. Call 211 to find the nearest one.")),)))
+            self.say(*(screening.instead or (Msg(N_("You can still get free job help at an America's Job Center of California. "
+                                                    "Call 211 to find the nearest one.")),)))
             return
         if screening.matches:
             # Every reason goes out; a channel with a segment budget trims them when it renders (bot.render).

@@ -11,9 +11,10 @@ from urllib.parse import urlencode
 import phonenumbers
 import segno
 
-from bot.i18n import I18n, Translator
 from intake_flows.detect import JOIN_WORDS, is_referral_code
 from intake_flows.text import N_
+
+from bot.i18n import I18n, Translator
 
 DEFAULT_LANGUAGES = ("en", "es")
 

@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -69,7 +69,7 @@ def day_bound(value: str, end: bool = False) -> datetime | None:
         d = datetime.strptime(value, "%Y-%m-%d")
     except ValueError:
         return None
-    d = d.replace(tzinfo=timezone.utc)
+    d = d.replace(tzinfo=UTC)
     try:
         return d + timedelta(days=1) if end else d
     except OverflowError:  # 9999-12-31: nothing starts after it

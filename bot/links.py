@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.engine import LINK_DAYS
-from bot.privacy import keyed_hash
 from bot.models import Contact, Intake, IntakeEvent, LinkCode
+from bot.privacy import keyed_hash
 
 # No 0/O, 1/I/L or U: a code is read off a screen and typed on a phone keypad.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"

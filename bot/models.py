@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, ColumnElement, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Text,
-                        UniqueConstraint, cast, func, or_)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    cast,
+    func,
+    or_,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -20,7 +35,7 @@ NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_nam
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -31,12 +46,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc) if value is not None else None
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 
@@ -62,7 +77,7 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     active_intake_id: Mapped[int | None] = mapped_column(ForeignKey("intakes.id", use_alter=True, ondelete="SET NULL"))
 
-    intakes: Mapped[list["Intake"]] = relationship(back_populates="contact", foreign_keys="Intake.contact_id",
+    intakes: Mapped[list[Intake]] = relationship(back_populates="contact", foreign_keys="Intake.contact_id",
                                                    order_by="Intake.id")
 
 
@@ -104,7 +119,7 @@ class Intake(Base):
     screening: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     contact: Mapped[Contact] = relationship(back_populates="intakes", foreign_keys=[contact_id])
-    answers: Mapped[list["Answer"]] = relationship(back_populates="intake", cascade="all, delete-orphan",
+    answers: Mapped[list[Answer]] = relationship(back_populates="intake", cascade="all, delete-orphan",
                                                    order_by="Answer.id")
 
 

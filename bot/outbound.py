@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from babel.dates import format_date, format_time
 from sqlalchemy import select
 
-from intake_flows.text import Msg, N_, verbatim
+from intake_flows.text import N_, Msg, verbatim
 
 from bot.audit import audit
 from bot.db import Database
@@ -75,16 +75,18 @@ class Template:
 
 TEMPLATES = (
     Template("call_soon", "We will call you",
-             N_("Hello from LA County High Road Training Partnerships. A staff member will call you at this number in the next few days about your training intake.")),
+             N_("Hello from LA County High Road Training Partnerships. "
+                "A staff member will call you at this number in the next few days about your training intake.")),
     Template("orientation", "Your orientation is on …",
              N_("Your training orientation is on %(date)s at %(time)s, at %(place)s. Reply here if you cannot come."),
              ("date", "time", "place")),
     Template("call_back", "Please call us back",
-             N_("We tried to reach you about your training intake. Please call us at %(phone)s, or reply here with a good time to call."),
+             N_("We tried to reach you about your training intake. "
+                "Please call us at %(phone)s, or reply here with a good time to call."),
              ("phone",)),
     # Sent by the call-back list's "no answer"; the person's reply is read as the call-back time question.
     Template("callback_new_window", "We missed you: pick a new time",
-             N_("Sorry we missed you when we called about your training intake. When is a good time to try again? Reply with weekday or weekend and morning, afternoon or evening, or SKIP.")),
+             N_("Sorry we missed you when we called about your training intake. When is a good time to try again? Reply with weekday or weekend and morning, afternoon or evening, or SKIP.")),  # noqa: E501 (a msgid is one string, for translators)
 )
 TEMPLATES_BY_ID = {t.id: t for t in TEMPLATES}
 

@@ -7,16 +7,16 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, Exists, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot.outbound import OPTED_OUT_CODES, STATUS_RANK, SendError, SendResult, Sender
-from bot.privacy import same_number, set_opted_out
 from bot.db import Database
 from bot.models import Contact, IntakeEvent, Message, Outbox
+from bot.outbound import OPTED_OUT_CODES, STATUS_RANK, Sender, SendError, SendResult
+from bot.privacy import same_number, set_opted_out
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class Job:
 
 
 def utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def add(s: Session, message: Message, address: str, now: datetime, group_key: str | None = None) -> Outbox:
@@ -235,7 +235,7 @@ def backlog(db: Database) -> Backlog:
         count, oldest = s.execute(select(func.count(Outbox.id), func.min(Outbox.due_at))
                                   .where(Outbox.status.in_(OPEN))).one()
     if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=timezone.utc)  # SQLite's MIN() bypasses the column type
+        oldest = oldest.replace(tzinfo=UTC)  # SQLite's MIN() bypasses the column type
     return Backlog(int(count or 0), oldest)
 
 

@@ -17,9 +17,25 @@ from sqlalchemy.orm import Session
 
 from bot.audit import audit
 from bot.channels import CHANNELS
-from bot.models import (Answer, AuditLog, CallBack, CaseFile, Contact, Intake, IntakeEvent, IntakeFacet, LinkCode, Message, Note,
-                        OptOut, Outbox,
-                        PrivacyKey, StatusChange, Suppression, User)
+from bot.models import (
+    Answer,
+    AuditLog,
+    CallBack,
+    CaseFile,
+    Contact,
+    Intake,
+    IntakeEvent,
+    IntakeFacet,
+    LinkCode,
+    Message,
+    Note,
+    OptOut,
+    Outbox,
+    PrivacyKey,
+    StatusChange,
+    Suppression,
+    User,
+)
 
 ERASED_PREFIX = "erased:"
 KEEP_ON_DECLINE = ("language", "consent")

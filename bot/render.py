@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake_flows.schema import DATA_DIR, FlowError
-from intake_flows.text import Msg, MsgList, N_
+from intake_flows.text import N_, Msg, MsgList
 
 from bot.channels import CHANNELS, Capabilities, capabilities
 from bot.i18n import I18n, Translator

@@ -30,18 +30,43 @@ from bot import links
 from bot.channels import capabilities
 from bot.db import Database
 from bot.engine import ContactState, Conversation, Engine, EngineContext, IntakeState, Outcome
-from bot.i18n import LOCALES_DIR, I18n
 from bot.events import (
-    AnswerCleared, CallBackRequested, AnswerReadBack, AnswerRecorded, ChannelLinked, LinkRefused, EngineEvent, Erased, HandoffRequested, HandoffSuggested, IntakeDeclined,
-    IntakeFinished, IntakeLeft, IntakeStarted, LanguageSet, NotUnderstood, OptedIn, OptedOut, PriorityUpdated, ProgramChosen,
-    Restarted, Resumed, ScreeningCompleted, Skipped, StaleAnswer, StepMissed, StopAsked, Unreadable,
+    AnswerCleared,
+    AnswerReadBack,
+    AnswerRecorded,
+    CallBackRequested,
+    ChannelLinked,
+    EngineEvent,
+    Erased,
+    HandoffRequested,
+    HandoffSuggested,
+    IntakeDeclined,
+    IntakeFinished,
+    IntakeLeft,
+    IntakeStarted,
+    LanguageSet,
+    LinkRefused,
+    NotUnderstood,
+    OptedIn,
+    OptedOut,
+    PriorityUpdated,
+    ProgramChosen,
+    Restarted,
+    Resumed,
+    ScreeningCompleted,
+    Skipped,
+    StaleAnswer,
+    StepMissed,
+    StopAsked,
+    Unreadable,
 )
+from bot.i18n import LOCALES_DIR, I18n
 from bot.messages import InboundMessage
-from bot.models import Answer, CallBack, Contact, Intake, IntakeEvent, Message, OptOut, Outbox, ReferralCode, utcnow
+from bot.models import Answer, CallBack, Contact, Intake, IntakeEvent, Message, Outbox, ReferralCode, utcnow
+from bot.outbox import add as add_to_outbox
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
 from bot.programs import CatalogCache, CatalogSnapshot
 from bot.render import Button, Rendered, render
-from bot.outbox import add as add_to_outbox
 from bot.sms import plain_tables
 
 log = logging.getLogger(__name__)
@@ -111,7 +136,7 @@ class Runtime:
     offices: OfficeFile | None = None
 
     @classmethod
-    def load(cls, data_dir: Path | None = None, locales_dir: Path = LOCALES_DIR, matcher: Matcher | None = None) -> "Runtime":
+    def load(cls, data_dir: Path | None = None, locales_dir: Path = LOCALES_DIR, matcher: Matcher | None = None) -> Runtime:
         bundle = FlowBundle.load(data_dir)
         rules = load_rules((data_dir / "rules.yaml") if data_dir else None)
         check_against_data(bundle.flow, bundle.languages, [c.id for c in rules.priority], data_dir)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
+
+from intake_flows import answers as parse
+from intake_flows.schema import Step
+from intake_flows.text import Msg
 
 from bot.channels import CHANNELS
 from bot.events import AnswerRecorded, EngineEvent, ScreeningCompleted, StepMissed
@@ -19,9 +23,6 @@ from bot.models import Contact, Intake
 from bot.render import Rendered
 from bot.service import HandleResult, IntakeService
 from bot.sms import segment_info
-from intake_flows import answers as parse
-from intake_flows.schema import Step
-from intake_flows.text import Msg
 
 MAX_TURNS = 200
 FLAG_VALUES = ("yes", "no", "prefer_not")
@@ -122,7 +123,7 @@ class Runner:
         self.service = service
         self.sc = scenario
         self.flow = service.runtime.bundle.flow
-        self.clock = start or datetime.now(timezone.utc)
+        self.clock = start or datetime.now(UTC)
         # Provider ids are de-duplicated by the store, so they must never repeat across runs sharing a database.
         self.run_id = uuid.uuid4().hex[:12]
         self.address = scenario.from_

@@ -118,7 +118,7 @@ def plain_tables(languages: Iterable[Language], enabled: Iterable[str]) -> dict[
         if lang is None:
             raise ValueError(f"SMS_PLAIN_LANGUAGES: unknown language {lang_id!r}; known: {', '.join(by_id)}")
         if not lang.sms_plain:
-            with_map = [l.id for l in by_id.values() if l.sms_plain]
+            with_map = [lang.id for lang in by_id.values() if lang.sms_plain]
             raise ValueError(f"SMS_PLAIN_LANGUAGES: {lang_id!r} has no sms_plain letters in languages.yaml "
                              f"(languages that have: {', '.join(with_map) or 'none'})")
         out[lang_id] = plain_table(lang)

@@ -131,12 +131,12 @@ def history(s: Session, intake_id: int, program_names: Mapping[str, str] | None 
     for c in s.scalars(select(StatusChange).where(StatusChange.intake_id == intake_id)):
         detail = ""
         if c.to_status == "placed" and c.hourly_wage_cents is not None:
-            detail = f"${c.hourly_wage_cents / 100:,.2f}/hr" + (", apprenticeship" if c.apprenticeship else ", not an apprenticeship")
+            kind = ", apprenticeship" if c.apprenticeship else ", not an apprenticeship"
+            detail = f"${c.hourly_wage_cents / 100:,.2f}/hr" + kind
         if c.reason:
             detail = f"{detail}. {c.reason}" if detail else c.reason
-        items.append(HistoryItem(c.created_at, "status", who(c.user_id),
-                                 f"{STATUS_LABELS.get(c.from_status, c.from_status)} → {STATUS_LABELS.get(c.to_status, c.to_status)}",
-                                 detail))
+        change = f"{STATUS_LABELS.get(c.from_status, c.from_status)} → {STATUS_LABELS.get(c.to_status, c.to_status)}"
+        items.append(HistoryItem(c.created_at, "status", who(c.user_id), change, detail))
     for a in s.scalars(select(Assignment).where(Assignment.intake_id == intake_id)):
         items.append(HistoryItem(a.created_at, "assignment", who(a.user_id),
                                  f"Assigned to {names.get(a.assignee_id, '?')}" if a.assignee_id else "Unassigned"))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import copy
+import dataclasses
 import gettext
 import io
 import re
+import struct
 import tempfile
 import unicodedata
 from collections import Counter
@@ -21,7 +22,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import write_mo
 from babel.messages.plurals import get_plural
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import PoFileError, read_po, write_po
 
 from intake_flows.answers import fold
 from intake_flows.schema import KeywordFile, Language
@@ -91,6 +92,11 @@ def existing_catalogs(locales_dir: Path = LOCALES_DIR) -> dict[str, Path]:
     return {p.parent.parent.name: p for p in sorted(locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))}
 
 
+# What Babel's and gettext's parsers raise on a damaged .po or .mo (bad bytes, syntax, headers, a file cut
+# short); tests/test_i18n_damaged.py feeds them damaged catalogs so that this list stays complete.
+DAMAGED_CATALOG_ERRORS = (OSError, ValueError, LookupError, IndexError, struct.error, PoFileError)
+
+
 def read_catalog(path: Path, locale: str | None = None, strict: bool = False) -> Catalog:
     """Reads a .po; `strict` turns Babel's silently skipped syntax errors into an exception."""
     with path.open("rb") as fh:
@@ -100,7 +106,7 @@ def read_catalog(path: Path, locale: str | None = None, strict: bool = False) ->
 def serialize(catalog: Catalog, template: bool = False) -> bytes:
     """PO text as the project keeps it: no wrapping, previous msgids kept on fuzzy entries."""
     buf = io.BytesIO()
-    write_po(buf, catalog, width=None, ignore_obsolete=True, include_previous=not template)
+    write_po(buf, catalog, width=0, ignore_obsolete=True, include_previous=not template)
     return buf.getvalue()
 
 
@@ -188,7 +194,8 @@ def update_catalog(path: Path, template: Catalog, lang: Language | None, lang_id
     return write_if_changed(path, serialize(catalog))
 
 
-def extract_and_update(languages: Sequence[Language], locales_dir: Path = LOCALES_DIR, root: Path = ROOT) -> tuple[bool, list[str]]:
+def extract_and_update(languages: Sequence[Language], locales_dir: Path = LOCALES_DIR,
+                       root: Path = ROOT) -> tuple[bool, list[str]]:
     """Regenerates messages.pot and updates every catalog that exists; returns what was written."""
     template = extract_template(root)
     pot_written = write_if_changed(locales_dir / f"{DOMAIN}.pot", serialize(template, template=True))
@@ -264,7 +271,7 @@ def accepted_words(keywords: KeywordFile, catalog: Catalog | None = None) -> dic
     if catalog is not None:
         for label, key in (("Yes", "yes"), ("No", "no"), ("Skip", "skip")):
             m = catalog.get(label)
-            if m is not None and m.string and not m.fuzzy:
+            if m is not None and isinstance(m.string, str) and m.string and not m.fuzzy:
                 words[key].add(fold(m.string))
     return words
 
@@ -341,7 +348,7 @@ def check_catalog(lang_id: str, path: Path | None, template: Catalog, keywords: 
                                                    f"(create it with `hrtp-intake i18n init {lang_id}`)")]
     try:
         catalog = read_catalog(path, strict=True)
-    except Exception as exc:  # a broken file must be reported, whatever the parser raised
+    except DAMAGED_CATALOG_ERRORS as exc:  # a broken file is reported, not a traceback
         return [Problem(lang_id, "load", "", f"{path} does not load: {exc}")]
     problems: list[Problem] = []
 
@@ -355,11 +362,12 @@ def check_catalog(lang_id: str, path: Path | None, template: Catalog, keywords: 
                                                        f"the language has {expected.num_plurals} ({expected.plural_forms})"))
     try:
         translations = gettext.GNUTranslations(io.BytesIO(compiled(catalog)))
-    except Exception as exc:  # a catalog gettext cannot load would silently fall back to English
+    except DAMAGED_CATALOG_ERRORS as exc:  # a catalog gettext cannot load would silently fall back to English
         problems.append(Problem(lang_id, "load", "", f"the compiled catalog does not load: {exc}"))
         translations = None
-    if translations is not None and lang_id != SOURCE_LANGUAGE and catalog.get("Yes") is not None:
-        if translations.gettext("Yes") == "Yes" and (catalog.get("Yes").string or "") not in ("", "Yes"):
+    yes = catalog.get("Yes")
+    if translations is not None and lang_id != SOURCE_LANGUAGE and yes is not None:
+        if translations.gettext("Yes") == "Yes" and isinstance(yes.string, str) and yes.string not in ("", "Yes"):
             problems.append(Problem(lang_id, "load", "Yes", "the compiled catalog does not return translations"))
 
     accepted = accepted_words(keywords, catalog)
@@ -372,7 +380,8 @@ def check_catalog(lang_id: str, path: Path | None, template: Catalog, keywords: 
             problems.append(Problem(lang_id, "missing", _ids(message)[0], "not in the catalog: run `hrtp-intake i18n extract`"))
             continue
         if mine.fuzzy:
-            problems.append(Problem(lang_id, "fuzzy", _ids(message)[0], "marked fuzzy: review the translation and remove the flag"))
+            problems.append(Problem(lang_id, "fuzzy", _ids(message)[0],
+                                    "marked fuzzy: review the translation and remove the flag"))
         if not _translated(mine):
             problems.append(Problem(lang_id, "untranslated", _ids(message)[0], "no translation"))
             continue
@@ -381,7 +390,8 @@ def check_catalog(lang_id: str, path: Path | None, template: Catalog, keywords: 
     known = {m.id if not isinstance(m.id, list) else tuple(m.id) for m in template if m.id}
     for message in catalog:
         if message.id and (message.id if not isinstance(message.id, list) else tuple(message.id)) not in known:
-            problems.append(Problem(lang_id, "obsolete", _ids(message)[0], "no longer in the code: run `hrtp-intake i18n extract`"))
+            problems.append(Problem(lang_id, "obsolete", _ids(message)[0],
+                                    "no longer in the code: run `hrtp-intake i18n extract`"))
     problems.extend(check_compiled(lang_id, path, catalog))
     problems.extend(answer_data_problems(lang_id))
     return problems
@@ -420,7 +430,8 @@ def _message_problems(lang_id: str, message: Message, catalog: Catalog, accepted
     ids, strings = _ids(message), _strings(message)
     first = ids[0]
     if isinstance(message.id, (list, tuple)) and len(strings) != catalog.num_plurals:
-        problems.append(Problem(lang_id, "plural", first, f"{len(strings)} plural forms, the catalog needs {catalog.num_plurals}"))
+        problems.append(Problem(lang_id, "plural", first,
+                                f"{len(strings)} plural forms, the catalog needs {catalog.num_plurals}"))
     want = placeholders(ids[-1])
     for s in strings:
         got = placeholders(s)
@@ -462,7 +473,7 @@ def check_compiled(lang_id: str, path: Path, catalog: Catalog | None = None) -> 
     catalog = catalog or read_catalog(path)
     try:
         on_disk = _mo_messages(mo.read_bytes())
-    except Exception as exc:  # a corrupt .mo is as bad as a stale one
+    except DAMAGED_CATALOG_ERRORS as exc:  # a corrupt .mo is as bad as a stale one
         return [Problem(lang_id, "stale_mo", "", f"{mo} does not load ({exc}): run `hrtp-intake i18n compile`")]
     if on_disk != _mo_messages(compiled(catalog)):
         return [Problem(lang_id, "stale_mo", "", f"{mo} is older than its .po: run `hrtp-intake i18n compile`")]
@@ -476,9 +487,11 @@ def check_template(template: Catalog, pot_path: Path = POT_PATH) -> list[Problem
     current = read_catalog(pot_path)
     fresh = {m.id if not isinstance(m.id, list) else tuple(m.id) for m in template if m.id}
     kept = {m.id if not isinstance(m.id, list) else tuple(m.id) for m in current if m.id}
-    problems = [Problem("pot", "stale_pot", str(i if isinstance(i, str) else i[0]), "new in the code, not in messages.pot: run `hrtp-intake i18n extract`")
+    problems = [Problem("pot", "stale_pot", str(i if isinstance(i, str) else i[0]),
+                        "new in the code, not in messages.pot: run `hrtp-intake i18n extract`")
                 for i in sorted(fresh - kept, key=str)]
-    problems += [Problem("pot", "stale_pot", str(i if isinstance(i, str) else i[0]), "in messages.pot but gone from the code: run `hrtp-intake i18n extract`")
+    problems += [Problem("pot", "stale_pot", str(i if isinstance(i, str) else i[0]),
+                         "in messages.pot but gone from the code: run `hrtp-intake i18n extract`")
                  for i in sorted(kept - fresh, key=str)]
     return problems
 
@@ -602,7 +615,8 @@ def segment_table(rows: Sequence[SegmentRow]) -> str:
              "| plain (SMS_PLAIN_LANGUAGES) | messages by encoding |",
              "|---|---:|---:|---:|---:|---|"]
     for r in rows:
-        flag = "" if r.status == "completed" and not r.failures else f" ({r.status}{': ' + '; '.join(r.failures) if r.failures else ''})"
+        failures = ": " + "; ".join(r.failures) if r.failures else ""
+        flag = "" if r.status == "completed" and not r.failures else f" ({r.status}{failures})"
         plain = "–" if r.plain_segments is None else r.plain_segments
         lines.append(f"| {r.lang}{flag} | {r.messages} | {r.max_segments} | {r.total_segments} | {plain} | {r.encoding} |")
     return "\n".join(lines)

@@ -33,7 +33,7 @@ def clean(text: str | None, limit: int = 1600) -> str:
 def fold(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form used for every comparison."""
     text = unicodedata.normalize("NFKD", text.casefold())
-    out = []
+    out: list[str] = []
     for ch in text:
         if unicodedata.combining(ch):
             # Removing a combining mark is harmless in Latin, Cyrillic and Greek, but in

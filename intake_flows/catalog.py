@@ -86,7 +86,7 @@ class Program(_Strict):
     real: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Program":
+    def _consistent(self) -> Program:
         if (self.name is None) == (self.translated_name is None):
             raise ValueError("a program has exactly one of `name` (a proper name) or `translated_name`")
         for z in self.site_zips:
@@ -143,7 +143,7 @@ class Catalog(_Strict):
     programs: tuple[Program, ...]
 
     @model_validator(mode="after")
-    def _unique(self) -> "Catalog":
+    def _unique(self) -> Catalog:
         seen: set[str] = set()
         for p in self.programs:
             if p.id in seen:
@@ -166,7 +166,7 @@ class Office(_Strict):
     real: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _marked(self) -> "Office":
+    def _marked(self) -> Office:
         unknown = [f for f in self.real if f not in OFFICE_FACTS]
         if unknown:
             raise ValueError(f"`real` names unknown facts {unknown}; facts are {list(OFFICE_FACTS)}")
@@ -191,7 +191,7 @@ class OfficeFile(_Strict):
     offices: tuple[Office, ...]
 
     @model_validator(mode="after")
-    def _unique(self) -> "OfficeFile":
+    def _unique(self) -> OfficeFile:
         ids = [o.id for o in self.offices]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:

@@ -23,7 +23,7 @@ _ARABIC_WORDS = ("مرحبا", "اهلا", "أهلا", "شكرا", "السلام
 _SIMPLIFIED = set("们这个说话请问语学习时间还没会对发为员业证医训开书东车长门见贝龙谢欢号码电脑网钱给让认识吗联络华国过进边写实现"
                   "经济简体页帮职练报岁儿亲爱办务区县难题应该关从众两点钟头买卖读听样种乐气场师术设计历资产处动劳选择负责专转换级"
                   "问厅馆图觉饭馈顾顺须领养师护药础条约纪线组织终结给绍续继赛货费资质购赞输辆达适选递释链销锁阅队际陆难验骑鱼")
-_TRADITIONAL = set("們這個說話請問語學習時間還沒會對發為員業證醫訓開書東車長門見貝龍謝歡號碼電腦網錢給讓認識嗎聯絡華國過進邊寫實現"
+_TRADITIONAL = set("們這個說話請問語學習時間還沒會對發為員業證醫訓開書東車長門見貝龍謝歡號碼電腦網錢給讓認識嗎聯絡華國過進邊寫實現"  # noqa: E501  lined up with _SIMPLIFIED
                    "經濟簡體頁幫職練報歲兒親愛辦務區縣難題應該關從眾兩點鐘頭買賣讀聽樣種樂氣場師術設計歷資產處動勞選擇負責專轉換級"
                    "問廳館圖覺飯饋顧順須領養師護藥礎條約紀線組織終結給紹續繼賽貨費資質購贊輸輛達適選遞釋鏈銷鎖閱隊際陸難驗騎魚")
 # Han-only names a person may send to pick a language outright.
@@ -145,7 +145,7 @@ SHARED_SCRIPTS = {"HAN": ("zh-Hant", "zh-Hans"), "ARABIC": ("fa", "ar")}
 # Where nothing can be asked (a one-message opt-out confirmation): Simplified, which most
 # Chinese-speaking newcomers in LA County write and Traditional readers read; Farsi, the larger
 # community in LA County.
-PAIR_DEFAULT = {("zh-Hant", "zh-Hans"): "zh-Hans", ("fa", "ar"): "fa"}
+PAIR_DEFAULT: dict[tuple[str, ...], str] = {("zh-Hant", "zh-Hans"): "zh-Hans", ("fa", "ar"): "fa"}
 
 
 def language_candidates(text: str) -> tuple[str, ...]:

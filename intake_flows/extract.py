@@ -39,7 +39,8 @@ def _walk(node: yaml.Node, context: str, key: str | None) -> Iterator[tuple[int,
                 yield from _walk(v, here, k.value)
 
 
-def extract_yaml(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict[str, Any]) -> Iterator[tuple[int, None, str, list[str]]]:
+def extract_yaml(fileobj: IO[bytes], keywords: Any, comment_tags: Any,
+                 options: dict[str, Any]) -> Iterator[tuple[int, None, str, list[str]]]:
     """Babel extraction method: yields (lineno, funcname, message, comments) for each msgid."""
     text = fileobj.read().decode(options.get("encoding", "utf-8"))
     root = yaml.compose(text)

@@ -37,6 +37,8 @@ def lookup(zip5: str) -> ZipInfo | None:
     if not found:
         return None
     z = found[0]
+    lat: float | None
+    lon: float | None
     try:
         lat, lon = float(z["lat"]), float(z["long"])
     except (TypeError, ValueError, KeyError):
@@ -59,7 +61,7 @@ def in_la_county(zip5: str | None) -> bool | None:
 def miles_between(zip_a: str, zip_b: str) -> float | None:
     """Great-circle miles between two ZIP centroids, or None when either is unknown."""
     a, b = lookup(zip_a), lookup(zip_b)
-    if not a or not b or a.lat is None or b.lat is None:
+    if not a or not b or a.lat is None or a.lon is None or b.lat is None or b.lon is None:
         return None
     lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2

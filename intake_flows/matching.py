@@ -23,7 +23,7 @@ from intake_flows.catalog import Program
 from intake_flows.profile import Profile
 from intake_flows.schema import Flow
 from intake_flows.screening import Match, Matcher, county_residency
-from intake_flows.text import Msg, N_
+from intake_flows.text import N_, Msg
 
 SHOWN = 3  # matches offered to a person: the SMS result shows three within its segment budget
 
@@ -112,7 +112,7 @@ class Person:
 
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any], known: Mapping[str, Any] | None = None,
-                     flow: Flow | None = None) -> "Person":
+                     flow: Flow | None = None) -> Person:
         known = known or {}
         # Screening hands over the profile it read with its own flow; called alone, the answers are read here.
         profile = known.get("profile")

@@ -59,7 +59,7 @@ class Profile:
     language: str | None = None
 
     @classmethod
-    def of(cls, answers: Mapping[str, Any], flow: Flow | None = None) -> "Profile":
+    def of(cls, answers: Mapping[str, Any], flow: Flow | None = None) -> Profile:
         """The profile of these answers under the flow's roles (the shipped flow when none is given)."""
         f: Flow = flow or default_flow()
 

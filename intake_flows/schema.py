@@ -66,7 +66,7 @@ class Condition(_Strict):
     not_in: tuple[Any, ...] | None = None
 
     @model_validator(mode="after")
-    def _one_subject(self) -> "Condition":
+    def _one_subject(self) -> Condition:
         if (self.field is None) == (self.fact is None):
             raise ValueError("a condition names exactly one of `field` or `fact`")
         if (self.in_ is None) == (self.not_in is None):
@@ -112,7 +112,7 @@ class Step(_Strict):
     reprompt: str | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Step":
+    def _consistent(self) -> Step:
         kind = self.kind
         if self.reprompt and kind != "text":
             raise ValueError("only a text step takes a `reprompt`")
@@ -190,7 +190,7 @@ class Flow(_Strict):
     steps: tuple[Step, ...]
 
     @model_validator(mode="after")
-    def _unique(self) -> "Flow":
+    def _unique(self) -> Flow:
         ids: set[str] = set()
         fields: set[str] = set()
         for step in self.steps:
@@ -371,7 +371,7 @@ class FlowBundle:
     callback: Flow | None = None
 
     @classmethod
-    def load(cls, data_dir: Path | str | None = None) -> "FlowBundle":
+    def load(cls, data_dir: Path | str | None = None) -> FlowBundle:
         d = Path(data_dir) if data_dir else DATA_DIR
         phrases = load_phrases(d / "phrases.yaml") if (d / "phrases.yaml").exists() else None
         callback = load_flow(d / "callback.yaml") if (d / "callback.yaml").exists() else None
@@ -379,7 +379,7 @@ class FlowBundle:
                    phrases, callback)
 
     @cached_property
-    def intents(self) -> "Intents":
+    def intents(self) -> Intents:
         """The keyword reader built from keywords.yaml and phrases.yaml, once per bundle."""
         from intake_flows.intents import Intents
 

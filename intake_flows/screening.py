@@ -13,7 +13,7 @@ from intake_flows import geo
 from intake_flows.catalog import Office, OfficeFile
 from intake_flows.profile import Profile, default_flow, youngest_age
 from intake_flows.schema import DATA_DIR, Flow, _load
-from intake_flows.text import Msg, N_, verbatim
+from intake_flows.text import N_, Msg, verbatim
 
 Result = Literal["pass", "fail", "unknown"]
 UNKNOWN_VALUES = (None, "prefer_not", "")
@@ -65,7 +65,7 @@ class Rule(_Strict):
         return data
 
     @model_validator(mode="after")
-    def _subject(self) -> "Rule":
+    def _subject(self) -> Rule:
         if (self.field is None) == (self.fact is None):
             raise ValueError("a rule reads exactly one of `field` or `fact`")
         if not self.pass_:
@@ -99,7 +99,7 @@ class Category(_Strict):
     staff_label: str | None = None
 
     @model_validator(mode="after")
-    def _subject(self) -> "Category":
+    def _subject(self) -> Category:
         if (self.field is None) == (self.fact is None):
             raise ValueError("a category reads exactly one of `field` or `fact`")
         if (self.field or self.fact) in FORBIDDEN_SUBJECTS:
@@ -134,7 +134,7 @@ class RuleFile(_Strict):
     priority_of_service: PriorityOfService | None = None
 
     @model_validator(mode="after")
-    def _ids(self) -> "RuleFile":
+    def _ids(self) -> RuleFile:
         for kind, items in (("rule", self.eligibility), ("category", self.priority)):
             ids = [i.id for i in items]
             dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -308,20 +308,23 @@ def instead_messages(failed: Sequence[Rule], answers: Mapping[str, Any],
             if msg not in out:
                 out.append(msg)
     if offices is None:
-        out.append(Msg(N_("You can still get free job help at an America's Job Center of California. Call 211 to find the nearest one.")))
+        out.append(Msg(N_("You can still get free job help at an America's Job Center of California. "
+                          "Call 211 to find the nearest one.")))
         return tuple(out), None
     near = nearest_office(offices.offices, Profile.of(answers, flow).zip)
     office = near[0] if near and near[1] <= NEAR_OFFICE_MILES else None
     if office is None and county_residency(answers, flow) == "outside":
-        out.append(Msg(N_("You can still get free job help at an America's Job Center of California near you: %(locator)s or call 211."),
+        out.append(Msg(N_("You can still get free job help at an America's Job Center of California near you: %(locator)s or call 211."),  # noqa: E501 (a msgid is one string, for translators)
                        {"locator": params["statewide_locator"]}))
     elif office is not None and office.shown("name") and office.shown("city"):
         # Only facts a source states are told to a person; staff see the office id either way.
-        out.append(Msg(N_("You can still get free job help near you at the %(office)s in %(city)s. Find it and others at %(locator)s or call 211."),
+        out.append(Msg(N_("You can still get free job help near you at the %(office)s in %(city)s. "
+                          "Find it and others at %(locator)s or call 211."),
                        {"office": verbatim(office.name), "city": verbatim(office.city),
                         "locator": params["county_locator"]}))
     else:
-        out.append(Msg(N_("You can still get free job help at your nearest America's Job Center of California: %(locator)s or call 211."),
+        out.append(Msg(N_("You can still get free job help at your nearest America's Job Center of California: "
+                          "%(locator)s or call 211."),
                        {"locator": params["county_locator"]}))
     return tuple(out), office.id if office else None
 
@@ -351,7 +354,7 @@ def screen(answers: Mapping[str, Any], rules: RuleFile, known: Mapping[str, Any]
     instead: tuple[Msg, ...] = ()
     office: str | None = None
     if status == "ineligible":
-        failed = [rule for rule, r in zip(rules.eligibility, results) if r.result == "fail"]
+        failed = [rule for rule, r in zip(rules.eligibility, results, strict=True) if r.result == "fail"]
         instead, office = instead_messages(failed, answers, offices, flow)
     elif matcher:
         # The matcher reads the person as the flow's roles say, so it is given the profile, not only the answers.

@@ -22,7 +22,7 @@ class Msg:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Msg":
+    def from_json(cls, data: dict[str, Any]) -> Msg:
         if "items" in data:
             return MsgList("", items=tuple(cls.from_json(i) for i in data["items"]))
         params = {k: cls.from_json(v) if isinstance(v, dict) and "msgid" in v else v for k, v in data.get("params", {}).items()}

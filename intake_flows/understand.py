@@ -317,7 +317,8 @@ def parse_number_words(text: str, data: LangData) -> int | None:
                 return None
     multipliers = set(data.multipliers.values())
     spoken = [v for v in tokens if v]
-    if data.units_before_tens and len(spoken) == 2 and 0 < spoken[0] < 10 and spoken[1] % 10 == 0 and spoken[1] >= 10 and not multipliers & {spoken[1]}:
+    if (data.units_before_tens and len(spoken) == 2 and 0 < spoken[0] < 10 and spoken[1] % 10 == 0 and spoken[1] >= 10
+            and not multipliers & {spoken[1]}):
         # Units before tens, as Arabic says them: "ثلاثة وعشرين" (three and twenty), "سبعة عشر" (seventeen).
         return spoken[0] + spoken[1]
     total, current, place = 0, 0, None
@@ -347,7 +348,7 @@ def _place(v: int) -> int:
 def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[str, str, str]]) -> _Clause:
     c = _Clause(clause)
     taken = [False] * len(clause)
-    hits: list[tuple[int, str, str]] = []
+    hits: list[tuple[int, str, str, str]] = []  # start, kind, value, phrase
     for phrase, kind, value in phrases:
         if kind == "opt" and len(phrase) <= 2 and not is_dense(phrase) and phrase != clause:
             continue  # "en", "f", "it": a word this short names an option only on its own

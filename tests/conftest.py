@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from bot.migrate import fresh_sqlite
 from bot.service import IntakeService, Runtime, Settings
 from tests.transcript import Person
 
-T0 = datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "test-auth-token"
 

@@ -22,7 +22,7 @@ def traces(db: Database, needles: Iterable[str]) -> Counter[tuple[str, str, str]
             if not cols:
                 continue
             for row in s.execute(select(*cols)):
-                for col, value in zip(cols, row):
+                for col, value in zip(cols, row, strict=True):
                     if value is None:
                         continue
                     text = (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)).lower()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 
 from bot.outbox import utc
 
@@ -50,5 +50,5 @@ def run_until_idle(queue, clock: FakeClock, limit: float = 3600) -> int:
         if not etas:
             return ran
         # huey keeps etas as naive UTC datetimes.
-        clock.now = max(clock.now, min(e.replace(tzinfo=timezone.utc).timestamp() for e in etas))
+        clock.now = max(clock.now, min(e.replace(tzinfo=UTC).timestamp() for e in etas))
     raise AssertionError("the queue never went idle")

@@ -143,8 +143,9 @@ def test_a_group_chat_is_told_once_to_write_privately_and_no_intake_starts(web, 
 
 
 def test_status_callbacks_with_nul_or_oversize_fields_are_not_a_500(web):
-    from tests.test_twilio_webhook import TOKEN
     from twilio.request_validator import RequestValidator
+
+    from tests.test_twilio_webhook import TOKEN
 
     url = "http://localhost/webhooks/twilio/status"
     client = web.test_client()

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from bot import channels as bot_channels
 from bot.channels import Capabilities
 from bot.messages import InboundMessage
+from bot.models import Intake
 from bot.outbound import SendResult
 from bot.simulate import Scenario
-from bot.models import Intake
 from tests.admin.helpers import make_user, post_form, sign_in
 from webhook.adapter import Adapter
 from webhook.channels import ADAPTERS, Registry

@@ -6,10 +6,11 @@ import re
 
 from babel.messages.pofile import read_po
 
+from intake_flows.text import Msg
+
 from bot.flyer import STOP_HELP, TEXT_US
 from bot.i18n import LOCALES_DIR
 from bot.render import channel_wording, for_channel, render
-from intake_flows.text import Msg
 from tests.transcript import Person
 from webhook.webform import SMS_EXPIRES, SMS_SEND, UI
 
@@ -18,7 +19,8 @@ TEXTING = re.compile(r"\bText\b|\btext us\b|\btext [A-Z]{3,}|\bby text\b|Msg & d
                      r"|will call you|like a call")
 # Staff messages sent by SMS or Telegram only: a web visitor never gets them.
 STAFF_ONLY = {
-    "Hello from LA County High Road Training Partnerships. A staff member will call you at this number in the next few days about your training intake.",
+    "Hello from LA County High Road Training Partnerships. "
+    "A staff member will call you at this number in the next few days about your training intake.",
 }
 # The form's offer to carry an intake on by text is about texting, on purpose.
 ABOUT_TEXTING = {UI["sms_title"], UI["sms_intro"], UI["sms_linked"], SMS_SEND, SMS_EXPIRES}

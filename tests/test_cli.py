@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC
 from pathlib import Path
 
 import yaml
@@ -107,7 +108,7 @@ def test_add_referral_code(tmp_path):
 
 
 def test_purge_erases_incomplete_intakes_idle_past_retention_and_reports_counts(tmp_path, runtime):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import select
 
@@ -122,7 +123,7 @@ def test_purge_erases_incomplete_intakes_idle_past_retention_and_reports_counts(
     env = env_for(tmp_path)
     db = Database(env["DATABASE_URL"])
     service = IntakeService(db, runtime)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     old = now - timedelta(days=200)
 
     def started(phone: str, name: str, at: datetime) -> int:

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from intake_flows.schema import DATA_DIR
+
 from bot.models import Answer, Intake, Message
 from bot.service import IntakeService, Runtime
-from intake_flows.schema import DATA_DIR
 from tests.transcript import Person
 
 HOURS_FLOW = """

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.export import export_columns
-from bot.labels import answer_label, field_label, option_labels, priority_labels
-from bot.service import Runtime
 from intake_flows.catalog import check_against_data
 from intake_flows.profile import Profile, age_ranges
 from intake_flows.schema import DATA_DIR, FlowBundle, FlowError, load_flow
 from intake_flows.screening import load_rules, minimum_age
+
+from bot.export import export_columns
+from bot.labels import answer_label, field_label, option_labels, priority_labels
+from bot.service import Runtime
 
 FLOW = load_flow()
 RULES = load_rules()

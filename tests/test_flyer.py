@@ -5,14 +5,16 @@ from __future__ import annotations
 import ctypes
 import re
 import shutil
-import unicodedata
 import subprocess
+import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.flyer import FlyerLinks, flyer_html, render_flyer
 from intake_flows.detect import link_referral_code, referral_code
+
+from bot.flyer import FlyerLinks, flyer_html, render_flyer
 from tests.admin.helpers import make_user, sign_in
 
 try:

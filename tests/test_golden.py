@@ -21,14 +21,15 @@ from typing import Any
 import pytest
 import yaml
 
+from intake_flows.catalog import load_catalog
+from intake_flows.matching import make_matcher
+from intake_flows.schema import DATA_DIR
+
 from bot.engine import ContactState, Conversation, Engine, EngineContext
 from bot.events import EngineEvent, ScreeningCompleted
 from bot.messages import InboundMessage
 from bot.render import Rendered, render
 from bot.service import Runtime
-from intake_flows.catalog import load_catalog
-from intake_flows.matching import make_matcher
-from intake_flows.schema import DATA_DIR
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 MARKER = "# ---- expected: written by HRTP_REGEN_GOLDEN=1 pytest tests/test_golden.py; do not edit below ----"

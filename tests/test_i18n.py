@@ -12,11 +12,12 @@ from babel.messages.catalog import Catalog
 from babel.messages.plurals import get_plural
 from click.testing import CliRunner
 
-from bot.i18n import I18n, compile_catalogs
-from devtools import i18n_check as ic
 from intake_flows import answers as parse
 from intake_flows.schema import load_keywords, load_languages
 from intake_flows.text import Msg, verbatim
+
+from bot.i18n import I18n, compile_catalogs
+from devtools import i18n_check as ic
 from webhook.cli_i18n import i18n_group
 
 LANGUAGES = load_languages()
@@ -531,8 +532,9 @@ def test_i18n_commands(runtime) -> None:
 
 
 def test_a_language_with_thin_answer_data_fails_the_check(tmp_path: Path, monkeypatch) -> None:
-    from devtools import i18n_check
     from intake_flows import understand
+
+    from devtools import i18n_check
 
     assert all(i18n_check.answer_data_problems(lang) == [] for lang in understand.languages_with_data())
     (tmp_path / "data" / "understand").mkdir(parents=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from devtools.i18n_check import phrase_warnings
 from intake_flows.intents import PHRASE_ACTIONS, core
 from intake_flows.schema import FlowBundle, LanguagePhrases, PhraseFile, load_languages
+
+from devtools.i18n_check import phrase_warnings
 
 BUNDLE = FlowBundle.load()
 INTENTS = BUNDLE.intents

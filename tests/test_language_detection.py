@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from intake_flows.detect import (detect_language, from_locale_tag, language_candidates, looks_english, referral_code,
-                                  without_referral)
+from intake_flows.detect import (
+    detect_language,
+    from_locale_tag,
+    language_candidates,
+    looks_english,
+    referral_code,
+    without_referral,
+)
 from intake_flows.schema import load_languages
 
 SUPPORTED = [lang.id for lang in load_languages()]

@@ -7,10 +7,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intake_flows import matching
-from intake_flows.catalog import PRIORITY_SECTORS, PROGRAM_FACTS, SECTORS, Program, load_catalog
-from intake_flows.matching import (AGES_TO_CHECK, BACKGROUND_CHECK, ENGLISH_ONLY, FOR_AGES, MILES, MIN_AGE_TO_CHECK,
-                                   NEEDS_DIPLOMA, NEEDS_LICENSE, ONE_MILE, PAID, PAID_WAGE, TAUGHT_IN, UNDER_A_MILE, WEIGHTS,
-                                   excluded, is_check, match, rank)
+from intake_flows.catalog import PRIORITY_SECTORS, PROGRAM_FACTS, Program, load_catalog
+from intake_flows.matching import (
+    AGES_TO_CHECK,
+    BACKGROUND_CHECK,
+    ENGLISH_ONLY,
+    FOR_AGES,
+    MILES,
+    MIN_AGE_TO_CHECK,
+    NEEDS_DIPLOMA,
+    NEEDS_LICENSE,
+    ONE_MILE,
+    PAID,
+    PAID_WAGE,
+    TAUGHT_IN,
+    UNDER_A_MILE,
+    WEIGHTS,
+    excluded,
+    is_check,
+    match,
+    rank,
+)
 from intake_flows.profile import age_ranges
 from intake_flows.screening import facts, load_rules, screen
 

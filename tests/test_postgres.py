@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC
 
 from sqlalchemy import func, select
 
@@ -40,7 +41,7 @@ def test_duplicates_and_simultaneous_messages_on_postgres(pg_db, runtime):
         barrier.wait()
         try:
             service.handle(InboundMessage("sms", phone, text, sid))
-        except BaseException as exc:  # surfaced below
+        except BaseException as exc:  # noqa: BLE001  a thread's failure, whatever it is, is surfaced below
             errors.append(exc)
 
     # Four deliveries of one new person's first message, and two first messages from another.
@@ -86,12 +87,12 @@ def test_delete_leaves_nothing_behind_on_postgres(pg_db, runtime):
 
 
 def test_retention_purge_on_postgres(pg_db, runtime):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from bot.privacy import purge
 
     service = IntakeService(pg_db, runtime)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     old = Person(service, "+13235550391", start=now - timedelta(days=200))
     old.says("Hi")
     old.answer_until("zip", {"language": "1", "consent": "yes", "first_name": "Olga"})

@@ -10,17 +10,18 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from intake_flows import geo
+from intake_flows.areas import AreaFileError, parse_area_csv, read_area_csv_bytes
+from intake_flows.catalog import LANGUAGES, PRIORITY_SECTORS, PROGRAM_FACTS, by_sector, load_catalog, load_offices
+from intake_flows.extract import extract_yaml
+from intake_flows.schema import DATA_DIR, FlowError
+
 from bot import programs
 from bot.db import catalog_generation
 from bot.migrate import fresh_sqlite
 from bot.models import AreaTier, Intake, ProgramRecord
 from bot.programs import CatalogCache
 from bot.sms import MAX_SEGMENTS
-from intake_flows import geo
-from intake_flows.areas import AreaFileError, parse_area_csv, read_area_csv_bytes
-from intake_flows.catalog import LANGUAGES, PRIORITY_SECTORS, PROGRAM_FACTS, by_sector, load_catalog, load_offices
-from intake_flows.extract import extract_yaml
-from intake_flows.schema import DATA_DIR, FlowError
 from tests.transcript import Person
 from webhook.cli import main
 

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.accounts import create_user
+from bot.db import Database
+from bot.models import Contact, Intake, Message, OptOut, Outbox, User
 from bot.outbound import Outbound, SendResult
 from bot.outbox import Bucket, add, utc
-from bot.accounts import create_user
-from bot.models import User
-from bot.db import Database
-from bot.models import Contact, Intake, Message, OptOut, Outbox
 from tests.admin.fake_twilio import FakeTwilio
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN, migrated_postgres
 from tests.fakes.telegram_api import FakeBotAPI
@@ -261,7 +260,7 @@ def test_one_message_a_second_per_telegram_chat_and_others_do_not_wait(service, 
     run_until_idle(q, clock)
     busy_times = [t for t, address, _ in sender.sent if address == "555010"]
     assert sorted(text for _, _, text in sender.sent if text.startswith("Busy")) == [f"Busy {n}" for n in range(4)]
-    assert all(b - a >= 0.999 for a, b in zip(busy_times, busy_times[1:])), busy_times
+    assert all(b - a >= 0.999 for a, b in zip(busy_times, busy_times[1:], strict=False)), busy_times
     assert busy_times[-1] - start <= 3.5
     [other_time] = [t for t, address, _ in sender.sent if address == "555011"]
     assert other_time - start < 0.01
@@ -318,8 +317,8 @@ def test_healthz_reports_the_queue_and_its_backlog(app_config, storage, tmp_path
 
 
 def test_healthz_is_503_when_the_queue_storage_is_unreachable(app_config):
-    from webhook import create_app
     from tests.redis_server import _free_port
+    from webhook import create_app
 
     app = create_app({**app_config, "QUEUE_IMMEDIATE": False, "REDIS_URL": f"redis://127.0.0.1:{_free_port()}/0"})
     try:

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from intake_flows.schema import FlowError
+from intake_flows.text import Msg, verbatim
+
 from bot.messages import Choice, MatchReasons, Reply
 from bot.render import channel_wording, render
 from bot.sms import MAX_SEGMENTS
-from intake_flows.schema import FlowError
-from intake_flows.text import Msg, verbatim
 
 PLUSES = tuple(verbatim(p) for p in (
     "close to where you live", "matches the work you want", "no diploma needed", "paid while you train",

@@ -108,7 +108,8 @@ def test_no_work_authorization_or_immigration_question_anywhere():
     flow = load_flow()
     asked = {f for step in flow.steps for f in step.answer_fields}
     assert not asked & FORBIDDEN_SUBJECTS
-    texts = " ".join(str(v) for step in flow.steps for v in (step.prompt, step.text, *step.before, *(o.label for o in step.options)))
+    texts = " ".join(str(v) for step in flow.steps
+                     for v in (step.prompt, step.text, *step.before, *(o.label for o in step.options)))
     for word in ("immigra", "citizen", "green card", "visa", "social security", "work permit"):
         assert word not in texts.lower()
     for item in (*RULES.eligibility, *RULES.priority):

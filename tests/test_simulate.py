@@ -99,7 +99,7 @@ def test_the_flags_question_is_answered_from_each_fields_entry_never_from_otherw
 def test_plain_strings_are_each_flag_fields_answer(db, runtime, tmp_path, answers, expected):
     result = run(db, runtime, scenario_file(tmp_path, answers=answers))
     assert result.ok, result.failures
-    assert recorded(result, *FLAGS) == dict(zip(FLAGS, expected))
+    assert recorded(result, *FLAGS) == dict(zip(FLAGS, expected, strict=True))
 
 
 def test_a_flags_field_answered_in_the_persons_language(db, runtime, tmp_path):
@@ -182,7 +182,8 @@ def test_an_answer_set_without_asking_fails_naming_the_key(db, runtime, tmp_path
                          answers={"language": "español", "background": {"choose": ["none"]}})
     result = run(db, runtime, path)
     assert result.intake["language"] == "es"
-    assert result.failures == ["answers.language was never asked: the conversation set it without asking (from an earlier message)"]
+    assert result.failures == ["answers.language was never asked: "
+                               "the conversation set it without asking (from an earlier message)"]
 
 
 # ---- many scenarios, one database --------------------------------------------------------

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
+
+from intake_flows.schema import load_languages
+from intake_flows.text import Msg
 
 from bot.budget import month_bounds, segment_budget_status, segments_this_month
 from bot.messages import Reply
@@ -14,8 +17,6 @@ from bot.models import Answer, Contact, Message
 from bot.render import render
 from bot.service import IntakeService, Settings
 from bot.sms import encoding_of, plain_tables
-from intake_flows.schema import load_languages
-from intake_flows.text import Msg
 from tests.transcript import Person
 from webhook.cli_i18n import i18n_group
 
@@ -155,7 +156,7 @@ def test_segment_report_shows_both_figures(runtime) -> None:
 # ---- the monthly budget ---------------------------------------------------------------------
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def sent(svc: IntakeService, at: datetime, segments: int, channel: str = "sms", direction: str = "out") -> None:
@@ -183,10 +184,10 @@ def test_months_are_county_months(service) -> None:
 
 def test_a_summer_month_starts_at_midnight_pacific_daylight_time(service) -> None:
     start, end = month_bounds(utc(2026, 7, 15, 12, 0))
-    assert start.astimezone(timezone.utc) == utc(2026, 7, 1, 7, 0) and end.astimezone(timezone.utc) == utc(2026, 8, 1, 7, 0)
+    assert start.astimezone(UTC) == utc(2026, 7, 1, 7, 0) and end.astimezone(UTC) == utc(2026, 8, 1, 7, 0)
     # November begins in daylight time and ends in standard time.
     start, end = month_bounds(utc(2026, 11, 15))
-    assert start.astimezone(timezone.utc) == utc(2026, 11, 1, 7, 0) and end.astimezone(timezone.utc) == utc(2026, 12, 1, 8, 0)
+    assert start.astimezone(UTC) == utc(2026, 11, 1, 7, 0) and end.astimezone(UTC) == utc(2026, 12, 1, 8, 0)
 
 
 def test_only_outbound_sms_counts(service) -> None:

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from bot.models import Contact, Intake, Message, OptOut
 from tests.fakes.telegram_api import FakeBotAPI
-from tests.transcript import answer_by_field, step_asked
 from tests.queue_helpers import run_due
+from tests.transcript import answer_by_field, step_asked
 from webhook.queue import queue_of
 
 SECRET = "s3cret_token-1"

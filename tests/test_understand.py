@@ -300,7 +300,8 @@ def test_a_name_from_a_sentence(lang, text, name):
 
 
 @pytest.mark.parametrize("lang,text", [("en", "rather not"), ("en", "prefer not to say"), ("es", "prefiero no decir"),
-                                       ("zh-Hans", "不想说"), ("ko", "말하기 싫어요"), ("ru", "не скажу"), ("ja", "言いたくない")])
+                                       ("zh-Hans", "不想说"), ("ko", "말하기 싫어요"), ("ru", "не скажу"),
+                                       ("ja", "言いたくない")])
 def test_a_name_can_be_declined_in_words(lang, text):
     assert u.read_name(text, lang).skip
 

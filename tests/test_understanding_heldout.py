@@ -7,12 +7,9 @@ prints the table.
 
 from __future__ import annotations
 
-
 import pytest
 
 from bench import understanding as bench
-
-
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ message and answer to "continue where you left off?" (tests/data/utterances/, be
 
 from __future__ import annotations
 
-
 import pytest
 
 from bench import understanding as bench

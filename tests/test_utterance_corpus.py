@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
-
-from bench import understanding as bench
 
 from intake_flows.schema import DATA_DIR, load_flow, load_languages
 
+from bench import understanding as bench
 
 FLOW = load_flow(DATA_DIR / "intake.yaml")
 LANGUAGE_IDS = [lang.id for lang in load_languages(DATA_DIR / "languages.yaml")]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from bot.db import Database
 from bot.messages import InboundMessage
+from bot.models import Contact, Intake
 from bot.render import Rendered
 from bot.service import HandleResult, IntakeService
-from bot.db import Database
-from bot.models import Contact, Intake
 
 
 def answer_by_field(send: Callable[[str], Any], asked: Callable[[], str | None], until: str,
@@ -41,7 +41,7 @@ class Person:
         self.service = service
         self.phone = phone
         self.channel = channel
-        self.now = start or datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)
+        self.now = start or datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
         self.n = 0
         self.last: HandleResult | None = None
 

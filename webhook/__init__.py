@@ -128,7 +128,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for exempt in channels.csrf_exempt():
         csrf.exempt(exempt)
     admin.init_app(app)
-    from webhook import ratelimit, security
+    from webhook import ratelimit, security, webchat, webform
 
     ratelimit.init_app(app, [webform.bp.name, webchat.bp.name])
 

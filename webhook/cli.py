@@ -6,9 +6,9 @@ import getpass
 import json
 import sys
 import uuid
-from typing import Any
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, Any
 
 import click
 from flask import Flask, current_app
@@ -31,8 +31,8 @@ def _service() -> IntakeService:
 
 # Waitress keeps at most 100 connections open, each up to 120 s idle: a hundred sockets that send nothing
 # locked everyone out. More room, idle ones closed sooner, and no request body near waitress's 1 GB default.
-SERVE_OPTIONS = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_interval": 5, "asyncore_use_poll": True,
-                 "max_request_body_size": 1 << 20}
+SERVE_OPTIONS: dict[str, Any] = {"connection_limit": 1000, "channel_timeout": 20, "cleanup_interval": 5,
+                                 "asyncore_use_poll": True, "max_request_body_size": 1 << 20}
 
 
 @click.command("serve")
@@ -170,12 +170,12 @@ def simulate_command(files: tuple[Path, ...], as_json: bool, database: str | Non
               help="Only intakes started on or after this date (UTC).")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
 @with_appcontext
-def export_command(fmt: str, since: datetime | None, output: click.utils.LazyFile) -> None:
+def export_command(fmt: str, since: datetime | None, output: IO[str]) -> None:
     """Export complete and partial intakes, streamed so any number fits in memory."""
     from bot.audit import audit
     from bot.export import export_csv, export_jsonl
 
-    since_utc = since.replace(tzinfo=timezone.utc) if since else None
+    since_utc = since.replace(tzinfo=UTC) if since else None
     # Written first, as the admin's export is: an export that fails part-way still took personal data out.
     with _service().db.writing() as s:
         audit(s, None, "export", "intakes", None, {
@@ -306,6 +306,7 @@ def _link_codes(s: Any, user: Any, role: str, codes: tuple[str, ...]) -> None:
 from webhook.cli_db import db_group  # noqa: E402
 from webhook.cli_i18n import i18n_group  # noqa: E402
 
+
 @click.command("load-areas")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--allow-sample", is_flag=True, help="Load a file marked `# status: sample` (demos and training only).")
@@ -319,8 +320,9 @@ def load_areas_command(file: Path | None, allow_sample: bool, dry_run: bool, cle
     above count as a priority area. The file replaces any table loaded before. Until a table
     is loaded, the area category is unknown for everyone. Format: intake_flows/areas.py.
     """
-    from bot.programs import clear_areas, replace_areas
     from intake_flows.areas import TIERS, AreaFileError, read_area_csv_bytes
+
+    from bot.programs import clear_areas, replace_areas
 
     service = _service()
     if clear:
@@ -361,9 +363,10 @@ def load_areas_command(file: Path | None, allow_sample: bool, dry_run: bool, cle
 @with_appcontext
 def seed_programs_command(path: Path | None, reset: bool, yes: bool) -> None:
     """Copy the program catalog into the database: adds programs it lacks, keeps staff edits."""
-    from bot.programs import seed_programs
     from intake_flows.catalog import load_catalog
     from intake_flows.schema import FlowError
+
+    from bot.programs import seed_programs
 
     try:
         programs = load_catalog(path)

@@ -77,8 +77,9 @@ def compile_command(force: bool) -> None:
 def check_command(lang_ids: tuple[str, ...], quiet: bool) -> None:
     """Fail on anything wrong in a catalog: untranslated, fuzzy, placeholders, plurals, loading, stale files."""
     # Also keywords people could not type back and messages over 3 SMS segments (README, Translating).
-    from devtools.i18n_check import check_all, phrase_warnings, summary
     from intake_flows.schema import load_keywords, load_phrases
+
+    from devtools.i18n_check import check_all, phrase_warnings, summary
 
     languages = _pick(_languages(), lang_ids)
     problems = check_all(languages, load_keywords())
@@ -89,7 +90,7 @@ def check_command(lang_ids: tuple[str, ...], quiet: bool) -> None:
             click.echo(str(p))
     counts = summary(problems)
     click.echo("")
-    for lang in ["pot", *(l.id for l in languages)]:
+    for lang in ["pot", *(language.id for language in languages)]:
         if lang == "pot" and lang not in counts:
             continue
         c = counts.get(lang)
@@ -113,9 +114,9 @@ def segments_command(lang_ids: tuple[str, ...], channel: str, markdown: bool, sh
 
     "plain seg" is the same intake with the language's sms_plain letters (languages.yaml), as SMS_PLAIN_LANGUAGES
     would send it; "-" where the language has none."""
-    from devtools.i18n_check import segment_report, segment_table
     from bot.service import Runtime
     from bot.sms import MAX_SEGMENTS
+    from devtools.i18n_check import segment_report, segment_table
 
     languages = _pick(_languages(), lang_ids)
     rows = segment_report(Runtime.load(), languages, channel)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from intake_flows.detect import is_referral_code
+
 from bot.flyer import DEFAULT_LANGUAGES, FlyerLinks, render_flyer
 from bot.service import IntakeService
-from intake_flows.detect import is_referral_code
 
 
 class FlyerError(ValueError):

@@ -21,9 +21,9 @@ import redis
 from flask import Flask, current_app
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 
-from bot.outbound import SendError, SendResult, Sender
-from bot.outbox import Bucket, Courier, Job, Policy, backlog, drain, utc
 from bot.db import Database
+from bot.outbound import Sender, SendError, SendResult
+from bot.outbox import Bucket, Courier, Job, Policy, backlog, drain, utc
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,10 @@ class SqliteLimiter:
         conn.execute("BEGIN IMMEDIATE")
         try:
             levels = [self._level(conn, b, now) for b in buckets]
-            wait = max([(1 - t) / b.rate for t, b in zip(levels, buckets) if t < 1 - EPSILON], default=0.0)
+            wait = max([(1 - t) / b.rate for t, b in zip(levels, buckets, strict=True) if t < 1 - EPSILON], default=0.0)
             if wait == 0:
                 conn.executemany("INSERT OR REPLACE INTO hrtp_rate_buckets (key, tokens, at) VALUES (?, ?, ?)",
-                                 [(b.key, t - 1, now) for t, b in zip(levels, buckets)])
+                                 [(b.key, t - 1, now) for t, b in zip(levels, buckets, strict=True)])
                 conn.execute("DELETE FROM hrtp_rate_buckets WHERE at < ?", (now - BUCKET_TTL,))
         finally:
             conn.execute("COMMIT")

@@ -10,7 +10,7 @@ from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
-from intake_flows.text import Msg, N_
+from intake_flows.text import N_, Msg
 
 from bot.service import IntakeService
 

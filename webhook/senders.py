@@ -12,7 +12,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot.outbound import SendError, SendResult, Sender
+from bot.outbound import Sender, SendError, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ class TwilioSender:
             kwargs["to"] = f"whatsapp:{address}"
             if not self.whatsapp_from:
                 raise SendError("no_sender", "no WhatsApp sender number is configured (TWILIO_WHATSAPP_FROM)")
-            kwargs["from_"] = self.whatsapp_from if self.whatsapp_from.startswith("whatsapp:") else f"whatsapp:{self.whatsapp_from}"
+            sender = self.whatsapp_from
+            kwargs["from_"] = sender if sender.startswith("whatsapp:") else f"whatsapp:{sender}"
         elif channel == "sms":
             kwargs["to"] = address
             if self.messaging_service_sid:

@@ -23,12 +23,12 @@ from telegram.ext import Application, TypeHandler
 from telegram.request import HTTPXRequest
 
 from intake_flows.detect import from_locale_tag
-from intake_flows.text import Msg, N_
+from intake_flows.text import N_, Msg
 
 from bot.channels import CHANNELS
 from bot.delivery import first_word_to_group, opt_out_contact
 from bot.messages import InboundMessage
-from bot.outbound import SendError, SendResult, Sender
+from bot.outbound import Sender, SendError, SendResult
 from bot.render import Rendered
 from bot.service import IntakeService
 from webhook.adapter import Adapter
@@ -42,7 +42,8 @@ MAX_TEXT = 4096  # sendMessage's limit after entity parsing
 # Telegram's update and chat ids have at most 52 significant bits; anything larger is not from Telegram.
 MAX_ID = 2**52
 HANDLED = ("message", "callback_query", "my_chat_member")
-GROUP_NOTICE = N_("Hello! To keep your answers private, I only do intakes in a private chat. Please tap my name and send me a message there.")
+GROUP_NOTICE = N_("Hello! To keep your answers private, I only do intakes in a private chat. "
+                  "Please tap my name and send me a message there.")
 MAX_CALLBACK = 64  # bytes of callback_data
 # A button's callback_data: its number, and the question (step id and turn) it was shown under.
 CALLBACK = re.compile(r"^(\d{1,3}):([a-z0-9_]{1,40}):(\d{1,9})$")
@@ -166,7 +167,8 @@ class TelegramClient:
         return asyncio.run_coroutine_threadsafe(make(bot), loop).result(timeout)
 
     def send(self, chat_id: str, text: str, buttons: list[tuple[str, str]] | None = None) -> int:
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(label[:64], callback_data=data)] for label, data in buttons]) if buttons else None
+        markup = (InlineKeyboardMarkup([[InlineKeyboardButton(label[:64], callback_data=data)] for label, data in buttons])
+                  if buttons else None)
         message = self.run(lambda bot: bot.send_message(chat_id=int(chat_id), text=text[:MAX_TEXT], reply_markup=markup))
         return message.message_id
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, request
-
 import re
 
+from flask import Blueprint, Response, abort, request
 
 bp = Blueprint("twilio_status", __name__)
 ERROR_CODE = re.compile(r"[A-Za-z0-9]{1,16}")  # Twilio's are five digits

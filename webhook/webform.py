@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from werkzeug.wrappers import Response  # what redirect() returns; flask.Response is a subclass
 
 from intake_flows.detect import link_referral_code
 from intake_flows.schema import Step
-from intake_flows.text import Msg, N_
+from intake_flows.text import N_, Msg
 
 from bot import links
 from bot.channels import CHANNELS
@@ -54,7 +55,7 @@ UI = {"title": N_("LA County High Road Training Partnerships"),
       "send": N_("Send"),
       "expired": N_("This page was open too long, so we could not take that answer. Please try again."),
       "sms_title": N_("Continue by text message"),
-      "sms_intro": N_("Get a code and text it to us from your phone. You carry on there with your answers, and staff can text you."),
+      "sms_intro": N_("Get a code and text it to us from your phone. You carry on there with your answers, and staff can text you."),  # noqa: E501 (a msgid is one string, for translators)
       "sms_get": N_("Get a code"),
       "sms_open": N_("Open my text messages"),
       "sms_linked": N_("Your phone is connected to this intake. You can carry on by text, or here.")}

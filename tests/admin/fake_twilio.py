@@ -56,7 +56,8 @@ class FakeTwilio:
                 sid = f"SM{next(fake._ids):032x}"
                 self._json(201, {"sid": sid, "status": "queued", "to": to, "from": form.get("From"),
                                  "body": form.get("Body"), "account_sid": fake.account_sid, "num_segments": "1",
-                                 "direction": "outbound-api", "uri": f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{sid}.json"})
+                                 "direction": "outbound-api",
+                                 "uri": f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{sid}.json"})
 
             def _json(self, status: int, data: dict, headers: dict[str, str] | None = None) -> None:
                 raw = json.dumps(data).encode()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot.accounts import create_user
 from bot.service import IntakeService
@@ -40,7 +40,7 @@ def post_form(client, path: str, data: dict, page: str | None = None, **kw):
 def complete_intake(service: IntakeService, phone: str, name: str = "Maria", answers: dict | None = None,
                     start: datetime | None = None, code: str | None = None, channel: str = "sms") -> Person:
     """A person who finishes the questions (English, consent, the given answers, "1" otherwise)."""
-    p = Person(service, phone, channel=channel, start=start or datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc))
+    p = Person(service, phone, channel=channel, start=start or datetime(2026, 11, 2, 17, 0, tzinfo=UTC))
     p.says(f"JOIN {code}" if code else "Hi")
     defaults = {"language": "1", "consent": "yes", "first_name": name, "zip": "90011", "age_range": "3",
                 "sectors": "1,2", "background": "4", "needs": "1,2"}
@@ -54,14 +54,14 @@ def intake_id_of(person: Person) -> int:
 
 
 def later(minutes: int = 5) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(minutes=minutes)
+    return datetime.now(UTC) + timedelta(minutes=minutes)
 
 
 def seed_intakes(service: IntakeService, n: int, start: datetime | None = None, **fields) -> list[int]:
     """Intake rows written straight to the store (for paging and counting; no conversation)."""
     from bot.models import Contact, Intake
 
-    t0 = start or datetime(2026, 10, 1, tzinfo=timezone.utc)
+    t0 = start or datetime(2026, 10, 1, tzinfo=UTC)
     ids = []
     with service.db.writing() as s:
         for i in range(n):

@@ -113,10 +113,12 @@ def test_create_user_command(app, svc):
     assert "pat (partner: pcc_pre_apprenticeship)" in result.output
     with svc.db.session() as s:
         pat = s.scalar(select(User).where(User.username == "pat"))
-        assert pat.role == "partner" and pat.program_ids == ["pcc_pre_apprenticeship"] and pat.check_password("a long enough password")
+        assert pat.role == "partner" and pat.program_ids == ["pcc_pre_apprenticeship"]
+        assert pat.check_password("a long enough password")
     short = runner.invoke(args=["create-user", "lee", "--password-stdin"], input="short\n")
     assert short.exit_code != 0 and "at least 10 characters" in short.output
-    nowhere = runner.invoke(args=["create-user", "lou", "--role", "partner", "--password-stdin"], input="a long enough password\n")
+    nowhere = runner.invoke(args=["create-user", "lou", "--role", "partner", "--password-stdin"],
+                            input="a long enough password\n")
     assert nowhere.exit_code != 0 and "program" in nowhere.output
     typo = runner.invoke(args=["create-user", "lou", "--role", "partner", "--program", "pcc_pre_apprentice",
                                "--password-stdin"], input="a long enough password\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -12,12 +12,12 @@ from tests.admin.helpers import post_form
 from tests.transcript import Person
 
 # Monday 2026-11-02, 10:00 in Los Angeles (18:00 UTC): a weekday morning.
-MONDAY_10AM = datetime(2026, 11, 2, 18, 0, tzinfo=timezone.utc)
+MONDAY_10AM = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)
 ANSWERS = {"language": "1", "consent": "1", "first_name": "Ana"}
 
 
 def ask_for_call(svc, phone: str, name: str, window: str) -> Person:
-    p = Person(svc, phone, start=datetime(2026, 11, 1, 17, 0, tzinfo=timezone.utc))
+    p = Person(svc, phone, start=datetime(2026, 11, 1, 17, 0, tzinfo=UTC))
     p.says("hi")
     p.answer_until("zip", {**ANSWERS, "first_name": name})
     p.says("PERSON")
@@ -36,7 +36,7 @@ def test_the_next_window_opens_now_later_today_or_on_the_right_days() -> None:
     assert local(next_opening("weekday", "morning", MONDAY_10AM)) == "Mon 10:00"  # open now
     assert local(next_opening("weekday", "evening", MONDAY_10AM)) == "Mon 17:00"
     assert local(next_opening("weekend", "morning", MONDAY_10AM)) == "Sat 09:00"
-    friday_9pm = datetime(2026, 11, 7, 5, 0, tzinfo=timezone.utc)
+    friday_9pm = datetime(2026, 11, 7, 5, 0, tzinfo=UTC)
     assert local(next_opening("weekday", "morning", friday_9pm)) == "Mon 09:00"
 
 

@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from bot.models import AuditLog, Contact, Intake
 from intake_flows.spreadsheet import safe_cell
+
+from bot.models import AuditLog, Contact, Intake
 from tests.admin.helpers import PASSWORD, csrf_token, make_user, seed_intakes, sign_in
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -126,7 +127,7 @@ def referral_rows(svc, codes) -> None:
     """Intake rows carrying codes stored before codes were checked (rows a database may already hold)."""
     ids = seed_intakes(svc, len(codes))
     with svc.db.writing() as s:
-        for intake_id, code in zip(ids, codes):
+        for intake_id, code in zip(ids, codes, strict=True):
             s.get(Intake, intake_id).referral_code = code
 
 

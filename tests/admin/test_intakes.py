@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -12,7 +12,7 @@ from bot.models import AuditLog
 from tests.admin.helpers import complete_intake, intake_id_of, seed_intakes
 from tests.transcript import Person
 
-NOV = datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)
+NOV = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
 
 
 def listed(page: str) -> list[int]:

@@ -9,9 +9,8 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.i18n import I18n
-from bot.models import Contact, Message, OptOut
-from bot.outbound import TEMPLATES_BY_ID, Outbound, OutboundError, SendResult
 from bot.models import Contact, Message, OptOut, Outbox
+from bot.outbound import TEMPLATES_BY_ID, Outbound, OutboundError, SendResult
 from tests.admin.conftest import TOKEN
 from tests.admin.helpers import complete_intake, intake_id_of, post_form
 from tests.transcript import Person
@@ -180,7 +179,8 @@ def test_templates_go_out_in_the_persons_language(tmp_path, svc, runtime):
     assert composed.translated and composed.encoding == "UCS-2"
     assert not ob.compose("es", template="call_back", params={"phone": "211"}).translated  # no Spanish yet: English
     msg = ob.send(intake_id_of(p), sam, template="call_soon")
-    assert sender.sent == [("sms", "+13235550140", "Hola de LA County High Road Training Partnerships. Alguien del personal le llamará.")]
+    assert sender.sent == [("sms", "+13235550140",
+                            "Hola de LA County High Road Training Partnerships. Alguien del personal le llamará.")]
     assert (msg.language, msg.status, msg.provider_id) == ("es", "queued", "SM1")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC
 
 import pytest
 from sqlalchemy import select
@@ -69,8 +70,9 @@ def test_by_sector_and_by_referral_code(svc, runtime, program_year):
     m = metrics(svc, runtime)
     sectors = dict(m.by_sector)
     assert list(sectors) == ["construction", "healthcare"]
-    assert (sectors["construction"].started, sectors["construction"].placed, sectors["construction"].median_wage_cents) == (3, 1, 2450)
-    assert (sectors["healthcare"].started, sectors["healthcare"].placed, sectors["healthcare"].median_wage_cents) == (3, 1, 2000)
+    construction, healthcare = sectors["construction"], sectors["healthcare"]
+    assert (construction.started, construction.placed, construction.median_wage_cents) == (3, 1, 2450)
+    assert (healthcare.started, healthcare.placed, healthcare.median_wage_cents) == (3, 1, 2000)
     codes = dict(m.by_referral)
     assert (codes["EASTLA1"].started, codes["EASTLA1"].placed, codes["EASTLA1"].apprenticeships) == (1, 1, 1)
     assert (codes["(none)"].started, codes["(none)"].placed) == (4, 1)
@@ -110,7 +112,8 @@ def test_each_table_downloads_as_csv_and_the_download_is_audited(staff, svc, pro
         assert r.status_code == 200 and r.mimetype == "text/csv" and len(r.get_data(as_text=True).splitlines()) > 1
     assert staff.get("/admin/metrics/secret.csv").status_code == 404
     with svc.db.session() as s:
-        exported = [a.target_id for a in s.scalars(select(AuditLog).where(AuditLog.target_type == "metrics").order_by(AuditLog.id))]
+        exported = [a.target_id
+                    for a in s.scalars(select(AuditLog).where(AuditLog.target_type == "metrics").order_by(AuditLog.id))]
     assert exported == ["by_sector", "summary", "by_referral", "funnel", "dropoff", "needs"]
 
 
@@ -125,10 +128,10 @@ def test_facets_follow_answers_changed_after_the_result(staff, svc):
 
 def test_a_period_whose_intakes_are_not_one_run_of_ids(svc, runtime, program_year):
     # Move Kim's intake (an id in the middle) into another month: the period is then two runs of ids.
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     with svc.db.writing() as s:
-        s.get(Intake, program_year["kim"]).started_at = datetime(2026, 10, 15, 12, tzinfo=timezone.utc)
+        s.get(Intake, program_year["kim"]).started_at = datetime(2026, 10, 15, 12, tzinfo=UTC)
     november = metrics(svc, runtime, date_from="2026-11-01", date_to="2026-11-30")
     october = metrics(svc, runtime, date_from="2026-10-01", date_to="2026-10-31")
     assert (november.total.started, november.total.placed) == (4, 1)

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from intake_flows.schema import DATA_DIR
+
 from bot.export import export_csv
-from bot.service import Runtime
 from bot.facets import sync_facets
 from bot.metrics import compute_metrics
 from bot.models import Answer
-from intake_flows.schema import DATA_DIR
+from bot.service import Runtime
 from tests.admin.helpers import intake_id_of
 from tests.transcript import Person
 

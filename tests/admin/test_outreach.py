@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -11,7 +11,7 @@ from bot.models import CaseFile, Intake, ReferralCode
 from bot.referrals import SMALL_COUNT
 from tests.admin.helpers import PASSWORD, complete_intake, intake_id_of, make_user, sign_in
 
-MONDAY = datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)  # 9 am in LA, a Monday
+MONDAY = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)  # 9 am in LA, a Monday
 
 
 def seed(svc, n: int, start: datetime, first: int, **fields) -> list[int]:

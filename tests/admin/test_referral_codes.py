@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -104,8 +104,8 @@ def test_retired_codes_leave_the_active_list_and_stay_known_to_the_bot(staff, sv
 def test_a_code_used_after_its_end_date_is_attributed_and_flagged_and_one_in_its_dates_is_not(staff, svc):
     add_code(staff, "FAIR1", active_from="2026-11-01", active_to="2026-11-15")
     svc.forget_referral_codes()
-    late = complete_intake(svc, "+13235550102", code="FAIR1", start=datetime(2026, 11, 20, 18, tzinfo=timezone.utc))
-    on_time = complete_intake(svc, "+13235550103", code="FAIR1", start=datetime(2026, 11, 10, 18, tzinfo=timezone.utc))
+    late = complete_intake(svc, "+13235550102", code="FAIR1", start=datetime(2026, 11, 20, 18, tzinfo=UTC))
+    on_time = complete_intake(svc, "+13235550103", code="FAIR1", start=datetime(2026, 11, 10, 18, tzinfo=UTC))
     with svc.db.session() as s:
         assert s.get(Intake, intake_id_of(late)).referral_known is True
     page = staff.get(f"/admin/intakes/{intake_id_of(late)}").get_data(as_text=True)

@@ -7,7 +7,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 
 from bot.models import Intake, User
 from bot.workflow import refer
-from tests.conftest import TWILIO_SID, TWILIO_TOKEN
 from tests.admin.helpers import PASSWORD, complete_intake, intake_id_of, make_user
 from tests.browser.conftest import ARTIFACTS, LiveServer
+from tests.conftest import TWILIO_SID, TWILIO_TOKEN
 from tests.transcript import Person
 
 SID, TOKEN = TWILIO_SID, TWILIO_TOKEN
@@ -35,7 +35,7 @@ def live(tmp_path, runtime, twilio) -> Iterator[LiveServer]:
     svc = app.extensions["hrtp"]
     make_user(svc, "sam", "staff", name="Sam Staff")
     make_user(svc, "pat", "partner", programs=("pcc_pre_apprenticeship",), name="Pat Partner")
-    t0 = datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
     maria = complete_intake(svc, "+13235550101", "Maria", {"sectors": "1", "housing": "4"}, start=t0)
     complete_intake(svc, "+12135550102", "Kim", {"sectors": "2"}, start=t0.replace(day=3))
     luis = complete_intake(svc, "+13105550103", "Luis", {"sectors": "1", "background": "2"}, start=t0.replace(day=4))
@@ -191,7 +191,8 @@ CONTRAST_JS = r"""
     let out = [255, 255, 255, 1];
     for (let i = layers.length - 1; i >= 0; i--) out = over(layers[i], out);
     return out; };
-  const opacity = (el) => { let o = 1; for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity); return o; };
+  const opacity = (el) => {
+    let o = 1; for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity); return o; };
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
@@ -218,7 +219,7 @@ def low_contrast(page) -> list:
 def arabic_intake(live: LiveServer) -> int:
     """Amal writes in Arabic, so the bot answers in Arabic; her intake id."""
     svc = live.app.extensions["hrtp"]
-    amal = Person(svc, "+13235550177", start=datetime(2026, 11, 6, 17, 0, tzinfo=timezone.utc))
+    amal = Person(svc, "+13235550177", start=datetime(2026, 11, 6, 17, 0, tzinfo=UTC))
     amal.says("مرحبا")
     amal.answer_until("gender", {"consent": "1", "first_name": "أمل", "zip": "90011", "age_range": "3",
                                  "sectors": "2", "background": "4", "needs": "1"})
@@ -305,7 +306,8 @@ def test_axe_finds_no_colour_contrast_problem_on_a_phone(phone, live):
         page.goto(f"{live.url}{path}")
         page.add_script_tag(path=str(script))
         result = page.evaluate("async () => (await axe.run(document, {runOnly: {type: 'rule', values: ['color-contrast']},"
-                               " resultTypes: ['violations']})).violations.flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))")
+                               " resultTypes: ['violations']})).violations"
+                               ".flatMap(v => v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary))")
         assert result == [], (path, result)
 
 

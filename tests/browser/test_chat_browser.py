@@ -4,7 +4,6 @@ Screenshots go to test-artifacts/chat-*.png."""
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import select
 

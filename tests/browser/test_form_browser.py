@@ -55,8 +55,9 @@ def axe_violations(page) -> list[str]:
     assert script is not None
     page.add_script_tag(path=str(script))
     return page.evaluate(
-        "async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},"
-        " resultTypes: ['violations']})).violations.flatMap(v => v.nodes.map(n => v.id + ' ' + n.target.join(' ') + ': ' + n.failureSummary))")
+        "async () => (await axe.run(document, {runOnly: {type: 'tag',"
+        " values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}, resultTypes: ['violations']})).violations"
+        ".flatMap(v => v.nodes.map(n => v.id + ' ' + n.target.join(' ') + ': ' + n.failureSummary))")
 
 
 def fits_the_phone(page) -> int:

@@ -62,7 +62,7 @@ def client_ip() -> str:
 
 
 def me() -> User:
-    return current_user._get_current_object()  # type: ignore[attr-defined,no-any-return]
+    return current_user._get_current_object()
 
 
 def roles(*allowed: str) -> Callable[[F], F]:
@@ -264,8 +264,14 @@ def init_app(app: Flask) -> None:
     if app.config.get("SESSION_COOKIE_SECURE"):
         app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
     login_manager.init_app(app)
-    from webhook.admin import callbacks, intakes, programs, referrals, reports  # noqa: F401  (routes register on import)
-    from webhook.admin import flyers  # noqa: F401
+    from webhook.admin import (  # noqa: F401  (routes register on import)
+        callbacks,
+        flyers,
+        intakes,
+        programs,
+        referrals,
+        reports,
+    )
 
     app.register_blueprint(bp)
     app.jinja_env.filters.update(local=local, money=money, pct=pct, number=number)

@@ -6,8 +6,15 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
-from bot.callbacks import (DAYS_LABELS, NEW_WINDOW_TEMPLATE, STATUS_LABELS, WINDOW_LABELS, CallBackError, call_back_list,
-                           record_outcome)
+from bot.callbacks import (
+    DAYS_LABELS,
+    NEW_WINDOW_TEMPLATE,
+    STATUS_LABELS,
+    WINDOW_LABELS,
+    CallBackError,
+    call_back_list,
+    record_outcome,
+)
 from bot.models import utcnow
 from bot.outbound import OutboundError
 from webhook.admin import bp, client_ip, me, outbound, roles, tx

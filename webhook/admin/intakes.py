@@ -24,8 +24,18 @@ from bot.models import Answer, CaseFile, Contact, Intake, Message, ReferralCode,
 from bot.outbound import TEMPLATES, OutboundError
 from bot.privacy import erase_intakes
 from bot.referrals import used_out_of_dates
-from bot.workflow import (EXITS, PIPELINE, STATUSES, WorkflowError, add_note, allowed_transitions, assign, change_status,
-                          history, refer)
+from bot.workflow import (
+    EXITS,
+    PIPELINE,
+    STATUSES,
+    WorkflowError,
+    add_note,
+    allowed_transitions,
+    assign,
+    change_status,
+    history,
+    refer,
+)
 from webhook.admin import MAX_ROW_ID, bp, client_ip, me, outbound, roles, service, tx
 from webhook.admin.programs import catalog_names
 

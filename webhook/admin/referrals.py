@@ -9,8 +9,18 @@ from sqlalchemy import select
 
 from bot.audit import audit
 from bot.models import ReferralCode, User, utcnow
-from bot.referrals import (CHANNELS, SMALL_COUNT, WEEK_COLUMNS, CodeForm, code_links, codes_of, normalise_code,
-                           outreach_users, save_code, weekly_counts)
+from bot.referrals import (
+    CHANNELS,
+    SMALL_COUNT,
+    WEEK_COLUMNS,
+    CodeForm,
+    code_links,
+    codes_of,
+    normalise_code,
+    outreach_users,
+    save_code,
+    weekly_counts,
+)
 from webhook.admin import bp, client_ip, me, roles, service, tx
 
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from intake_flows.spreadsheet import safe_row
 
 from bot.audit import audit
-from bot.labels import option_labels
 from bot.budget import segment_budget_status
 from bot.facets import sync_facets
+from bot.labels import option_labels
 from bot.metrics import Counts, Metrics, compute_metrics
 from bot.models import AuditLog, ReferralCode, User, utcnow
 from webhook.admin import bp, client_ip, me, roles, service, tx
