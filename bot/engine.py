@@ -374,7 +374,7 @@ class _Turn:
         if target != intake.lang:
             self.record("language", target, step_id="language")
             intake.lang = target
-            self.emit(LanguageSet(language=target))
+            self.emit(LanguageSet(language=target or "en"))
             self.say(N_("Text LANGUAGE any time to change the language."))
         self.ask(step)
         return True
@@ -603,8 +603,9 @@ class _Turn:
         if self.convo.contact.pending_delete:
             return "delete"
         intake = self.intake
-        if (intake.pending or "").startswith(CALLBACK):
-            return intake.pending[len(CALLBACK):].split("|", 1)[0]
+        pending = intake.pending or ""
+        if pending.startswith(CALLBACK):
+            return pending[len(CALLBACK):].split("|", 1)[0]
         return "resume" if intake.pending == "resume" else intake.step
 
     def is_stale(self, msg: InboundMessage) -> bool:
@@ -620,10 +621,10 @@ class _Turn:
         elif intake.pending == "resume":
             self.say(N_("Do you want to continue where you left off?"), choices=self.resume_choices(), asks="resume",
                      turn=intake.turn)
-        elif (intake.pending or "").startswith(LANGUAGE_PAIR):
-            self.ask_language_pair(intake.pending[len(LANGUAGE_PAIR):].split(","))
-        elif (intake.pending or "").startswith(CALLBACK):
-            self.ask_callback(*intake.pending[len(CALLBACK):].split("|", 2))
+        elif (pending := intake.pending or "").startswith(LANGUAGE_PAIR):
+            self.ask_language_pair(pending[len(LANGUAGE_PAIR):].split(","))
+        elif pending.startswith(CALLBACK):
+            self.ask_callback(*pending[len(CALLBACK):].split("|", 2))
         elif intake.step is None and intake.finished:
             self.say_complete()
         elif intake.step in self.flow.by_id:
@@ -844,15 +845,15 @@ class _Turn:
                 if len(value) > step.max_length:
                     return None, Msg(N_("Please send a shorter answer, up to %(max)s letters."), {"max": step.max_length})
                 return value, None
-            reading = self.read_name(text)
-            value = reading.name
-            if not value:
+            named = self.read_name(text)
+            name = named.name
+            if not name:
                 return None, Msg(step.reprompt or N_("Sorry, I couldn't read that. Please answer in words or numbers."))
-            if len(value) > step.max_length:
+            if len(name) > step.max_length:
                 return None, Msg(N_("Please send a shorter answer, up to %(max)s letters."), {"max": step.max_length})
-            if reading.from_sentence:
-                self.readback = Msg(N_("Got it: %(answer)s."), {"answer": verbatim(value)})
-            return value, None
+            if named.from_sentence:
+                self.readback = Msg(N_("Got it: %(answer)s."), {"answer": verbatim(name)})
+            return name, None
         if kind == "zip":
             zip5 = understand.read_zip(text)
             if zip5 is None:
@@ -1061,9 +1062,9 @@ class _Turn:
     # ---- asking ------------------------------------------------------------------------
     def ask_current(self) -> None:
         intake = self.intake
-        if (intake.pending or "").startswith(CALLBACK):
+        if (pending := intake.pending or "").startswith(CALLBACK):
             # HELP, or NO to DELETE, while the call-back time was asked: that question is still the one waiting.
-            self.ask_callback(*intake.pending[len(CALLBACK):].split("|", 2))
+            self.ask_callback(*pending[len(CALLBACK):].split("|", 2))
             return
         step = self.flow.by_id.get(intake.step or "")
         if step is None:

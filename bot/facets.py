@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,11 +43,11 @@ def refresh_facets(s: Session, intake_ids: Iterable[int]) -> int:
                 Answer.intake_id.in_(chunk), Answer.field.in_(("sectors", "needs")))):
             answers[iid][fname] = value
         s.execute(delete(IntakeFacet).where(IntakeFacet.intake_id.in_(chunk)))
-        rows = []
+        rows: list[dict[str, Any]] = []
         for iid, screening in s.execute(select(Intake.id, Intake.screening).where(Intake.id.in_(chunk))):
             rows.extend({"intake_id": iid, "facet": f, "value": v} for f, v in sorted(facets_of(screening, answers[iid])))
         if rows:
-            s.execute(IntakeFacet.__table__.insert(), rows)
+            s.execute(insert(IntakeFacet), rows)
     return len(ids)
 
 

@@ -210,7 +210,7 @@ def list_intakes(s: Session, user: User, f: IntakeFilter, before: int | None = N
         rows = rows[:limit]
         older = rows[-1][0] if more and rows else None
         newer = rows[0][0] if before is not None and rows else None
-    out = [ListRow(*r) for r in rows]
+    out = [ListRow(*r) for r in rows]  # type: ignore[call-arg]  # one 16-column row spread into its fields
     if out:
         prio: dict[int, list[str]] = defaultdict(list)
         for iid, value in s.execute(select(IntakeFacet.intake_id, IntakeFacet.value).where(

@@ -207,7 +207,8 @@ def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = 
     period = _period(date_from, date_to)
     of_period = _period_ids(s, period)
     cells: dict[tuple[str, str | None], _Group] = defaultdict(_Group)
-    for code, sectors, mask, wage, n in _intake_groups(s, period):
+    groups: Any = _intake_groups(s, period)
+    for code, sectors, mask, wage, n in groups:
         cells[code if code is not None else "(none)", sectors].add(mask, wage, n)
     everyone = _Group()
     by_code: dict[str, _Group] = defaultdict(_Group)

@@ -162,7 +162,7 @@ def weekly_counts(s: Session, codes: Sequence[str]) -> list[WeekRow]:
     cells: dict[tuple[str, date], dict[str, int]] = defaultdict(lambda: {k: 0 for k, _ in WEEK_COLUMNS})
     for code, started, completed, eligibility, was_referred, enrolled in s.execute(q):
         day = started.astimezone(LOCAL_TZ).date()
-        c = cells[code, day - timedelta(days=day.weekday())]
+        c = cells[str(code), day - timedelta(days=day.weekday())]
         c["started"] += 1
         c["completed"] += completed is not None
         c["eligible"] += eligibility == "eligible"

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -303,7 +303,7 @@ class IntakeService:
         current = self._apply(s, contact, intake_row, outcome, now)
         if intake_row is None and current is not None:
             # The message that started the intake belongs to it.
-            conn.execute(update(Message.__table__).where(Message.__table__.c.id == inbound_id).values(intake_id=current.id))
+            conn.execute(update(_MESSAGES).where(_MESSAGES.c.id == inbound_id).values(intake_id=current.id))
 
         rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording, plain=self.sms_plain)
         outbox: list[Outbox] = []
@@ -519,7 +519,7 @@ def write_changed_columns(s: Session, obj: Contact | Intake) -> None:
 
     The unit of work does the same at commit for several times the cost; rows it must still write (new ones,
     relationships) are left to it."""
-    state = inspect(obj)
+    state: Any = inspect(obj)
     if not state.persistent or not state.committed_state:
         return
     columns = state.mapper.column_attrs
@@ -531,14 +531,15 @@ def write_changed_columns(s: Session, obj: Contact | Intake) -> None:
                if old is NO_VALUE or old != current.get(key)}
     if changed:
         # One prebuilt statement per table: its SET clause comes from the parameters, compiled once per set of columns.
-        s.connection().execute(_update_by_id(type(obj).__table__), {**changed, "pk_": obj.id})
+        s.connection().execute(_update_by_id(cast(Table, type(obj).__table__)), {**changed, "pk_": obj.id})
     # Saved (or set to what they were): the row is clean, as after a flush, so commit has nothing to flush.
     state._commit_all(state.dict, s.identity_map)
 
 
-_INSERT_INBOUND = insert(Message.__table__).returning(Message.__table__.c.id)
-_INSERT_MESSAGE = insert(Message.__table__)
-_INSERT_EVENT = insert(IntakeEvent.__table__)
+_MESSAGES = cast(Table, Message.__table__)
+_INSERT_INBOUND = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_INSERT_MESSAGE = insert(_MESSAGES)
+_INSERT_EVENT = insert(cast(Table, IntakeEvent.__table__))
 _CONTACT_AND_INTAKE = (select(Contact, Intake).outerjoin(Intake, Intake.id == Contact.active_intake_id)
                        .where(Contact.channel == bindparam("channel"), Contact.address == bindparam("address"))
                        .with_for_update(of=Contact))
@@ -555,6 +556,6 @@ def _answer_upsert(dialect: str) -> Any:
     make = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(dialect)
     if make is None:
         return None
-    stmt = make(Answer.__table__)
+    stmt: Any = make(cast(Table, Answer.__table__))
     return stmt.on_conflict_do_update(index_elements=["intake_id", "field"], set_={
         "value": stmt.excluded.value, "step": stmt.excluded.step, "answered_at": stmt.excluded.answered_at})

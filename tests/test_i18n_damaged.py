@@ -10,8 +10,8 @@ from babel.messages.catalog import Catalog
 
 from intake_flows.schema import load_keywords
 
-from bot import i18n_check as ic
 from bot.i18n import compile_catalogs
+from devtools import i18n_check as ic
 
 KEYWORDS = load_keywords()
 MSGIDS = ["Yes", "No", "Hello %(name)s.", ("%(n)s program", "%(n)s programs")]

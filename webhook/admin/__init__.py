@@ -204,7 +204,7 @@ def login() -> Any:
             # Staff sign-ins end with the browser, so a shared computer at an outreach site forgets them.
             session.permanent = False
             # Only this site's admin paths, so the sign-in page cannot bounce staff elsewhere or split a header.
-            if user.role == "outreach":
+            if user is not None and user.role == "outreach":
                 return redirect(url_for("admin.outreach"))
             return redirect(safe_next(request.args.get("next")))
     return render_template("admin/login.html", error=error), status
