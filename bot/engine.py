@@ -146,7 +146,7 @@ class EngineContext:
         self.answer_words = self.bundle.keywords.answer_words
         self.language_vocab = self.bundle.language_vocab
 
-    def keyword(self, text: str) -> str | None:
+    def keyword_action(self, text: str) -> str | None:
         """The keyword action of a message, read as people say it ("stop pls", "en español" -> language)."""
         intent = self.read(text)
         if intent is None or intent.action == "maybe_stop":
@@ -285,7 +285,7 @@ class _Turn:
             action = None
 
         if action:
-            self.keyword(action)
+            self.run_keyword(action)
             return
 
         intake = self.intake
@@ -459,7 +459,7 @@ class _Turn:
         self.advance()
 
     # ---- keywords ----------------------------------------------------------------------
-    def keyword(self, action: str) -> None:
+    def run_keyword(self, action: str) -> None:
         intake = self.intake
         if action == "help":
             self.help()
@@ -593,7 +593,7 @@ class _Turn:
             return
         self.intake.pending = None
         if picked == "restart":
-            self.keyword("restart")
+            self.run_keyword("restart")
         else:
             self.emit(Resumed())
             self.ask_current()
@@ -617,7 +617,7 @@ class _Turn:
         """Asks again whatever the person was last asked, without recording anything."""
         intake = self.intake
         if self.convo.contact.pending_delete:
-            self.keyword("delete")
+            self.run_keyword("delete")
         elif intake.pending == "resume":
             self.say(N_("Do you want to continue where you left off?"), choices=self.resume_choices(), asks="resume",
                      turn=intake.turn)

@@ -111,7 +111,7 @@ def test_keywords_work_in_every_language(word: str, action: str, runtime) -> Non
     from bot.engine import EngineContext
 
     ctx = EngineContext(runtime.bundle, runtime.i18n, runtime.screen, runtime.facts)
-    assert ctx.keyword(word) == action
+    assert ctx.keyword_action(word) == action
 
 
 @pytest.mark.parametrize("word", ["đúng", "Huy", "Tao", "sí", "네", "có", "да", "oo", "այո"])
@@ -119,7 +119,7 @@ def test_answers_and_names_are_not_keywords(word: str, runtime) -> None:
     from bot.engine import EngineContext
 
     ctx = EngineContext(runtime.bundle, runtime.i18n, runtime.screen, runtime.facts)
-    assert ctx.keyword(word) in (None, "opt_in")
+    assert ctx.keyword_action(word) in (None, "opt_in")
 
 
 
@@ -128,9 +128,9 @@ def test_ulitin_repeats_nothing_and_restarts_nothing(runtime) -> None:
     from bot.engine import EngineContext
 
     ctx = EngineContext(runtime.bundle, runtime.i18n, runtime.screen, runtime.facts)
-    assert ctx.keyword("ulitin") is None
-    assert ctx.keyword("Ulitin!") is None
-    assert ctx.keyword("SIMULA ULIT") == "restart"
+    assert ctx.keyword_action("ulitin") is None
+    assert ctx.keyword_action("Ulitin!") is None
+    assert ctx.keyword_action("SIMULA ULIT") == "restart"
 
 
 def test_texting_ulitin_mid_intake_keeps_the_answers(service) -> None:
