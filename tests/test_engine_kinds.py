@@ -38,12 +38,17 @@ steps:
 """
 
 
+def runtime_with_flow(folder: Path, flow: str) -> Runtime:
+    """The shipped languages, keywords and rules with this flow in their place."""
+    for name in ("languages.yaml", "keywords.yaml", "phrases.yaml", "rules.yaml"):
+        (folder / name).write_text((DATA_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "intake.yaml").write_text(flow, encoding="utf-8")
+    return Runtime.load(folder)
+
+
 @pytest.fixture
 def hours_runtime(tmp_path: Path) -> Runtime:
-    for name in ("languages.yaml", "keywords.yaml", "phrases.yaml", "rules.yaml"):
-        (tmp_path / name).write_text((DATA_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
-    (tmp_path / "intake.yaml").write_text(HOURS_FLOW, encoding="utf-8")
-    return Runtime.load(tmp_path)
+    return runtime_with_flow(tmp_path, HOURS_FLOW)
 
 
 def test_a_number_question_reads_digits_in_words_and_checks_the_range(db, hours_runtime):
@@ -90,10 +95,7 @@ steps:
 
 @pytest.fixture
 def note_runtime(tmp_path: Path) -> Runtime:
-    for name in ("languages.yaml", "keywords.yaml", "phrases.yaml", "rules.yaml"):
-        (tmp_path / name).write_text((DATA_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
-    (tmp_path / "intake.yaml").write_text(NOTE_FLOW, encoding="utf-8")
-    return Runtime.load(tmp_path)
+    return runtime_with_flow(tmp_path, NOTE_FLOW)
 
 
 def test_a_text_question_that_is_not_the_name_keeps_what_was_typed_and_reprompts_as_itself(db, note_runtime):
