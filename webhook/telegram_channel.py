@@ -238,7 +238,7 @@ class BotAPI(Protocol):
     def answer_callback(self, callback_id: str) -> None: ...
 
 
-def handle_update(service: IntakeService, api: BotAPI, body: Any, nudge: Callable[[list[int]], Any]) -> bool:
+def handle_update(service: IntakeService, api: BotAPI, body: Any, nudge: Callable[[list[int]], Any]) -> None:
     """One update, from the webhook or the poller: parse, handle, and hand the replies to the job queue.
 
     The replies are in the outbox, committed with the turn: `nudge` (the queue's) sends them in order,
@@ -247,11 +247,11 @@ def handle_update(service: IntakeService, api: BotAPI, body: Any, nudge: Callabl
     parsed = parse_update(body, set(service.runtime.i18n.languages))
     if parsed.blocked_chat:
         opt_out_contact(service.db, "telegram", parsed.blocked_chat, "telegram: bot blocked")
-        return True
+        return
     msg = parsed.message
     if msg is None:
         _quietly(parsed, service, api)
-        return True
+        return
     result = service.handle(msg)
     if result.first_outbox_id is not None:
         nudge([result.first_outbox_id])
@@ -261,7 +261,6 @@ def handle_update(service: IntakeService, api: BotAPI, body: Any, nudge: Callabl
         except (NetworkError, TelegramError, TimeoutError) as exc:
             # Only the spinner on the button; the answer itself is already in the outbox.
             log.info("Telegram answerCallbackQuery failed for update %s: %s", msg.provider_id, exc)
-    return True
 
 
 @bp.post("/webhooks/telegram")
@@ -317,7 +316,6 @@ def set_webhook_command() -> None:
 
 
 # Seconds between tries of an update whose replies the Bot API refused; polling has no redelivery to lean on.
-POLL_RETRIES = (1, 2, 4, 8, 16)
 
 
 def poll(service: IntakeService, api: BotAPI, token: str, nudge: Callable[[list[int]], Any], base_url: str = "") -> None:
@@ -327,17 +325,11 @@ def poll(service: IntakeService, api: BotAPI, token: str, nudge: Callable[[list[
         if not isinstance(update, Update):
             return
         body = update.to_dict()
-        for wait in (*POLL_RETRIES, None):
-            try:
-                if await asyncio.to_thread(handle_update, service, api, body, nudge):
-                    return
-            except BadUpdate as exc:
-                log.warning("malformed Telegram update: %s", exc)
-                return
-            if wait is None:
-                log.error("gave up on Telegram update %s after %d tries", update.update_id, len(POLL_RETRIES) + 1)
-                return
-            await asyncio.sleep(wait)
+        try:
+            # Replies that fail are the job queue's to retry; the update itself is handled once.
+            await asyncio.to_thread(handle_update, service, api, body, nudge)
+        except BadUpdate as exc:
+            log.warning("malformed Telegram update: %s", exc)
 
     builder = Application.builder().token(token)
     if base_url:
