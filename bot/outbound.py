@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from intake_flows.text import N_, Msg, verbatim
 
+from bot.assisted import addressee
 from bot.audit import audit
 from bot.db import Database
 from bot.i18n import I18n, Translator
@@ -141,8 +142,10 @@ class Outbound:
             courier.deliver(outbox_id)
 
     def compose(self, lang: str | None, text: str | None = None, template: str | None = None,
-                params: Mapping[str, str] | None = None) -> Composed:
-        """The text that would go out: a template in the person's language, or staff's own words."""
+                params: Mapping[str, str] | None = None, for_person: tuple[str, datetime] | None = None) -> Composed:
+        """The text that would go out: a template in the person's language, or staff's own words.
+
+        `for_person` (a first name, or "", and when the intake started) names whom it is for, on a shared phone."""
         t = self.i18n(lang)
         if template:
             tpl = TEMPLATES_BY_ID.get(template)
@@ -155,6 +158,14 @@ class Outbound:
             translated = True
         if not body:
             raise OutboundError("empty", "the message is empty")
+        if for_person is not None:
+            name, started = for_person
+            if name:
+                body = t.render(Msg(N_("Message for %(name)s: %(message)s"), {"name": verbatim(name), "message": verbatim(body)}))
+            else:
+                body = t.render(Msg(N_("Message for the person whose intake was started on %(date)s: %(message)s"),
+                                    {"date": verbatim(format_date(started.date(), "medium", locale=t.locale)),
+                                     "message": verbatim(body)}))
         if len(body) > MAX_LENGTH:
             raise OutboundError("too_long", f"messages can be at most {MAX_LENGTH} characters")
         info = segment_info(body)
@@ -180,7 +191,10 @@ class Outbound:
             sender = self.senders.get(contact.channel)
             if sender is None:
                 raise OutboundError("no_channel", f"messages cannot be sent on the {contact.channel} channel from here")
-            composed = self.compose(intake.language or contact.language, text, template, params)
+            # A phone several people's intakes go through (NEW, an outreach worker's) reads whom each message is for.
+            whom = addressee(s, intake, contact)
+            composed = self.compose(intake.language or contact.language, text, template, params,
+                                    (whom, intake.started_at) if whom is not None else None)
             msg = Message(contact_id=contact.id, intake_id=intake.id, direction="out", channel=contact.channel,
                           text=composed.text, language=composed.lang, segments=composed.segments,
                           encoding=composed.encoding, status="queued", created_at=now,

@@ -119,7 +119,7 @@ class Erased:
 
 
 def erase_intakes(s: Session, intake_ids: Iterable[int], now: datetime, by: str, user: User | None = None,
-                  ip: str | None = None, configured_key: str | None = None) -> Erased:
+                  ip: str | None = None, configured_key: str | None = None, keep_contacts: Iterable[int] = ()) -> Erased:
     """Erases these intakes, and the contacts left with nothing else, in the caller's transaction.
 
     What stays is what the README's privacy section lists: the intake row as a count (channel, when it
@@ -136,7 +136,9 @@ def erase_intakes(s: Session, intake_ids: Iterable[int], now: datetime, by: str,
     # A contact goes too when none of its intakes would be left (a phone shared by NEW keeps the others).
     left = set(s.scalars(select(Intake.contact_id).where(Intake.contact_id.in_(contact_ids), Intake.id.not_in(ids),
                                                          Intake.status != "erased")))
-    gone = [c for c in contacts if c.id not in left and c.erased_at is None]
+    # And a phone that carries on other people's intakes it enrolled (bot.assisted) stays, for them.
+    keep = left | set(keep_contacts)
+    gone = [c for c in contacts if c.id not in keep and c.erased_at is None]
     addresses = [c.address for c in gone]
 
     s.execute(delete(Answer).where(Answer.intake_id.in_(ids)))

@@ -26,7 +26,7 @@ from intake_flows.profile import Profile
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
 
-from bot import links
+from bot import assisted, links
 from bot.channels import capabilities
 from bot.db import Database
 from bot.engine import ContactState, Conversation, Engine, EngineContext, IntakeState, Outcome
@@ -41,6 +41,7 @@ from bot.events import (
     HandoffRequested,
     HandoffSuggested,
     IntakeDeclined,
+    IntakeErased,
     IntakeFinished,
     IntakeLeft,
     IntakeStarted,
@@ -49,6 +50,8 @@ from bot.events import (
     NotUnderstood,
     OptedIn,
     OptedOut,
+    OwnPhoneGiven,
+    PersonSwitched,
     PriorityUpdated,
     ProgramChosen,
     Restarted,
@@ -280,6 +283,7 @@ class IntakeService:
         msg = self._link(s, msg, contact, now)
         if contact.active_intake_id != active:
             intake_row = s.get(Intake, contact.active_intake_id) if contact.active_intake_id else None
+        msg = assisted.own_phone_welcome(s, contact, intake_row, msg)
         if intake_row is not None and s.get_bind().dialect.name != "sqlite":
             # Locked (and re-read once locked): a linked intake is carried on from two contacts, the web page
             # and the phone, at once. SQLite's writers are serialised already (bot.db).
@@ -296,13 +300,13 @@ class IntakeService:
 
         convo = Conversation(
             ContactState(opted_out=contact.opted_out_at is not None, pending_delete=contact.pending_delete,
-                         lang=contact.language),
+                         lang=contact.language, **(assisted.shared_state(s, contact, intake_row) if contact.shared else {})),
             IntakeState.from_json(intake_row.id, {**intake_row.state, "screening": intake_row.screening})
             if intake_row else None)
         outcome = self.engine(s).handle(convo, msg, now)
         current = self._apply(s, contact, intake_row, outcome, now)
-        if intake_row is None and current is not None:
-            # The message that started the intake belongs to it.
+        if current is not None and (intake_row is None or assisted.switched(outcome.events)):
+            # The message that started the intake belongs to it, as "which person?"'s answer belongs to the one chosen.
             conn.execute(update(_MESSAGES).where(_MESSAGES.c.id == inbound_id).values(intake_id=current.id))
 
         rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording, plain=self.sms_plain)
@@ -378,6 +382,7 @@ class IntakeService:
         current, erased = turn.current, turn.erased
 
         contact.pending_delete = convo.contact.pending_delete
+        contact.picking_person = convo.contact.picking
         contact.language = convo.contact.lang
         state = convo.intake
         if current is not None and state is not None:
@@ -428,6 +433,8 @@ def _start_intake(t: Applying, ev: IntakeStarted) -> None:
     t.s.add(t.current)
     t.s.flush()
     t.contact.active_intake_id = t.current.id
+    if ev.new_person:
+        t.contact.shared = True  # several people's intakes now: staff messages and DELETE name whose
 
 
 def _record_answer(t: Applying, ev: AnswerRecorded) -> None:
@@ -485,7 +492,7 @@ def _call_back(t: Applying, ev: CallBackRequested) -> None:
     if t.current is None:
         return
     t.current.needs_contact = True
-    phone = ev.phone or (t.contact.address if capabilities(t.contact.channel).phone_address else None)
+    phone = ev.phone or assisted.follow_up_phone(t.s, t.current, t.contact)
     t.s.add(CallBack(intake_id=t.current.id, window=ev.window, days=ev.days, phone=phone, status="requested", attempts=0,
                      requested_at=t.now, updated_at=t.now))
 
@@ -510,6 +517,9 @@ EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {
     ProgramChosen: _choose_program,
     HandoffRequested: _needs_contact,
     CallBackRequested: _call_back,
+    OwnPhoneGiven: assisted.own_phone_given,
+    PersonSwitched: assisted.switch_person,
+    IntakeErased: assisted.erase_one,
     **{cls: _history_only for cls in _HISTORY_ONLY},
 }
 

@@ -20,7 +20,7 @@ STEP_KINDS = ("language", "yesno", "choice", "multi", "flags", "text", "number",
 QUESTION_KINDS = frozenset(STEP_KINDS) - {"result", "end"}
 # How `stop_when` may end an intake; each has its own engine event (bot.events), so a new one is code too.
 StopOutcome = Literal["declined"]
-KEYWORD_ACTIONS = ("opt_out", "opt_in", "help", "restart", "language", "back", "new", "delete", "person")
+KEYWORD_ACTIONS = ("opt_out", "opt_in", "help", "restart", "language", "back", "new", "delete", "person", "people")
 # What code reads a field for: code asks a flow for "the field with role age_range", never for a field id. A
 # role is given where a code path depends on it; every other field is data that flows through untouched.
 ROLES = ("consent", "first_name", "residence_zip", "in_county", "age_range", "sectors", "needs", "education",

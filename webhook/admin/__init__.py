@@ -266,6 +266,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     from webhook.admin import (  # noqa: F401  (routes register on import)
         callbacks,
+        devices,
         flyers,
         intakes,
         programs,

@@ -1,0 +1,256 @@
+"""Assisted enrolment and shared phones, as transcripts: an outreach worker enrols people on their own phone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.assisted import DeviceError, register_device
+from bot.models import Answer, Contact, Intake, Message, ReferralCode, utcnow
+from bot.outbound import Outbound, OutboundError, SendResult
+from tests.conftest import T0
+from tests.transcript import Person
+
+WORKER = "+12135550199"
+ANA_OWN = "+13235550111"
+
+# What the worker types for each of the two people, by field; anything else is "1".
+ANA = {"language": "1", "consent": "yes", "first_name": "Ana", "own_phone": "(323) 555-0111", "zip": "90011",
+       "age_range": "4", "sectors": "1", "background": "4", "needs": "1"}
+BEN = {"language": "1", "consent": "yes", "first_name": "Ben", "own_phone": "SKIP", "zip": "90033",
+       "age_range": "5", "sectors": "2", "background": "4", "needs": "2"}
+
+
+class RecordingSender:
+    """Records what a channel would deliver, to whom."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def send(self, channel: str, address: str, text: str) -> SendResult:
+        self.sent.append((channel, address, text))
+        return SendResult(f"SM{len(self.sent):06d}")
+
+
+@pytest.fixture
+def worker(service) -> Person:
+    with service.db.writing() as s:
+        s.add(ReferralCode(code="EASTLA1", organisation="East LA WorkSource", worker="Rosa"))
+        s.flush()
+        register_device(s, "sms", "213-555-0199", "EASTLA1", "Rosa's phone", None, utcnow())
+    service.forget_referral_codes()
+    return Person(service, WORKER, start=T0)
+
+
+def answers_of(service, intake_id: int) -> dict:
+    with service.db.session() as s:
+        return {a.field: a.value for a in s.scalars(select(Answer).where(Answer.intake_id == intake_id))}
+
+
+def intake(service, intake_id: int) -> Intake:
+    with service.db.session() as s:
+        row = s.get(Intake, intake_id)
+        assert row is not None
+        s.expunge(row)
+        return row
+
+
+def answer(p: Person, answers: dict, steps: int = 1) -> str:
+    """Answers the question asked, by its field, `steps` times; returns the replies, joined."""
+    said = []
+    for _ in range(steps):
+        said.append(p.says(answers.get(p.asked or "", "1")))
+    return "\n".join(said)
+
+
+def test_a_registered_phone_enrols_a_person_with_the_workers_code_and_asks_their_own_number(worker, service):
+    first = worker.says("Hi")
+    assert "New person" in first and "NEW" in first and "PEOPLE" in first
+    worker.answer_until("own_phone", ANA)
+    assert "Ana's own mobile number" in "\n".join(m.text for m in worker.last.messages)
+    reply = worker.says(ANA["own_phone"])
+    assert "ending 0111" in reply
+    assert worker.asked == "zip"
+    row = intake(service, worker.last.intake_id)
+    assert row.referral_code == "EASTLA1" and row.referral_known
+    with service.db.session() as s:
+        own = s.get(Contact, row.contact_id)
+        device = s.scalar(select(Contact).where(Contact.address == WORKER))
+        assert own.channel == "sms" and own.address == ANA_OWN and own.active_intake_id == row.id
+        assert row.enrolled_via_contact_id == device.id
+    # The number itself is never in the event history.
+    assert ANA_OWN not in str([e.stored() for e in worker.last.events])
+
+
+def test_the_own_number_is_optional_and_read_kindly(worker, service):
+    worker.says("Hi")
+    worker.answer_until("own_phone", BEN)
+    assert "US mobile number" in worker.says("my number is 12")
+    assert worker.asked == "own_phone"
+    assert "this phone's number" in worker.says("213 555 0199")
+    assert worker.asked == "own_phone"
+    worker.says("skip")
+    assert worker.asked == "zip"
+    row = intake(service, worker.last.intake_id)
+    with service.db.session() as s:
+        assert s.get(Contact, row.contact_id).address == WORKER
+        assert row.enrolled_via_contact_id is None
+
+
+def test_two_people_interleaved_on_one_phone_never_see_each_others_answers(worker, service):
+    worker.says("Hi")
+    worker.answer_until("own_phone", ANA)
+    worker.says(ANA["own_phone"])
+    ana_id = worker.last.intake_id
+    assert "New person" in worker.says("NEW")
+    worker.answer_until("own_phone", BEN)
+    assert "Ana" not in "\n".join(m.text for m in worker.last.messages)
+    worker.says("skip")
+    ben_id = worker.last.intake_id
+    assert ben_id != ana_id
+    transcript: list[tuple[str, str]] = []  # (whose turn it was, what the bot said)
+    for turn in range(12):
+        # Alternate: two answers for one person, then "which person?" and the other.
+        who, answers, target = (("Ana", ANA, ana_id) if turn % 2 == 0 else ("Ben", BEN, ben_id))
+        pick = worker.says("PEOPLE")
+        assert worker.asked == "pick"
+        assert "Ana" in pick and "Ben" in pick and "Enrol another person" in pick
+        switched = worker.says(who)
+        assert f"Now with {who}" in switched
+        assert worker.last.intake_id == target
+        transcript.append((who, switched + "\n" + answer(worker, answers, steps=2)))
+        if worker.asked in (None, "gender", "program_choice"):
+            break
+    for who, said in transcript:
+        other = "Ben" if who == "Ana" else "Ana"
+        assert other not in said, (who, said)
+    ana, ben = answers_of(service, ana_id), answers_of(service, ben_id)
+    assert ana["first_name"] == "Ana" and ana["zip"] == "90011" and ana["age_range"] == "25_54"
+    assert ben["first_name"] == "Ben" and ben["zip"] == "90033" and ben["age_range"] == "55_plus"
+    assert ana["sectors"] != ben["sectors"]
+    # Each person's inbound messages belong to their own intake alone.
+    with service.db.session() as s:
+        ana_texts = set(s.scalars(select(Message.text).where(Message.intake_id == ana_id, Message.direction == "in")))
+        ben_texts = set(s.scalars(select(Message.text).where(Message.intake_id == ben_id, Message.direction == "in")))
+    assert "Ana" in ana_texts and "Ben" not in ana_texts and "90033" not in ana_texts
+    assert "Ben" in ben_texts and "90011" not in ben_texts
+
+
+def test_the_person_texts_from_their_own_phone_and_their_intake_carries_on(worker, service):
+    worker.says("Hi")
+    worker.answer_until("own_phone", ANA)
+    worker.says(ANA["own_phone"])
+    ana_id = worker.last.intake_id
+    worker.says(ANA["zip"])
+    asked = worker.asked
+    worker.says("NEW")
+    ana = Person(service, ANA_OWN, start=T0 + timedelta(hours=2))
+    welcome = ana.says("hello")
+    assert "Hello Ana! This is your own intake" in welcome
+    assert ana.asked == asked and ana.last.intake_id == ana_id
+    ana.says(ANA[asked])
+    assert ana.last.intake_id == ana_id
+    assert answers_of(service, ana_id)["age_range"] == "25_54"
+
+
+def test_staff_messages_go_to_the_persons_own_number_and_name_the_person_on_the_workers_phone(worker, service):
+    worker.says("Hi")
+    worker.answer_until("own_phone", ANA)
+    worker.says(ANA["own_phone"])
+    ana_id = worker.last.intake_id
+    worker.says("NEW")
+    worker.answer_until("own_phone", BEN)
+    worker.says("SKIP")
+    ben_id = worker.last.intake_id
+    sender = RecordingSender()
+    outbound = Outbound(service.db, service.runtime.i18n, {"sms": sender})
+    from bot.models import User
+
+    with service.db.writing() as s:
+        staff = User(username="sam", display_name="Sam", password_hash="x", role="staff")
+        s.add(staff)
+        s.flush()
+        s.expunge(staff)
+    outbound.send(ana_id, staff, text="Your orientation is Monday.")
+    outbound.send(ben_id, staff, text="Your orientation is Tuesday.")
+    assert sender.sent[0] == ("sms", ANA_OWN, "Your orientation is Monday.")
+    assert sender.sent[1] == ("sms", WORKER, "Message for Ben: Your orientation is Tuesday.")
+
+
+def test_delete_on_a_shared_phone_says_whose_intake_and_erases_only_that_one(worker, service):
+    worker.says("Hi")
+    worker.answer_until("own_phone", ANA)
+    worker.says(ANA["own_phone"])
+    ana_id = worker.last.intake_id
+    worker.says("NEW")
+    worker.answer_until("zip", {**BEN, "own_phone": "SKIP"})
+    ben_id = worker.last.intake_id
+    asked = worker.says("DELETE")
+    assert "Erase Ben's answers" in asked and "Other people's intakes on this phone are kept" in asked
+    done = worker.says("YES")
+    assert "Ben's answers and messages were erased" in done
+    assert intake(service, ben_id).status == "erased"
+    assert answers_of(service, ben_id) == {}
+    assert answers_of(service, ana_id)["first_name"] == "Ana"
+    with service.db.session() as s:
+        device = s.scalar(select(Contact).where(Contact.address == WORKER))
+        assert device is not None and device.erased_at is None
+    # The worker carries on with Ana.
+    pick = worker.says("PEOPLE")
+    assert "Ana" in pick and "Ben" not in pick
+
+
+def test_delete_on_a_phone_shared_by_new_names_the_person_too(person, service):
+    person.says("Hi")
+    person.says("yes")
+    person.says("Ana")
+    ana_id = person.last.intake_id
+    person.says("NEW")
+    person.answer_until("first_name", {"language": "1", "consent": "yes"})
+    person.says("Beto")
+    assert "Erase Beto's answers" in person.says("DELETE")
+    person.says("yes")
+    assert answers_of(service, ana_id)["first_name"] == "Ana"
+
+
+def test_stop_on_the_workers_phone_stops_that_phone_but_not_the_peoples_own_numbers(worker, service):
+    worker.says("Hi")
+    worker.answer_until("own_phone", ANA)
+    worker.says(ANA["own_phone"])
+    ana_id = worker.last.intake_id
+    worker.says("NEW")
+    worker.answer_until("own_phone", BEN)
+    worker.says("SKIP")
+    ben_id = worker.last.intake_id
+    assert "unsubscribed" in worker.says("STOP")
+    sender = RecordingSender()
+    outbound = Outbound(service.db, service.runtime.i18n, {"sms": sender})
+    from bot.models import User
+
+    with service.db.writing() as s:
+        staff = User(username="sam", display_name="Sam", password_hash="x", role="staff")
+        s.add(staff)
+        s.flush()
+        s.expunge(staff)
+    outbound.send(ana_id, staff, text="Hello Ana.")
+    assert sender.sent == [("sms", ANA_OWN, "Hello Ana.")]
+    with pytest.raises(OutboundError) as refused:
+        outbound.send(ben_id, staff, text="Hello Ben.")
+    assert refused.value.reason == "opted_out"
+    with service.db.session() as s:
+        own = s.scalar(select(Contact).where(Contact.address == ANA_OWN))
+        assert own.opted_out_at is None
+
+
+def test_a_device_needs_a_phone_number_and_an_active_code(service):
+    with service.db.writing() as s:
+        s.add(ReferralCode(code="EASTLA1"))
+        s.flush()
+        with pytest.raises(DeviceError):
+            register_device(s, "sms", "12", "EASTLA1", "", None, utcnow())
+        with pytest.raises(DeviceError):
+            register_device(s, "sms", "213-555-0199", "NOPE", "", None, utcnow())
+        row = register_device(s, "telegram", "123456789", "EASTLA1", "Rosa", None, utcnow())
+        assert row.address == "123456789"
