@@ -118,7 +118,8 @@ def switched(events: Sequence[EngineEvent]) -> bool:
 
 
 def switch_person(t: Applying, ev: PersonSwitched) -> None:
-    row = t.s.get(Intake, ev.intake_id)
+    # Locked as the turn's own intake is (bot.service): the person's own phone may carry it on at the same time.
+    row = t.s.get(Intake, ev.intake_id, with_for_update=True)
     if row is None:
         return
     t.current = row

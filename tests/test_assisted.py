@@ -254,3 +254,95 @@ def test_a_device_needs_a_phone_number_and_an_active_code(service):
             register_device(s, "sms", "213-555-0199", "NOPE", "", None, utcnow())
         row = register_device(s, "telegram", "123456789", "EASTLA1", "Rosa", None, utcnow())
         assert row.address == "123456789"
+
+
+def staff_user(service):
+    from bot.models import User
+
+    with service.db.writing() as s:
+        staff = User(username="sam", display_name="Sam", password_hash="x", role="staff")
+        s.add(staff)
+        s.flush()
+        s.expunge(staff)
+    return staff
+
+
+def test_on_a_phone_shared_by_new_staff_messages_name_the_person_in_their_language(person, service):
+    person.says("Hola")
+    person.says("si")
+    person.says("Ana")
+    ana_id = person.last.intake_id
+    person.says("NUEVO")
+    person.answer_until("first_name", {"language": "2", "consent": "si"})
+    sender = RecordingSender()
+    outbound = Outbound(service.db, service.runtime.i18n, {"sms": sender})
+    outbound.send(ana_id, staff_user(service), text="¿Puede venir el martes?")
+    assert sender.sent == [("sms", "+13235550101", "Mensaje para Ana: ¿Puede venir el martes?")]
+
+
+def test_a_phone_with_one_persons_intake_gets_staff_messages_as_they_are(person, service):
+    person.says("Hi")
+    person.says("yes")
+    person.says("Ana")
+    sender = RecordingSender()
+    Outbound(service.db, service.runtime.i18n, {"sms": sender}).send(person.last.intake_id, staff_user(service), text="Hi Ana.")
+    assert sender.sent == [("sms", "+13235550101", "Hi Ana.")]
+
+
+def test_which_person_offers_a_new_one_by_number_and_understands_a_keyword_instead(worker, service):
+    worker.says("Hi")
+    worker.answer_until("own_phone", ANA)
+    worker.says("SKIP")
+    ana_id = worker.last.intake_id
+    pick = worker.says("PEOPLE")
+    assert "1) Ana" in pick and "2) Enrol another person" in pick
+    assert "New person" in worker.says("2")
+    assert worker.asked == "language" and worker.last.intake_id != ana_id
+    worker.says("PEOPLE")
+    assert "Reply BACK" in worker.says("HELP")  # a keyword at "which person?" acts as usual
+    worker.says("PEOPLE")
+    assert "Sorry, I didn't understand" in worker.says("Zed")
+    assert worker.asked == "pick"
+    worker.says("Ana")
+    assert worker.last.intake_id == ana_id and worker.asked == "zip"
+
+
+def test_the_person_erases_their_own_intake_from_their_own_phone_and_the_workers_others_stay(worker, service):
+    worker.says("Hi")
+    worker.answer_until("own_phone", ANA)
+    worker.says(ANA["own_phone"])
+    ana_id = worker.last.intake_id
+    worker.says("NEW")
+    worker.answer_until("own_phone", BEN)
+    worker.says("SKIP")
+    ben_id = worker.last.intake_id
+    ana = Person(service, ANA_OWN, start=T0 + timedelta(hours=1))
+    ana.says("hi")
+    assert "Reply YES to erase" in ana.says("DELETE")
+    ana.says("YES")
+    assert intake(service, ana_id).status == "erased"
+    assert answers_of(service, ben_id)["first_name"] == "Ben"
+    with service.db.session() as s:
+        assert s.scalar(select(Contact).where(Contact.address == WORKER)) is not None
+        texts = s.scalars(select(Message.text).where(Message.intake_id == ana_id)).all()
+        assert set(texts) == {None}  # what the worker typed for her is erased too
+    pick = worker.says("PEOPLE")
+    assert "Ben" in pick and "Ana" not in pick
+
+
+def test_a_registered_telegram_chat_enrols_people_too(service):
+    with service.db.writing() as s:
+        s.add(ReferralCode(code="LIB7"))
+        s.flush()
+        register_device(s, "telegram", "5550001", "LIB7", "Library desk", None, utcnow())
+    service.forget_referral_codes()
+    desk = Person(service, "5550001", channel="telegram", start=T0)
+    assert "New person" in desk.says("/start")
+    desk.answer_until("own_phone", {"language": "1", "consent": "yes", "first_name": "Chao"})
+    desk.says("213-555-0142")
+    iid = desk.last.intake_id
+    row = intake(service, iid)
+    assert row.referral_code == "LIB7" and row.channel == "telegram"
+    with service.db.session() as s:
+        own = s.get(Contact, row.contact_id)
+        assert (own.channel, own.address) == ("sms", "+12135550142")

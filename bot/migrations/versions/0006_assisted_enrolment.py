@@ -48,6 +48,7 @@ def upgrade() -> None:
         batch_op.create_foreign_key(batch_op.f('fk_intakes_enrolled_via_contact_id_contacts'), 'contacts', ['enrolled_via_contact_id'], ['id'], ondelete='SET NULL')
 
     # ### end Alembic commands ###
+    _keep_name_index()
     # Phones where NEW already started a second person's intake are shared: their staff messages name the person.
     op.execute("UPDATE contacts SET shared = true WHERE id IN "
                "(SELECT contact_id FROM intakes GROUP BY contact_id HAVING count(*) > 1)")
@@ -59,6 +60,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f('fk_intakes_enrolled_via_contact_id_contacts'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_intakes_enrolled_via_contact_id'))
         batch_op.drop_column('enrolled_via_contact_id')
+    _keep_name_index()
 
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_column('picking_person')
@@ -69,3 +71,9 @@ def downgrade() -> None:
 
     op.drop_table('outreach_devices')
     # ### end Alembic commands ###
+
+
+def _keep_name_index() -> None:
+    # SQLite's batch mode rebuilds the intakes table without its expression index (it cannot reflect one).
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("CREATE INDEX IF NOT EXISTS ix_intakes_first_name_lower ON intakes (lower(first_name))")
