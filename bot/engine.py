@@ -292,10 +292,10 @@ class _Turn:
                 self.convo.intake = None
                 if name:
                     self.say(Msg(N_("Done. %(name)s's answers and messages were erased. "
-                                    "Other people's intakes on this phone are kept."), {"name": verbatim(name)}))
+                                    "The other people's intakes are kept."), {"name": verbatim(name)}))
                 else:
                     self.say(N_("Done. That person's answers and messages were erased. "
-                                "Other people's intakes on this phone are kept."))
+                                "The other people's intakes are kept."))
             elif self.yes_no(text) == "yes":
                 self.emit(Erased())
                 self.convo.intake = None
@@ -526,11 +526,11 @@ class _Turn:
             name = self.person_name()
             if self.convo.contact.shared and name:
                 # A shared phone: say whose intake goes, so nobody erases the wrong person's.
-                self.say(Msg(N_("Erase %(name)s's answers and messages? Other people's intakes on this phone are kept. "
+                self.say(Msg(N_("Erase %(name)s's answers and messages? The other people's intakes are kept. "
                                 "Reply YES to erase, or NO to keep them."), {"name": verbatim(name)}))
             elif self.convo.contact.shared:
                 self.say(N_("Erase the answers and messages of the person in progress now (no name given)? "
-                            "Other people's intakes on this phone are kept. Reply YES to erase, or NO to keep them."))
+                            "The other people's intakes are kept. Reply YES to erase, or NO to keep them."))
             else:
                 self.say(N_("Erase all your answers and messages with us? Reply YES to erase, or NO to keep them."))
         elif action == "new":
@@ -580,7 +580,7 @@ class _Turn:
 
     def say_enrolling(self) -> None:
         self.say(N_("New person: their answers are kept apart from everyone else's. "
-                    "Text NEW to enrol another person, or PEOPLE to switch between them."))
+                    "Send NEW to enrol another person, or PEOPLE to switch between them."))
 
     # ---- shared phones: which person a message is for -----------------------------------------
     def person_name(self) -> str | None:
@@ -651,10 +651,10 @@ class _Turn:
         intake.pending = OWN_PHONE
         name = self.person_name()
         if name:
-            prompt = Msg(N_("What is %(name)s's own mobile number? Staff will send follow-up there, never to this phone."),
+            prompt = Msg(N_("What is %(name)s's own mobile number? Staff will send follow-up there, never here."),
                          {"name": verbatim(name)})
         else:
-            prompt = Msg(N_("What is this person's own mobile number? Staff will send follow-up there, never to this phone."))
+            prompt = Msg(N_("What is this person's own mobile number? Staff will send follow-up there, never here."))
         self.say(prompt, hint=Msg(N_("Optional: reply SKIP to leave it out.")), asks=OWN_PHONE, turn=intake.turn)
 
     def answer_own_phone(self, msg: InboundMessage, text: str) -> None:
@@ -669,7 +669,7 @@ class _Turn:
             self.ask_own_phone(again=True)
             return
         if phone[-10:] == re.sub(r"\D", "", msg.sender)[-10:]:
-            self.say(N_("That is this phone's number. Please send the person's own number, or SKIP."))
+            self.say(N_("That is the number these messages come from. Please send the person's own number, or SKIP."))
             self.ask_own_phone(again=True)
             return
         self.emit(OwnPhoneGiven(phone=phone))

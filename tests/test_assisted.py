@@ -89,7 +89,7 @@ def test_the_own_number_is_optional_and_read_kindly(worker, service):
     worker.answer_until("own_phone", BEN)
     assert "US mobile number" in worker.says("my number is 12")
     assert worker.asked == "own_phone"
-    assert "this phone's number" in worker.says("213 555 0199")
+    assert "the number these messages come from" in worker.says("213 555 0199")
     assert worker.asked == "own_phone"
     worker.says("skip")
     assert worker.asked == "zip"
@@ -188,7 +188,7 @@ def test_delete_on_a_shared_phone_says_whose_intake_and_erases_only_that_one(wor
     worker.answer_until("zip", {**BEN, "own_phone": "SKIP"})
     ben_id = worker.last.intake_id
     asked = worker.says("DELETE")
-    assert "Erase Ben's answers" in asked and "Other people's intakes on this phone are kept" in asked
+    assert "Erase Ben's answers" in asked and "The other people's intakes are kept" in asked
     done = worker.says("YES")
     assert "Ben's answers and messages were erased" in done
     assert intake(service, ben_id).status == "erased"
