@@ -84,9 +84,28 @@ def test_an_assisted_enrolment_by_signed_posts_sends_staff_messages_to_the_perso
         ana = s.scalar(select(Intake))
         assert ana is not None and ana.referral_code == "EASTLA1"
         iid = ana.id
+    page = staff.get(f"/admin/intakes/{iid}").get_data(as_text=True)
+    assert "+13235550111" in page and "On an outreach worker's phone, with EASTLA1" in page
     resp = post_form(staff, f"/admin/intakes/{iid}/messages", {"action": "send", "text": "Can you come on Tuesday?"},
                      page=f"/admin/intakes/{iid}", follow_redirects=True)
     assert resp.status_code == 200
     assert twilio.accepted[-1]["To"] == "+13235550111"
     assert twilio.accepted[-1]["Body"] == "Can you come on Tuesday?"
     assert all(m["To"] != WORKER for m in twilio.accepted)
+
+
+def test_on_a_phone_shared_by_new_the_preview_and_the_message_name_the_person(staff, svc, twilio):
+    from tests.transcript import Person
+
+    p = Person(svc, "+13235550177")
+    p.says("Hi")
+    p.says("yes")
+    p.says("Ana")
+    ana = p.last.intake_id
+    p.says("NEW")
+    path = f"/admin/intakes/{ana}/messages"
+    r = post_form(staff, path, {"action": "preview", "text": "Can you come on Tuesday?"}, page=f"/admin/intakes/{ana}")
+    assert "Message for Ana: Can you come on Tuesday?" in r.get_data(as_text=True) and not twilio.sent
+    post_form(staff, path, {"action": "send", "text": "Can you come on Tuesday?"}, page=f"/admin/intakes/{ana}")
+    assert twilio.accepted[-1]["To"] == "+13235550177"
+    assert twilio.accepted[-1]["Body"] == "Message for Ana: Can you come on Tuesday?"

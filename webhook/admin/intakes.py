@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.accounts import can_see, visible
+from bot.assisted import addressee
 from bot.audit import audit
 from bot.export import csv_row, export_columns, record
 from bot.facets import sync_facets
@@ -256,9 +257,11 @@ def send_message(intake_id: int) -> Any:
         contact = s.get(Contact, row.contact_id)
         assert contact is not None
         lang = row.language or contact.language
+        whom = addressee(s, row, contact)  # the preview shows "Message for Ana: ..." as the phone will
+        for_person = (whom, row.started_at) if whom is not None else None
     if request.form.get("action") == "preview":
         try:
-            composed = ob.compose(lang, text, template, params)
+            composed = ob.compose(lang, text, template, params, for_person)
         except OutboundError as exc:
             flash(f"Cannot preview: {exc}.", "error")
             return intake(intake_id, preview=None, form=form)
