@@ -64,11 +64,10 @@ def device_code(s: Session, channel: str, address: str) -> str | None:
 
 
 def shared_state(s: Session, contact: Contact, current: Intake | None) -> dict[str, Any]:
-    """What the engine knows of a shared phone: its device's code, the other people on it, a pending "which person?"."""
+    """What the engine knows of a shared phone: its device's code and the other people on it."""
     others = [i for i in people_on(s, contact, MAX_PEOPLE + 1) if current is None or i.id != current.id][:MAX_PEOPLE]
     people = tuple(SharedPerson(i.id, i.first_name, {**(i.state or {}), "screening": i.screening}) for i in others)
-    return {"device_code": device_code(s, contact.channel, contact.address), "people": people,
-            "picking": contact.picking_person}
+    return {"device_code": device_code(s, contact.channel, contact.address), "people": people}
 
 
 def own_phone_welcome(s: Session, contact: Contact, intake: Intake | None, msg: InboundMessage) -> InboundMessage:

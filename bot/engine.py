@@ -368,6 +368,7 @@ class _Turn:
         contact = self.convo.contact
         contact.opted_out = True
         contact.pending_delete = False
+        contact.picking = False
         if self.convo.intake is not None and (self.intake.pending or "").startswith(STOP_QUESTION):
             self.intake.pending = (self.intake.pending or "")[len(STOP_QUESTION):] or None
         if not (self.convo.intake and self.convo.intake.lang) and not contact.lang:

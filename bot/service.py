@@ -300,7 +300,8 @@ class IntakeService:
 
         convo = Conversation(
             ContactState(opted_out=contact.opted_out_at is not None, pending_delete=contact.pending_delete,
-                         lang=contact.language, **(assisted.shared_state(s, contact, intake_row) if contact.shared else {})),
+                         lang=contact.language, picking=contact.picking_person,
+                         **(assisted.shared_state(s, contact, intake_row) if contact.shared else {})),
             IntakeState.from_json(intake_row.id, {**intake_row.state, "screening": intake_row.screening})
             if intake_row else None)
         outcome = self.engine(s).handle(convo, msg, now)

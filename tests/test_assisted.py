@@ -346,3 +346,26 @@ def test_a_registered_telegram_chat_enrols_people_too(service):
     with service.db.session() as s:
         own = s.get(Contact, row.contact_id)
         assert (own.channel, own.address) == ("sms", "+12135550142")
+
+
+def test_stop_at_which_person_leaves_no_question_waiting_after_start(worker, service):
+    worker.says("Hi")
+    worker.answer_until("own_phone", ANA)
+    worker.says("SKIP")
+    worker.says("PEOPLE")
+    worker.says("STOP")
+    worker.says("START")
+    assert worker.asked == "zip"
+    worker.says("90011")
+    assert answers_of(service, worker.last.intake_id)["zip"] == "90011"
+
+
+def test_people_on_a_phone_with_one_intake_offers_a_new_person(person, service):
+    person.says("Hi")
+    person.says("yes")
+    person.says("Ana")
+    ana_id = person.last.intake_id
+    pick = person.says("PEOPLE")
+    assert "1) Ana" in pick and "2) Enrol another person" in pick
+    assert "new intake for another person" in person.says("2")
+    assert person.asked == "language" and person.last.intake_id != ana_id
