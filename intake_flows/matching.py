@@ -54,7 +54,6 @@ class Weights:
 WEIGHTS = Weights()
 
 
-
 @dataclass(frozen=True)
 class Wording:
     """What matching says of a sector, a need and a language: English msgids read from the data, never typed here."""
