@@ -52,8 +52,10 @@ def runtime(overlay: Path) -> Runtime:
     atexit.register(shutil.rmtree, flow_dir, True)
     for source in (*DATA_DIR.glob("*.yaml"), *overlay.glob("*.yaml")):
         shutil.copyfile(source, flow_dir / source.name)
-    matcher = make_matcher(load_catalog(flow_dir / "programs.yaml"))
-    return Runtime.load(flow_dir, matcher=matcher)
+    rt = Runtime.load(flow_dir)
+    # The frozen flow's own needs reasons and diploma answers, not the shipped flow's.
+    rt.matcher = make_matcher(load_catalog(flow_dir / "programs.yaml"), wording=rt.wording)
+    return rt
 
 
 def duration(text: str) -> timedelta:
