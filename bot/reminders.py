@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from intake_flows.text import N_, Msg
 
+from bot.audit import audit
 from bot.budget import segment_budget_status
 from bot.callbacks import OPEN as OPEN_CALL_BACKS
 from bot.messages import Reply
-from bot.models import CallBack, Contact, Intake, Message, Reminder
+from bot.models import CallBack, Contact, Intake, Message, Reminder, User
 from bot.outbox import add as add_to_outbox
 from bot.privacy import same_number
 from bot.render import Rendered, render
@@ -230,7 +231,7 @@ class Reminders:
                     Contact.erased_at.is_(None), Contact.pending_delete.is_(False),
                     ~exists().where(CallBack.intake_id == Intake.id, CallBack.status.in_(OPEN_CALL_BACKS)))
              .order_by(Intake.id))
-        return [(i, c) for i, c in s.execute(q).tuples()]
+        return [(i, c) for i, c in s.execute(q).all()]
 
     def why_not(self, s: Session, intake: Intake, contact: Contact) -> str | None:
         """Why this intake gets no nudge even though its row looks due, or None."""
@@ -264,7 +265,7 @@ class Reminders:
         for intake, contact in self.candidates(s, now):
             if self.why_not(s, intake, contact):
                 continue
-            sent = dict(s.execute(select(Reminder.step, Reminder.sent_at).where(Reminder.intake_id == intake.id)).tuples().all())
+            sent = dict(s.execute(select(Reminder.step, Reminder.sent_at).where(Reminder.intake_id == intake.id)).all())
             found = due_step(self.config, intake.updated_at, sent, now)
             if found is not None:
                 out.append(self.compose(intake, contact, *found))
@@ -317,7 +318,7 @@ class Reminders:
                     or intake.review_status not in OPEN_REVIEW or contact.opted_out_at is not None \
                     or contact.erased_at is not None or contact.pending_delete or self.why_not(s, intake, contact):
                 return None
-            sent = dict(s.execute(select(Reminder.step, Reminder.sent_at).where(Reminder.intake_id == intake.id)).tuples().all())
+            sent = dict(s.execute(select(Reminder.step, Reminder.sent_at).where(Reminder.intake_id == intake.id)).all())
             if due_step(self.config, intake.updated_at, sent, now) != (nudge.step, nudge.due_at):
                 return None
             record = Reminder(intake_id=intake.id, step=nudge.step, hours=nudge.hours, sent_at=now)
@@ -348,3 +349,12 @@ def why_not_send(s: Session, message: Message) -> str | None:
     answered = s.scalar(select(exists().where(Message.intake_id == intake.id, Message.direction == "in",
                                               Message.created_at > message.created_at)))
     return "answered" if answered else None
+
+
+def set_reminders_off(s: Session, intake: Intake, off: bool, user: User, ip: str | None, now: datetime) -> bool:
+    """Staff switch reminders off (or back on) for one intake, audited; True when that changed anything."""
+    if bool(intake.reminders_off) == off:
+        return False
+    intake.reminders_off = off
+    audit(s, user, "reminders", "intake", intake.id, {"reminders": "off" if off else "on"}, ip, now)
+    return True
