@@ -84,14 +84,6 @@ class ReminderConfig:
             day += timedelta(days=1)
         return datetime.combine(day, self.quiet_end, self.tz)
 
-    def step_labels(self) -> list[tuple[int, str]]:
-        """Each configured step and what the dashboard calls it ("1: after 24 hours")."""
-        return [(k, f"{k}: after {hours_text(h)}") for k, h in enumerate(self.after_hours, 1)]
-
-
-def hours_text(h: float) -> str:
-    return f"{h:g} hour" + ("" if h == 1 else "s")
-
 
 def parse_schedule(value: str) -> tuple[float, ...]:
     text = value.strip().lower()

@@ -351,7 +351,6 @@ def _race(service: IntakeService, at: datetime) -> None:
 def test_settings_are_read_and_bad_ones_named() -> None:
     cfg = ReminderConfig.parse("12, 48,96", "22-7", "America/New_York", "6")
     assert cfg.after_hours == (12.0, 48.0, 96.0) and cfg.late_hours == 6.0 and str(cfg.tz) == "America/New_York"
-    assert cfg.step_labels() == [(1, "1: after 12 hours"), (2, "2: after 48 hours"), (3, "3: after 96 hours")]
     assert ReminderConfig.parse("off").after_hours == ()
     assert ReminderConfig.parse().after_hours == (24.0, 72.0)
     for bad, name in (("72,24", "REMINDER_AFTER_HOURS"), ("soon", "REMINDER_AFTER_HOURS")):
