@@ -145,7 +145,7 @@ def test_a_spanish_speaker_hears_in_spanish_on_whatsapp(service: IntakeService) 
     [nudge] = n.reminders.scan(local(2026, 11, 3, 10), dry_run=True).nudges
     assert (nudge.channel, nudge.language, nudge.step) == ("whatsapp", "es", 1)
     assert "STOP" in nudge.text and "código postal" in nudge.text and "HRTP del Condado de LA" in nudge.text
-    # Longer than 3 UCS-2 segments, it goes as the channel lays it out: two messages, in order.
+    # As the channel lays it out: a text longer than 3 segments would go as two messages, in order.
     assert "\n".join(n.at(local(2026, 11, 3, 10))) == nudge.text
     assert n.phones.got[0][:2] == ("whatsapp", "+13235550111")
 
