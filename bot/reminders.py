@@ -29,8 +29,9 @@ from bot.service import IntakeService
 log = logging.getLogger(__name__)
 
 # Says where the person stopped (the question itself, as they were asked it) and how to stop these messages.
+# "Reply STOP", not "Text STOP": the same words fit Telegram, where nothing is texted.
 REMINDER_TEXT = N_("LA County HRTP: your training intake is waiting where you stopped: %(question)s "
-                   "Reply to go on from there. Text STOP to end messages.")
+                   "Reply to go on from there. Reply STOP to end messages.")
 # Staff statuses under which a person may still be nudged to finish: later ones (enrolled, placed) and the exits
 # (not eligible, withdrawn, unreachable) close the intake for reminders (bot.workflow).
 OPEN_REVIEW = ("new", "contacted")
@@ -273,13 +274,14 @@ class Reminders:
             budget = segment_budget_status(s, svc.settings, now)
         used = budget.used
         for nudge in nudges:
-            if budget.budget and used + (nudge.segments if nudge.channel == "sms" else 0) > budget.budget:
-                # The monthly SMS budget stops every reminder (replies to people still go): the county said so.
+            cost = nudge.segments if nudge.channel == "sms" else 0
+            if budget.budget and (used >= budget.budget or used + cost > budget.budget):
+                # The monthly SMS budget stops every reminder, on every channel (replies to people still go).
                 report.budget_stopped = True
                 break
             if dry_run:
                 report.nudges.append(nudge)
-                used += nudge.segments if nudge.channel == "sms" else 0
+                used += cost
                 continue
             try:
                 ids = self.enqueue(nudge, now)
@@ -290,7 +292,7 @@ class Reminders:
                 continue
             report.nudges.append(nudge)
             report.outbox_ids.extend(ids)
-            used += nudge.segments if nudge.channel == "sms" else 0
+            used += cost
         if report.budget_stopped:
             log.warning("reminders stopped: the SMS segment budget (%s) is reached", budget.budget)
         if report.outbox_ids and self.dispatch is not None:

@@ -83,7 +83,7 @@ def test_stopped_at_zip_gets_a_nudge_at_24_and_72_hours_by_day(service: IntakeSe
     n = Nudger(service)
     assert n.at(quiet_since + timedelta(hours=23, minutes=59)) == []
     [first] = n.at(quiet_since + timedelta(hours=24, minutes=1))
-    assert ZIP_PROMPT in first and "Text STOP to end messages." in first
+    assert ZIP_PROMPT in first and "Reply STOP to end messages." in first
     assert n.at(quiet_since + timedelta(hours=24, minutes=6)) == []  # the scan runs again: step 1 went already
     assert n.at(quiet_since + timedelta(hours=50)) == []
     [second] = n.at(quiet_since + timedelta(hours=72, minutes=1))
@@ -275,6 +275,15 @@ def test_a_dry_run_lists_and_sends_nothing(service: IntakeService) -> None:
         "due_at": "", "segments": nudge.segments, "text": ""}
     assert ZIP_PROMPT in nudge.text and reminders(service) == [] and report.outbox_ids == []
     assert len(n.at(at)) == 1  # and the real scan still sends it
+
+
+def test_a_budget_reached_exactly_stops_telegram_reminders_too(db: Database, runtime) -> None:
+    service = IntakeService(db, runtime, Settings(idle_timeout=timedelta(hours=48), sms_segment_budget=500))
+    stopped_at_zip(service, "555002", channel="telegram")
+    at = local(2026, 11, 3, 10)
+    _spend(service, 500, at - timedelta(hours=1))
+    report = Reminders(service, ReminderConfig()).scan(at)
+    assert report.budget_stopped and report.nudges == [] and reminders(service) == []
 
 
 def _spend(service: IntakeService, segments: int, now: datetime) -> None:
