@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -182,7 +182,7 @@ class Nudge:
 
     def to_json(self) -> dict[str, Any]:
         return {"intake_id": self.intake_id, "channel": self.channel, "language": self.language, "step": self.step,
-                "after_hours": self.hours, "stopped_at": self.question, "due_at": self.due_at.isoformat(),
+                "after_hours": self.hours, "stopped_at": self.question, "due_at": self.due_at.astimezone(UTC).isoformat(),
                 "segments": self.segments, "text": self.text}
 
 

@@ -82,6 +82,7 @@ def reminders_command(dry_run: bool, now_text: str | None) -> None:
     for nudge in report.nudges:
         click.echo(json.dumps(nudge.to_json(), ensure_ascii=False))
     what = "would be sent" if dry_run else "enqueued"
+    channels = ", ".join(sorted(reminders.channels)) or "none configured (set the Twilio or Telegram settings)"
     click.echo(f"{len(report.nudges)} reminder{'s' if len(report.nudges) != 1 else ''} {what}"
-               + ("; the SMS segment budget is reached, so the rest wait" if report.budget_stopped else "")
-               + ("" if dry_run else f"; channels: {', '.join(sorted(reminders.channels)) or 'none configured'}"), err=True)
+               + ("; the SMS segment budget is reached, so no more go this month" if report.budget_stopped else "")
+               + f"; channels: {channels}", err=True)
