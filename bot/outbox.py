@@ -191,9 +191,14 @@ def record_retry(db: Database, job: Job, code: str, text: str, delay: float, now
 
 
 def why_not_send(db: Database, job: Job) -> str | None:
-    """Why a message written earlier must not go now (erased since; for staff messages, STOP since), or None."""
+    """Why a message written earlier must not go now (erased since; for staff messages and reminders, STOP since), or None."""
     if job.message.text is None:
         return "erased"
+    if (job.message.meta or {}).get("kind") == "reminder":
+        from bot.reminders import why_not_send as why_not_remind  # bot.reminders builds on this module
+
+        with db.session() as s:
+            return why_not_remind(s, job.message)
     if not (job.message.meta or {}).get("staff"):
         return None  # the bot's own replies: the reply to STOP or to an erasure must still go
     with db.session() as s:

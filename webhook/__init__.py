@@ -75,6 +75,17 @@ def _check_secret_key(app: Flask) -> None:
                           "python3 -c 'import secrets; print(secrets.token_hex(32))'")
 
 
+def _check_reminders(app: Flask) -> None:
+    # A mistyped REMINDER_* setting is named at start-up, not found later by a worker that sends nothing.
+    from bot.reminders import ReminderConfigError
+    from webhook.reminders import reminder_config
+
+    try:
+        reminder_config(app.config)
+    except ReminderConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def _id_list(value: Any) -> frozenset[str]:
     """A comma-separated setting (or a list, from a test's config) as a set of ids."""
     items = value.split(",") if isinstance(value, str) else (value or ())
@@ -92,6 +103,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["_GENERATED_SECRET_KEY"] = app.config["SECRET_KEY"] if app.config["SECRET_KEY_IS_DEFAULT"] else None
     app.config.update(config or {})
     _check_secret_key(app)
+    _check_reminders(app)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     # Flask ships SESSION_COOKIE_SAMESITE=None, so setdefault would never take effect.
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"

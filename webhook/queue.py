@@ -258,11 +258,27 @@ class Queue:
         out["oldest_pending_seconds"] = round(waiting.oldest_age(utc(self.clock())), 1)
         return out
 
-    def run_worker(self, workers: int, poll_max: float = 0.5) -> None:
-        """Runs huey's consumer with `workers` threads, and the drain beside it, until SIGINT or SIGTERM."""
+    def every(self, name: str, seconds: float, job: Callable[[], object], stop: threading.Event) -> None:
+        """Runs `job` now and then every `seconds` until `stop`; a failure is logged and the next run goes ahead."""
+        while not stop.is_set():
+            try:
+                job()
+            except (redis.RedisError, sqlite3.Error, OSError) as exc:
+                log.warning("%s failed, trying again in %s s: %s", name, seconds, exc)
+            except Exception:
+                # As for the drain: whatever a database raises must not end the loop for good; logged with its traceback.
+                log.exception("%s failed", name)
+            stop.wait(seconds)
+
+    def run_worker(self, workers: int, poll_max: float = 0.5,
+                   also: Sequence[tuple[str, float, Callable[[], object]]] = ()) -> None:
+        """Runs huey's consumer with `workers` threads, the drain beside it and each of `also` (name, every
+        seconds, job: the reminder scan) on its own thread, until SIGINT or SIGTERM."""
         stop = threading.Event()
         drainer = threading.Thread(target=self.drain_forever, args=(stop,), name="outbox-drain", daemon=True)
         drainer.start()
+        for name, seconds, job in also:
+            threading.Thread(target=self.every, args=(name, seconds, job, stop), name=name, daemon=True).start()
         # Polling SQLite backs off to at most poll_max seconds idle; Redis blocks on the list instead.
         consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
                                              initial_delay=0.05, backoff=1.15, max_delay=poll_max,

@@ -270,6 +270,7 @@ def init_app(app: Flask) -> None:
         intakes,
         programs,
         referrals,
+        reminders,
         reports,
     )
 
