@@ -63,4 +63,7 @@ def from_env(instance_path: str) -> dict[str, Any]:
         # SMS cost (README, SMS cost): languages sent with plain letters, and segments a month may cost.
         "SMS_PLAIN_LANGUAGES": os.environ.get("SMS_PLAIN_LANGUAGES", ""),
         "SMS_SEGMENT_BUDGET": _int("SMS_SEGMENT_BUDGET", 0),
+        # WhatsApp outside the 24-hour window (README, WhatsApp's 24-hour window): a YAML file of approved
+        # templates, template id -> language -> Twilio ContentSid, with their variables.
+        "WHATSAPP_TEMPLATES": os.environ.get("WHATSAPP_TEMPLATES", ""),
     }
