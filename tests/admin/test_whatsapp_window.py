@@ -320,3 +320,27 @@ def test_outbound_refuses_before_queueing_even_without_the_admin(app, svc, twili
     with pytest.raises(OutboundError) as refused:
         ob.send(iid, staff_user(svc), text="Hi")
     assert refused.value.reason == "whatsapp_window" and str(refused.value) == REASON
+
+
+def test_a_delivery_status_63016_is_shown_with_its_reason(staff, svc, twilio):
+    from tests.admin.test_messages import signed_callback
+
+    iid = intake_id_of(whatsapp_person(svc, "+13235550213", last_wrote_hours_ago=3))
+    send(staff, iid, text="Hello")
+    [msg] = staff_messages(svc, iid)
+    assert signed_callback(staff, {"MessageSid": msg.provider_id, "MessageStatus": "failed",
+                                   "ErrorCode": "63016"}).status_code == 204
+    assert message(svc, msg.id).error_code == "63016"
+    page = staff.get(f"/admin/intakes/{iid}").get_data(as_text=True)
+    assert "(error 63016: WhatsApp refused it: outside the 24-hour window, only approved templates go)" in page
+
+
+def test_the_readme_example_is_a_valid_templates_file(tmp_path, runtime):
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("`WHATSAPP_TEMPLATES` names:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    staff = {t.id: t.params for t in staff_templates()}
+    loaded = load_whatsapp_templates(write(tmp_path, example), staff, [lang.id for lang in runtime.bundle.languages])
+    assert loaded.has("call_soon") and loaded.has("reminder_1") and not loaded.has("call_back")
+    content = loaded.content("orientation", "es", {"date": "viernes", "time": "9:30", "place": "Pacoima"})
+    assert content is not None and content.lang == "en"
+    assert json.loads(content.variables_json) == {"1": "viernes", "2": "9:30", "3": "Pacoima"}
