@@ -18,7 +18,15 @@ from bot.db import Database
 from bot.models import Contact, IntakeEvent, Message, Outbox
 from bot.outbound import OPTED_OUT_CODES, STATUS_RANK, Sender, SendError, SendResult, TemplateSender
 from bot.privacy import same_number, set_opted_out
-from bot.whatsapp import REFUSED, Content, OutsideWindow, WhatsAppTemplates, content_for_delivery
+from bot.whatsapp import (
+    OUTSIDE_WINDOW_CODE,
+    REFUSED,
+    Content,
+    MissingVariable,
+    OutsideWindow,
+    WhatsAppTemplates,
+    content_for_delivery,
+)
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +340,7 @@ class Courier:
                 self._then(record_failed(self.db, job, REFUSED, str(exc), self.now()))
                 return "failed"
         try:
-            result = self.transport(job)
+            job, result = self._send(job)
         except SendError as exc:
             code = exc.code or "send_error"
             if exc.transient and job.attempts < self.policy.max_attempts:
@@ -348,6 +356,23 @@ class Courier:
             return "failed"
         self._then(record_sent(self.db, job, result, self.now()))
         return "sent"
+
+    def _send(self, job: Job) -> tuple[Job, SendResult]:
+        """Sends the job; when WhatsApp says the window has closed (63016: its clock, not ours), sends its template."""
+        try:
+            return job, self.transport(job)
+        except SendError as exc:
+            if exc.code != OUTSIDE_WINDOW_CODE or job.channel != "whatsapp" or job.content is not None:
+                raise
+            try:
+                content = (self.whatsapp or WhatsAppTemplates()).for_message(job.message.meta, job.message.language)
+            except MissingVariable:
+                raise exc from None
+            if content is None:
+                raise
+            log.info("outbox %s: outside WhatsApp's window by Twilio's clock, sent as its template", job.outbox_id)
+            job = dataclasses.replace(job, content=content)
+            return job, self.transport(job)
 
     def _then(self, next_id: int | None) -> None:
         if next_id is not None:

@@ -161,6 +161,17 @@ def test_twilio_63016_is_final_and_says_why(staff, svc, twilio):
     assert "(error 63016: WhatsApp refused it: outside the 24-hour window, only approved templates go)" in page
 
 
+def test_a_template_refused_as_free_words_by_twilio_goes_again_as_its_content_sid(staff, svc, twilio):
+    # Inside the window by our clock, outside it by WhatsApp's: the template still reaches the person.
+    iid = intake_id_of(whatsapp_person(svc, "+13235550214", last_wrote_hours_ago=23.5))
+    twilio.script.append((400, 63016, {}))
+    r = send(staff, iid, template="call_soon")
+    assert "Message sent (queued)" in r.get_data(as_text=True)
+    assert [("Body" in req, req.get("ContentSid")) for req in twilio.sent] == [(True, None), (False, EN_CALL)]
+    [msg] = staff_messages(svc, iid)
+    assert msg.status == "queued" and msg.error_code is None and msg.meta["sent_as"]["content_sid"] == EN_CALL
+
+
 # ---- at delivery ---------------------------------------------------------------------------------------
 
 def deferred_outbound(app, svc) -> Outbound:
