@@ -92,6 +92,18 @@ def _id_list(value: Any) -> frozenset[str]:
     return frozenset(str(i).strip() for i in items if str(i).strip())
 
 
+def _whatsapp_templates(config: Mapping[str, Any], runtime: Any) -> Any:
+    """The staff templates and the county's approved WhatsApp templates, checked at start: a bad file stops it."""
+    from bot.outbound import staff_templates
+    from bot.whatsapp import WhatsAppTemplates, load_whatsapp_templates
+
+    staff = {t.id: t.params for t in staff_templates()}
+    path = str(config.get("WHATSAPP_TEMPLATES") or "")
+    if not path:
+        return WhatsAppTemplates()
+    return load_whatsapp_templates(path, staff, [lang.id for lang in runtime.bundle.languages])
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Builds the app: settings from the environment, overridden by `config` (tests pass one)."""
     from bot.db import Database
@@ -124,6 +136,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                         sms_plain_languages=_id_list(app.config.get("SMS_PLAIN_LANGUAGES")),
                         sms_segment_budget=max(0, int(app.config.get("SMS_SEGMENT_BUDGET") or 0)))
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
+    app.extensions["hrtp_whatsapp"] = _whatsapp_templates(app.config, runtime)
 
     from webhook.channels import ADAPTERS, Registry
 

@@ -70,4 +70,7 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "REMINDER_TZ": os.environ.get("REMINDER_TZ", "America/Los_Angeles"),
         "REMINDER_LATE_HOURS": os.environ.get("REMINDER_LATE_HOURS", "24"),
         "REMINDER_SCAN_SECONDS": _int("REMINDER_SCAN_SECONDS", 300),
+        # WhatsApp outside the 24-hour window (README, WhatsApp's 24-hour window): a YAML file of approved
+        # templates, template id -> language -> Twilio ContentSid, with their variables.
+        "WHATSAPP_TEMPLATES": os.environ.get("WHATSAPP_TEMPLATES", ""),
     }

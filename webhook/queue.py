@@ -23,7 +23,8 @@ from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 
 from bot.db import Database
 from bot.outbound import Sender, SendError, SendResult
-from bot.outbox import Bucket, Courier, Job, Policy, backlog, drain, utc
+from bot.outbox import Bucket, Courier, Job, Policy, backlog, drain, send_template, utc
+from bot.whatsapp import WhatsAppTemplates
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,8 @@ def transport(senders: Mapping[str, Sender]) -> Callable[[Job], SendResult]:
         sender = senders.get(job.channel)
         if sender is None:
             raise SendError("no_channel", f"messages cannot be sent on the {job.channel} channel from here")
+        if job.content is not None:
+            return send_template(sender, job)
         if isinstance(sender, TelegramSender):
             text, buttons = telegram_text(rendered_from(job.message))
             return sender.send(job.channel, job.address, text, buttons)
@@ -200,11 +203,13 @@ class Queue:
     def __init__(self, huey: Huey, db: Database, senders: Mapping[str, Sender], policy: Policy,
                  buckets: Callable[[str, str], Sequence[Bucket]], limiter: Any, backend: str,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 drain_every: float = 5.0) -> None:
+                 drain_every: float = 5.0, whatsapp: WhatsAppTemplates | None = None) -> None:
         self.huey, self.db, self.senders, self.policy, self.backend = huey, db, dict(senders), policy, backend
         self.clock = clock
         self.drain_every = drain_every
-        self.courier = Courier(db, transport(self.senders), policy, limiter, buckets, self.schedule, clock, sleep)
+        self.whatsapp = whatsapp
+        self.courier = Courier(db, transport(self.senders), policy, limiter, buckets, self.schedule, clock, sleep,
+                               whatsapp=whatsapp)
         # Registered on this instance only: a consumer finds it by name in its own huey's registry.
         self.send_task = huey.task(name=TASK_NAME)(self.courier.deliver)
 
@@ -290,7 +295,8 @@ class Queue:
 
 
 def make_queue(config: Mapping[str, Any], instance_path: str, db: Database, senders: Mapping[str, Sender],
-               clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> Queue:
+               clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+               whatsapp: WhatsAppTemplates | None = None) -> Queue:
     """The queue the settings ask for: RedisHuey on REDIS_URL, else SqliteHuey in QUEUE_PATH (or immediate)."""
     name = str(setting(config, "QUEUE_NAME", "hrtp-intake"))
     policy = Policy(max_attempts=int(setting(config, "QUEUE_MAX_ATTEMPTS", 8)),
@@ -316,7 +322,7 @@ def make_queue(config: Mapping[str, Any], instance_path: str, db: Database, send
         huey, backend = SqliteHuey(name, filename=str(path), results=False), "sqlite"
         limiter = SqliteLimiter(path)
     return Queue(huey, db, senders, policy, buckets, limiter, backend, clock, sleep,
-                 drain_every=float(setting(config, "QUEUE_DRAIN_SECONDS", 5)))
+                 drain_every=float(setting(config, "QUEUE_DRAIN_SECONDS", 5)), whatsapp=whatsapp)
 
 
 def queue_of(app: Flask | None = None) -> Queue:
@@ -336,7 +342,8 @@ def queue_of(app: Flask | None = None) -> Queue:
             svc = app.extensions["hrtp"]
             q = make_queue(app.config, app.instance_path, svc.db, senders,
                            clock=app.config.get("QUEUE_CLOCK") or time.time,
-                           sleep=app.config.get("QUEUE_SLEEP") or time.sleep)
+                           sleep=app.config.get("QUEUE_SLEEP") or time.sleep,
+                           whatsapp=app.extensions.get("hrtp_whatsapp"))
         app.extensions["hrtp_queue"] = q
     return q
 
