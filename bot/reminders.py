@@ -25,6 +25,7 @@ from bot.outbox import add as add_to_outbox
 from bot.privacy import same_number
 from bot.render import Rendered, render
 from bot.service import IntakeService
+from bot.whatsapp import WhatsAppTemplates, window
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +201,11 @@ class Reminders:
     """Finds the intakes due a nudge and enqueues each nudge with its message, outbox row and step record at once."""
 
     def __init__(self, service: IntakeService, config: ReminderConfig, channels: Iterable[str] = PUSH_CHANNELS,
-                 dispatch: Callable[[Sequence[int]], None] | None = None) -> None:
+                 dispatch: Callable[[Sequence[int]], None] | None = None,
+                 whatsapp: WhatsAppTemplates | None = None) -> None:
         self.service = service
         self.config = config
+        self.whatsapp = whatsapp
         # The channels this process can send on (those with a sender); a nudge for another would only fail.
         self.channels = frozenset(channels) & PUSH_CHANNELS
         self.dispatch = dispatch
@@ -260,9 +263,16 @@ class Reminders:
                 continue
             sent = dict(s.execute(select(Reminder.step, Reminder.sent_at).where(Reminder.intake_id == intake.id)).all())
             found = due_step(self.config, intake.updated_at, sent, now)
-            if found is not None:
+            if found is not None and not self.closed_whatsapp(s, contact, found[0], now):
                 out.append(self.compose(intake, contact, *found))
         return out
+
+    def closed_whatsapp(self, s: Session, contact: Contact, step: int, now: datetime) -> bool:
+        """True when a WhatsApp nudge could only fail: outside the 24-hour window with no approved reminder template."""
+        if contact.channel != "whatsapp" or window(s, contact.id, now).open:
+            return False
+        # Meta delivers only approved templates outside the window; a free-form nudge would fail (63016).
+        return not (self.whatsapp and (self.whatsapp.has(f"reminder_{step}") or self.whatsapp.has("reminder")))
 
     # ---- sending --------------------------------------------------------------------------------
     def scan(self, now: datetime, dry_run: bool = False) -> ScanReport:

@@ -17,6 +17,7 @@ from bot.outbound import SendResult
 from bot.outbox import Courier, default_transport
 from bot.reminders import ReminderConfig, ReminderConfigError, Reminders, due_step, set_reminders_off
 from bot.service import IntakeService, Settings
+from bot.whatsapp import WhatsAppTemplates
 from bot.workflow import change_status
 from tests.transcript import Person
 
@@ -45,9 +46,10 @@ def local(y: int, m: int, d: int, h: int, minute: int = 0) -> datetime:
 class Nudger:
     """The scan and the outbox's courier on a fake clock: `at(t)` scans at t and sends what it enqueued."""
 
-    def __init__(self, service: IntakeService, config: ReminderConfig | None = None) -> None:
+    def __init__(self, service: IntakeService, config: ReminderConfig | None = None,
+                 whatsapp: WhatsAppTemplates | None = None) -> None:
         self.phones = Phones()
-        self.reminders = Reminders(service, config or ReminderConfig())
+        self.reminders = Reminders(service, config or ReminderConfig(), whatsapp=whatsapp)
         self.service = service
         self.now = datetime(2000, 1, 1, tzinfo=UTC)
         self.courier = Courier(service.db, default_transport({c: self.phones for c in ("sms", "whatsapp", "telegram")}),
@@ -138,16 +140,16 @@ def test_replying_after_the_72_hour_nudge_keeps_the_answer_and_goes_on(service: 
     assert "Welcome back! I kept that answer." in said and ana.asked == "age_range"
 
 
-def test_a_spanish_speaker_hears_in_spanish_on_whatsapp(service: IntakeService) -> None:
+def test_a_spanish_speaker_on_whatsapp_is_nudged_only_through_an_approved_template(service: IntakeService) -> None:
     stopped_at_zip(service, "+13235550111", channel="whatsapp", first="español",
                    answers={"language": "español", "consent": "si"})
-    n = Nudger(service)
-    [nudge] = n.reminders.scan(local(2026, 11, 3, 10), dry_run=True).nudges
+    # A day of silence closes WhatsApp's 24-hour window: without an approved reminder template a nudge could only fail.
+    assert Nudger(service).reminders.scan(local(2026, 11, 3, 10), dry_run=True).nudges == []
+    approved = WhatsAppTemplates(sids={"reminder": {"en": "HX" + "1" * 32, "es": "HX" + "2" * 32}})
+    [nudge] = Nudger(service, whatsapp=approved).reminders.scan(local(2026, 11, 3, 10), dry_run=True).nudges
     assert (nudge.channel, nudge.language, nudge.step) == ("whatsapp", "es", 1)
     assert "STOP" in nudge.text and "código postal" in nudge.text and "HRTP del Condado de LA" in nudge.text
-    # As the channel lays it out: a text longer than 3 segments would go as two messages, in order.
-    assert "\n".join(n.at(local(2026, 11, 3, 10))) == nudge.text
-    assert n.phones.got[0][:2] == ("whatsapp", "+13235550111")
+    # How it then goes as the template's ContentSid: tests/admin/test_whatsapp_window.py.
 
 
 def test_telegram_people_get_their_nudge_too(service: IntakeService) -> None:

@@ -38,7 +38,8 @@ def reminders_of(app: Flask | None = None) -> Reminders:
         found = app.extensions.get("hrtp_reminders")
         if found is None:
             queue = queue_of(app)
-            found = Reminders(app.extensions["hrtp"], reminder_config(app.config), queue.senders, queue.nudge)
+            found = Reminders(app.extensions["hrtp"], reminder_config(app.config), queue.senders, queue.nudge,
+                              whatsapp=app.extensions.get("hrtp_whatsapp"))
             app.extensions["hrtp_reminders"] = found
     return found
 

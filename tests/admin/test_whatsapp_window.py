@@ -17,6 +17,7 @@ from bot.outbound import Outbound, OutboundError, SendResult, staff_templates
 from bot.outbox import Courier, add, default_transport
 from bot.whatsapp import REASON, WhatsAppTemplates, load_whatsapp_templates
 from tests.admin.helpers import complete_intake, intake_id_of, make_user, post_form
+from tests.transcript import Person
 from webhook.senders import twilio_senders
 
 EN_CALL = "HX" + "a" * 32
@@ -229,9 +230,18 @@ def reminder(svc, intake_id: int, step: int, text: str) -> int:
         return row.id
 
 
+def stopped_at_zip(svc, phone: str, last_wrote_hours_ago: float) -> int:
+    """A WhatsApp person who went quiet at the ZIP question, as a reminder finds them."""
+    p = Person(svc, phone, channel="whatsapp", start=now() - timedelta(hours=last_wrote_hours_ago, minutes=2))
+    p.says("Hi")
+    p.answer_until("zip", {"language": "1", "consent": "yes", "first_name": "Maria"})
+    return intake_id_of(p)
+
+
 def test_reminders_go_free_inside_the_window_and_as_their_template_outside(app, svc, twilio):
-    inside = intake_id_of(whatsapp_person(svc, "+13235550209", last_wrote_hours_ago=2))
-    outside = intake_id_of(whatsapp_person(svc, "+13235550210", last_wrote_hours_ago=72))
+    # A reminder goes only to an intake still in progress: bot.reminders cancels one for a finished intake.
+    inside = stopped_at_zip(svc, "+13235550209", last_wrote_hours_ago=2)
+    outside = stopped_at_zip(svc, "+13235550210", last_wrote_hours_ago=72)
     courier = courier_at(app, svc, now() + timedelta(minutes=1))
     assert courier.deliver(reminder(svc, inside, 1, "Still there? Reply to carry on.")) == "sent"
     assert courier.deliver(reminder(svc, outside, 1, "Still there? Reply to carry on.")) == "sent"
