@@ -15,12 +15,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from babel.dates import format_date
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+
+from intake_flows.text import N_, Msg, verbatim
 
 from bot.channels import capabilities
 from bot.engine import OWN_PHONE_LINK, SharedPerson, us_phone
 from bot.events import EngineEvent, IntakeErased, OwnPhoneGiven, PersonSwitched
+from bot.i18n import Translator
 from bot.messages import InboundMessage
 from bot.models import Contact, Intake, Message, OutreachDevice, ReferralCode, User
 from bot.privacy import erase_intakes, inherited_opt_out, set_opted_out
@@ -82,6 +86,14 @@ def follow_up_phone(s: Session, intake: Intake, contact: Contact) -> str | None:
     """The number staff call about an intake: the person's own where a worker gave it, else the phone's own."""
     own = s.get(Contact, intake.contact_id) if intake.contact_id != contact.id else contact
     return own.address if own is not None and capabilities(own.channel).phone_address else None
+
+
+def for_person(message: Msg, name: str, started: datetime, t: Translator) -> Msg:
+    """A message on a phone several people use, saying whom it is for (by first name, else when they started)."""
+    if name:
+        return Msg(N_("Message for %(name)s: %(message)s"), {"name": verbatim(name), "message": message})
+    return Msg(N_("Message for the person whose intake was started on %(date)s: %(message)s"),
+               {"date": verbatim(format_date(started.date(), "medium", locale=t.locale)), "message": message})
 
 
 def addressee(s: Session, intake: Intake, contact: Contact) -> str | None:

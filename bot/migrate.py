@@ -221,7 +221,7 @@ def differences(url_or_engine: str | Engine) -> list[Any]:
 def revision(message: str, autogenerate: bool = True) -> Path:
     """Writes the next migration into bot/migrations/versions: the models' changes since head, or an empty one."""
     previous = head()
-    # Revisions are numbered, some with a name after the number ("0006_assisted"): the next is the next number.
+    # A branch's revision may name its work after the number ("0006_reminders"): the next is numbered from its digits.
     digits = re.match(r"\d+", previous)
     number = f"{int(digits.group()) + 1:04d}" if digits else None
     with tempfile.TemporaryDirectory(prefix="hrtp-revision-") as tmp:

@@ -123,6 +123,8 @@ class Intake(Base):
     completed_at: Mapped[datetime | None]
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     screening: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Staff switched reminders off for this intake (bot.reminders). Its migration adds it at the end.
+    reminders_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The outreach worker's phone this intake was enrolled on, once the intake moved to the person's own number.
     enrolled_via_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"),
                                                                  index=True)
@@ -258,6 +260,20 @@ class CallBack(Base):
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_attempt_at: Mapped[datetime | None]
+
+
+class Reminder(Base):
+    """One reminder step for an intake, written with its message and outbox row: the unique pair makes it once only."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("intake_id", "step", name="uq_reminders_intake_id_step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intakes.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)  # 1 = the first delay of REMINDER_AFTER_HOURS
+    hours: Mapped[float] = mapped_column()  # that delay as it was configured when this was sent
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)  # enqueued; the outbox sends it right after
 
 
 class ReferralCode(Base):

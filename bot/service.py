@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
 from intake_flows import detect, geo
-from intake_flows.catalog import OfficeFile, check_against_data, load_offices
+from intake_flows.catalog import OfficeFile, Sector, check_against_data, load_offices, load_sectors
+from intake_flows.matching import Wording
 from intake_flows.profile import Profile
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
@@ -137,6 +138,10 @@ class Runtime:
     matcher: Matcher | None = None
     area_tier: Callable[[str], str | None] | None = None
     offices: OfficeFile | None = None
+    # Every sector a program may have (programs.yaml), and what matching says of sectors, needs and languages,
+    # from this runtime's data; None: the shipped data's.
+    sectors: tuple[Sector, ...] = ()
+    wording: Wording | None = None
 
     @classmethod
     def load(cls, data_dir: Path | None = None, locales_dir: Path = LOCALES_DIR, matcher: Matcher | None = None) -> Runtime:
@@ -145,8 +150,10 @@ class Runtime:
         check_against_data(bundle.flow, bundle.languages, [c.id for c in rules.priority], data_dir)
         # A flow folder without its own AJCC list (a test flow, a pilot) uses the shipped one.
         offices = load_offices((data_dir / "ajcc.yaml") if data_dir and (data_dir / "ajcc.yaml").exists() else None)
+        sectors = load_sectors((data_dir / "programs.yaml") if data_dir and (data_dir / "programs.yaml").exists() else None)
         geo.warm_up()
-        return cls(bundle, I18n(bundle.languages, locales_dir), rules, matcher, offices=offices)
+        return cls(bundle, I18n(bundle.languages, locales_dir), rules, matcher, offices=offices, sectors=sectors,
+                   wording=Wording.of(bundle.flow, bundle.languages, sectors))
 
     def facts(self, answers: Mapping[str, Any], area_tier: Callable[[str], str | None] | None = None) -> dict[str, Any]:
         return facts(answers, self.area_tier or area_tier, self.bundle.flow)
@@ -204,7 +211,7 @@ class IntakeService:
         self.sms_plain = plain_tables(runtime.bundle.languages, sorted(self.settings.sms_plain_languages))
         self._codes: frozenset[str] = frozenset()
         self._codes_at = -1e9
-        self.catalog = CatalogCache()
+        self.catalog = CatalogCache(wording=runtime.wording)
         # The engine holds no per-message state: one serves every turn until the catalog or codes change.
         self._engine: tuple[object, frozenset[str], Engine] | None = None
 

@@ -369,3 +369,29 @@ def test_people_on_a_phone_with_one_intake_offers_a_new_person(person, service):
     assert "1) Ana" in pick and "2) Enrol another person" in pick
     assert "new intake for another person" in person.says("2")
     assert person.asked == "language" and person.last.intake_id != ana_id
+
+
+def test_reminders_go_to_the_persons_own_number_and_never_to_the_workers_phone(worker, service):
+    from bot.reminders import ReminderConfig, Reminders
+
+    worker.says("Hi")
+    worker.answer_until("zip", ANA)  # Ana gave her own number, then the worker stopped at her ZIP question
+    ana = worker.last.intake_id
+    worker.says("NEW")
+    worker.answer_until("zip", BEN)  # Ben gave none: his intake stays on the worker's phone
+    a_day_later = T0 + timedelta(hours=30)  # 15:00 in Los Angeles
+    nudges = Reminders(service, ReminderConfig()).scan(a_day_later, dry_run=True).nudges
+    assert [(n.intake_id, n.address) for n in nudges] == [(ana, ANA_OWN)]
+    assert not nudges[0].text.startswith("Message for")  # her own phone: nobody else's intake is on it
+
+
+def test_a_reminder_on_a_phone_shared_by_new_says_whose_intake_is_waiting(service):
+    from bot.reminders import ReminderConfig, Reminders
+
+    p = Person(service, "+13235550150", start=T0)
+    p.says("Hi")
+    p.answer_until("zip", {"language": "1", "consent": "yes", "first_name": "Ana"})
+    p.says("NEW")
+    p.answer_until("zip", {"language": "1", "consent": "yes", "first_name": "Ben"})
+    [nudge] = Reminders(service, ReminderConfig()).scan(T0 + timedelta(hours=30), dry_run=True).nudges
+    assert nudge.text.startswith("Message for Ben: LA County HRTP: your training intake is waiting")

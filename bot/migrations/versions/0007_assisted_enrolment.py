@@ -1,7 +1,7 @@
 """assisted enrolment: outreach devices, shared phones
 
-Revision ID: 0006_assisted
-Revises: 0005
+Revision ID: 0007_assisted
+Revises: 0006_reminders
 Create Date: 2026-12-01 14:21:07.231378
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0006_assisted'
-down_revision: str | Sequence[str] | None = '0005'
+revision: str = '0007_assisted'
+down_revision: str | Sequence[str] | None = '0006_reminders'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
