@@ -57,6 +57,18 @@ def intake(service, intake_id: int) -> Intake:
         return row
 
 
+def enrol_ana_and_ben(worker: Person) -> tuple[int, int]:
+    """The worker enrols Ana (who gives her own number) and then Ben (who gives none); their intake ids."""
+    worker.says("Hi")
+    worker.answer_until("own_phone", ANA)
+    worker.says(ANA["own_phone"])
+    ana_id = worker.last.intake_id
+    worker.says("NEW")
+    worker.answer_until("own_phone", BEN)
+    worker.says("SKIP")
+    return ana_id, worker.last.intake_id
+
+
 def answer(p: Person, answers: dict, steps: int = 1) -> str:
     """Answers the question asked, by its field, `steps` times; returns the replies, joined."""
     said = []
@@ -156,23 +168,10 @@ def test_the_person_texts_from_their_own_phone_and_their_intake_carries_on(worke
 
 
 def test_staff_messages_go_to_the_persons_own_number_and_name_the_person_on_the_workers_phone(worker, service):
-    worker.says("Hi")
-    worker.answer_until("own_phone", ANA)
-    worker.says(ANA["own_phone"])
-    ana_id = worker.last.intake_id
-    worker.says("NEW")
-    worker.answer_until("own_phone", BEN)
-    worker.says("SKIP")
-    ben_id = worker.last.intake_id
+    ana_id, ben_id = enrol_ana_and_ben(worker)
     sender = RecordingSender()
     outbound = Outbound(service.db, service.runtime.i18n, {"sms": sender})
-    from bot.models import User
-
-    with service.db.writing() as s:
-        staff = User(username="sam", display_name="Sam", password_hash="x", role="staff")
-        s.add(staff)
-        s.flush()
-        s.expunge(staff)
+    staff = staff_user(service)
     outbound.send(ana_id, staff, text="Your orientation is Monday.")
     outbound.send(ben_id, staff, text="Your orientation is Tuesday.")
     assert sender.sent[0] == ("sms", ANA_OWN, "Your orientation is Monday.")
@@ -216,24 +215,11 @@ def test_delete_on_a_phone_shared_by_new_names_the_person_too(person, service):
 
 
 def test_stop_on_the_workers_phone_stops_that_phone_but_not_the_peoples_own_numbers(worker, service):
-    worker.says("Hi")
-    worker.answer_until("own_phone", ANA)
-    worker.says(ANA["own_phone"])
-    ana_id = worker.last.intake_id
-    worker.says("NEW")
-    worker.answer_until("own_phone", BEN)
-    worker.says("SKIP")
-    ben_id = worker.last.intake_id
+    ana_id, ben_id = enrol_ana_and_ben(worker)
     assert "unsubscribed" in worker.says("STOP")
     sender = RecordingSender()
     outbound = Outbound(service.db, service.runtime.i18n, {"sms": sender})
-    from bot.models import User
-
-    with service.db.writing() as s:
-        staff = User(username="sam", display_name="Sam", password_hash="x", role="staff")
-        s.add(staff)
-        s.flush()
-        s.expunge(staff)
+    staff = staff_user(service)
     outbound.send(ana_id, staff, text="Hello Ana.")
     assert sender.sent == [("sms", ANA_OWN, "Hello Ana.")]
     with pytest.raises(OutboundError) as refused:
@@ -308,14 +294,7 @@ def test_which_person_offers_a_new_one_by_number_and_understands_a_keyword_inste
 
 
 def test_the_person_erases_their_own_intake_from_their_own_phone_and_the_workers_others_stay(worker, service):
-    worker.says("Hi")
-    worker.answer_until("own_phone", ANA)
-    worker.says(ANA["own_phone"])
-    ana_id = worker.last.intake_id
-    worker.says("NEW")
-    worker.answer_until("own_phone", BEN)
-    worker.says("SKIP")
-    ben_id = worker.last.intake_id
+    ana_id, ben_id = enrol_ana_and_ben(worker)
     ana = Person(service, ANA_OWN, start=T0 + timedelta(hours=1))
     ana.says("hi")
     assert "Reply YES to erase" in ana.says("DELETE")
