@@ -28,7 +28,7 @@ from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rul
 
 from bot import links
 from bot.channels import capabilities
-from bot.db import Database
+from bot.db import Database, Prepared
 from bot.engine import ContactState, Conversation, Engine, EngineContext, IntakeState, Outcome
 from bot.events import (
     AnswerCleared,
@@ -288,11 +288,11 @@ class IntakeService:
         # connection: the ORM's unit of work cost more than the rest of the turn's writes together.
         conn = s.connection()
         # A twin delivery fails here, on the unique provider id, before any work is done for it.
-        inbound_id = conn.execute(_INSERT_INBOUND, {
+        inbound_id = _INSERT_INBOUND.run(conn, {
             "contact_id": contact.id, "intake_id": intake_row.id if intake_row else None, "direction": "in",
             "channel": msg.channel, "provider_id": msg.provider_id, "text": msg.text, "media_count": msg.media_count,
             "language": intake_row.language if intake_row else contact.language, "created_at": now,
-            "meta": answer_meta(msg)}).scalar_one()
+            "meta": answer_meta(msg)})
 
         convo = Conversation(
             ContactState(opted_out=contact.opted_out_at is not None, pending_delete=contact.pending_delete,
@@ -303,7 +303,7 @@ class IntakeService:
         current = self._apply(s, contact, intake_row, outcome, now)
         if intake_row is None and current is not None:
             # The message that started the intake belongs to it.
-            conn.execute(update(_MESSAGES).where(_MESSAGES.c.id == inbound_id).values(intake_id=current.id))
+            _update_by_id(_MESSAGES, ("intake_id",)).run(conn, {"intake_id": current.id, "pk_": inbound_id})
 
         rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording, plain=self.sms_plain)
         outbox: list[Outbox] = []
@@ -320,7 +320,7 @@ class IntakeService:
                 outbox.append(add_to_outbox(s, reply, msg.sender, now, group_key=f"in:{inbound_id}"))
             s.flush()
         elif rendered:
-            conn.execute(_INSERT_MESSAGE, [{
+            _INSERT_MESSAGE.run_many(conn, [{
                 "contact_id": contact.id, "intake_id": current.id if current else None, "direction": "out",
                 "channel": msg.channel, "provider_id": None, "in_reply_to_id": inbound_id, "text": r.text,
                 "language": r.lang, "segments": r.segments, "encoding": r.encoding, "media_count": 0, "status": "queued",
@@ -367,14 +367,16 @@ class IntakeService:
             handler = EVENT_HANDLERS.get(type(ev))
             if handler is None:
                 raise TypeError(f"no handler for engine event {type(ev).__name__}: add one to EVENT_HANDLERS")
+            if handler not in _KEEP_EVENTS_PENDING:
+                turn.write_events()  # a handler that reads or rewrites the history (decline) sees this turn's rows
             handler(turn, ev)
             stored = ev.stored()
             info = self.runtime.bundle.flow.field_info.get(ev.field) if isinstance(ev, AnswerRecorded) else None
             if stored is not None and info is not None and info.sensitive:
                 stored.pop("value", None)  # a sensitive answer lives in its answer row alone, not in the event history
-            s.connection().execute(_INSERT_EVENT, {"contact_id": contact.id,
-                                                   "intake_id": turn.current.id if turn.current else None,
-                                                   "kind": ev.kind, "data": stored, "created_at": now})
+            turn.events.append({"contact_id": contact.id, "intake_id": turn.current.id if turn.current else None,
+                                "kind": ev.kind, "data": stored, "created_at": now})
+        turn.write_events()
         current, erased = turn.current, turn.erased
 
         contact.pending_delete = convo.contact.pending_delete
@@ -420,6 +422,13 @@ class Applying:
     now: datetime
     privacy_key: str
     erased: bool = False
+    # This turn's event rows not yet written: written together, in one statement, before anything may read them.
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def write_events(self) -> None:
+        if self.events:
+            _INSERT_EVENT.run_many(self.s.connection(), self.events)
+            self.events = []
 
 
 def _start_intake(t: Applying, ev: IntakeStarted) -> None:
@@ -437,7 +446,7 @@ def _record_answer(t: Applying, ev: AnswerRecorded) -> None:
     if stmt is not None:
         # One statement, no read first (the (intake, field) pair is unique), run in order on the turn's
         # connection: nothing pending in the session is needed for it.
-        t.s.connection().execute(stmt, {"intake_id": t.current.id, "field": ev.field, "value": ev.value, "step": ev.step,
+        stmt.run(t.s.connection(), {"intake_id": t.current.id, "field": ev.field, "value": ev.value, "step": ev.step,
                                         "answered_at": t.now})
         return
     row = t.s.scalar(select(Answer).where(Answer.intake_id == t.current.id, Answer.field == ev.field))
@@ -498,6 +507,9 @@ _HISTORY_ONLY: tuple[type[EngineEvent], ...] = (
     IntakeLeft, IntakeFinished, Restarted, Resumed, ScreeningCompleted, PriorityUpdated, AnswerReadBack, Skipped,
     NotUnderstood, StepMissed, Unreadable, StaleAnswer, LanguageSet, HandoffSuggested, StopAsked, ChannelLinked, LinkRefused)
 
+# Handlers that neither read nor rewrite the event history: this turn's event rows may wait until the end.
+_KEEP_EVENTS_PENDING: frozenset[Callable[..., None]] = frozenset({_history_only, _record_answer, _choose_program, _needs_contact})
+
 # Every engine event has its handler here; bot.events.EVENT_CLASSES lists them (a test checks they match).
 EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {
     IntakeStarted: _start_intake,
@@ -530,32 +542,36 @@ def write_changed_columns(s: Session, obj: Contact | Intake) -> None:
     changed = {key: current.get(key) for key, old in committed.items()
                if old is NO_VALUE or old != current.get(key)}
     if changed:
-        # One prebuilt statement per table: its SET clause comes from the parameters, compiled once per set of columns.
-        s.connection().execute(_update_by_id(cast(Table, type(obj).__table__)), {**changed, "pk_": obj.id})
+        # One prebuilt statement per table and set of columns.
+        _update_by_id(cast(Table, type(obj).__table__), tuple(sorted(changed))).run(s.connection(), {**changed, "pk_": obj.id})
     # Saved (or set to what they were): the row is clean, as after a flush, so commit has nothing to flush.
     state._commit_all(state.dict, s.identity_map)
 
 
 _MESSAGES = cast(Table, Message.__table__)
-_INSERT_INBOUND = insert(_MESSAGES).returning(_MESSAGES.c.id)
-_INSERT_MESSAGE = insert(_MESSAGES)
-_INSERT_EVENT = insert(cast(Table, IntakeEvent.__table__))
+_INSERT_INBOUND = Prepared(insert(_MESSAGES).returning(_MESSAGES.c.id), (
+    "contact_id", "intake_id", "direction", "channel", "provider_id", "text", "media_count", "language", "created_at", "meta"))
+_INSERT_MESSAGE = Prepared(insert(_MESSAGES), (
+    "contact_id", "intake_id", "direction", "channel", "provider_id", "in_reply_to_id", "text", "language", "segments",
+    "encoding", "media_count", "status", "created_at", "meta"))
+_INSERT_EVENT = Prepared(insert(cast(Table, IntakeEvent.__table__)), ("contact_id", "intake_id", "kind", "data", "created_at"))
 _CONTACT_AND_INTAKE = (select(Contact, Intake).outerjoin(Intake, Intake.id == Contact.active_intake_id)
                        .where(Contact.channel == bindparam("channel"), Contact.address == bindparam("address"))
                        .with_for_update(of=Contact))
 
 
 @functools.cache
-def _update_by_id(table: Any) -> Any:
-    return update(table).where(table.c.id == bindparam("pk_"))
+def _update_by_id(table: Any, columns: tuple[str, ...]) -> Prepared:
+    return Prepared(update(table).where(table.c.id == bindparam("pk_")), (*columns, "pk_"))
 
 
 @functools.cache
-def _answer_upsert(dialect: str) -> Any:
+def _answer_upsert(dialect: str) -> Prepared | None:
     """INSERT ... ON CONFLICT (intake_id, field) DO UPDATE, built once; None where the dialect has no such clause."""
     make = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(dialect)
     if make is None:
         return None
     stmt: Any = make(cast(Table, Answer.__table__))
-    return stmt.on_conflict_do_update(index_elements=["intake_id", "field"], set_={
-        "value": stmt.excluded.value, "step": stmt.excluded.step, "answered_at": stmt.excluded.answered_at})
+    return Prepared(stmt.on_conflict_do_update(index_elements=["intake_id", "field"], set_={
+        "value": stmt.excluded.value, "step": stmt.excluded.step, "answered_at": stmt.excluded.answered_at}),
+        ("intake_id", "field", "value", "step", "answered_at"))
