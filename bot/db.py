@@ -87,7 +87,7 @@ class Prepared:
         self.keys = tuple(keys)
         self._by_dialect: dict[int, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {}
 
-    def _compiled(self, dialect: Dialect) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
+    def compiled(self, dialect: Dialect) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
         found = self._by_dialect.get(id(dialect))
         if found is not None:
             return found
@@ -112,14 +112,14 @@ class Prepared:
 
     def run(self, conn: Connection, values: Mapping[str, Any]) -> Any:
         """Runs the statement with one set of values; returns the first column of a RETURNING row, else None."""
-        sql, convert = self._compiled(conn.dialect)
+        sql, convert = self.compiled(conn.dialect)
         params = convert(values)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, params)
             row = cursor.fetchone() if cursor.description else None
         except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, sql, params, exc) from exc
+            raise wrapped_error(conn, sql, params, exc) from exc
         finally:
             cursor.close()
         return row[0] if row else None
@@ -128,18 +128,18 @@ class Prepared:
         """Runs the statement once per set of values, in one executemany."""
         if not rows:
             return
-        sql, convert = self._compiled(conn.dialect)
+        sql, convert = self.compiled(conn.dialect)
         params = [convert(r) for r in rows]
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(sql, params)
         except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, sql, params, exc) from exc
+            raise wrapped_error(conn, sql, params, exc) from exc
         finally:
             cursor.close()
 
 
-def _wrapped(conn: Connection, sql: str, params: Any, exc: Exception) -> StatementError:
+def wrapped_error(conn: Connection, sql: str, params: Any, exc: Exception) -> StatementError:
     """The driver's error as SQLAlchemy raises it (IntegrityError for a twin delivery), so callers catch one kind."""
     return DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect)
 
@@ -167,6 +167,18 @@ class Database:
         with self.write_lock, self.sessions() as session, session.begin():
             session.connection(execution_options={"write_lock": True})
             yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A connection in one write transaction, without a Session (a turn's); on SQLite under the write lock."""
+        if self.write_lock is None:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self.write_lock, self.engine.connect() as conn:
+            conn.execution_options(write_lock=True)
+            with conn.begin():
+                yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()
