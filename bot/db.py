@@ -144,6 +144,37 @@ def wrapped_error(conn: Connection, sql: str, params: Any, exc: Exception) -> St
     return DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect)
 
 
+class Checkpoints:
+    """Copies a SQLite file's write-ahead log into the database every `every` writes, outside the write lock.
+
+    SQLite's own checkpoint runs inside the commit that takes the log past 1,000 pages, two fsyncs and
+    all: that commit held the write lock for 10 to 25 ms while every other turn waited, one turn in
+    seventy (a third of the time turns spent committing, and the p99). Here the thread that has just
+    committed and let go of the lock copies the log (PASSIVE: it waits for no writer and none waits for it)."""
+
+    def __init__(self, engine: Engine, every: int = 50) -> None:
+        self.engine = engine
+        self.every = every
+        self.writes = 0
+        self._running = threading.Lock()
+        event.listen(engine, "connect", self._no_automatic_checkpoint)
+
+    @staticmethod
+    def _no_automatic_checkpoint(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+    def after_write(self) -> None:
+        self.writes += 1  # unlocked: a count off by one now and then only moves a checkpoint by a write
+        if self.writes < self.every or not self._running.acquire(blocking=False):
+            return
+        try:
+            self.writes = 0
+            with self.engine.connect() as conn:
+                conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+        finally:
+            self._running.release()
+
+
 class Database:
     """An engine and its session factory, created from a URL; the tables come from migrations (bot/migrate.py)."""
 
@@ -152,6 +183,8 @@ class Database:
         self.engine = make_engine(url, echo, pool)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.write_lock = _sqlite_write_lock(self.engine)
+        file = self.engine.dialect.name == "sqlite" and (self.engine.url.database or ":memory:") != ":memory:"
+        self.checkpoints = Checkpoints(self.engine) if file else None
         _track_catalog_writes(self.sessions)
 
     def session(self) -> Session:
@@ -164,7 +197,7 @@ class Database:
             with self.sessions() as session, session.begin():
                 yield session
             return
-        with self.write_lock, self.sessions() as session, session.begin():
+        with self._writing(), self.write_lock, self.sessions() as session, session.begin():
             session.connection(execution_options={"write_lock": True})
             yield session
 
@@ -175,10 +208,17 @@ class Database:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
             return
-        with self.write_lock, self.engine.connect() as conn:
+        with self._writing(), self.write_lock, self.engine.connect() as conn:
             conn.execution_options(write_lock=True)
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around a write transaction and its lock: once both are let go, the log may be checkpointed."""
+        yield
+        if self.checkpoints is not None:
+            self.checkpoints.after_write()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -111,3 +112,28 @@ def test_the_turns_rows_follow_what_the_orm_changed(service: IntakeService, db: 
     with db.session() as s:
         intake = s.scalar(select(Intake))
         assert intake is not None and intake.contact.opted_out_at is None and intake.contact.language == "en"
+
+
+def test_the_log_is_checkpointed_after_the_write_lock_is_let_go(db: Database) -> None:
+    """SQLite's own checkpoint ran inside a commit, fsyncs and all, while every other turn waited for the lock."""
+    assert db.checkpoints is not None and db.write_lock is not None
+    with db.write_connection() as conn:
+        assert conn.connection.dbapi_connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    held: list[bool] = []
+    checkpoints = db.checkpoints
+    checkpoints.every, checkpoints.writes = 3, 0
+    real = checkpoints.after_write
+
+    def after_write() -> None:
+        held.append(db.write_lock._is_owned())  # type: ignore[union-attr]
+        real()
+
+    checkpoints.after_write = after_write  # type: ignore[method-assign]
+    for n in range(4):
+        with db.write_connection() if n % 2 else db.writing() as conn:  # a turn's writes, or a Session's
+            conn.execute(text("INSERT INTO contacts (channel, address, created_at, pending_delete) "
+                              "VALUES ('sms', :a, '2026-11-02 17:00:00', 0)"), {"a": f"+1323555020{n}"})
+    assert held == [False] * 4 and checkpoints.writes == 1  # the third write checkpointed and started the count again
+    with sqlite3.connect(db.engine.url.database or "") as raw:
+        busy, logged, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and logged == copied
