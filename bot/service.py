@@ -252,10 +252,8 @@ class IntakeService:
         started = time.perf_counter()
         for attempt in range(4):
             try:
-                with self.db.write_connection() as conn:
-                    turn = Turn(conn, self.db.sessions)
+                with self.db.write_connection() as conn, Turn(conn, self.db.sessions) as turn:
                     result = self._handle(turn, msg, now, look_for_twin=attempt > 0)
-                    turn.finish()
                 if turn_log.isEnabledFor(logging.INFO):
                     # Ids and kinds only: never the address or the text (see webhook/logs.py).
                     turn_log.info("turn", extra={

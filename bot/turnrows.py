@@ -124,7 +124,9 @@ def _update(table: Table, columns: tuple[str, ...]) -> Prepared:
 
 
 class Turn:
-    """One turn's connection (in its transaction), the rows it read, and a Session made only when a step needs one."""
+    """One turn's connection (in its transaction), the rows it read, and a Session made only when a step needs one.
+
+    Used as a context manager inside the transaction: leaving it flushes what the Session still holds."""
 
     def __init__(self, conn: Connection, sessions: sessionmaker[Session]) -> None:
         self.conn = conn
@@ -198,9 +200,16 @@ class Turn:
             row.mark_saved(changed)
             self._twins[key] = (row, obj, {**shared, **changed})
 
-    def finish(self) -> None:
-        """The ORM's last writes, before the turn's transaction commits."""
-        if self._session is not None:
-            self._session.flush()
-            self._session.close()
-            self._session = None
+    def __enter__(self) -> Turn:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_exc: object) -> None:
+        """The ORM's last writes, before the turn's transaction commits; on an error, the Session only closes."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            if kind is None:
+                session.flush()
+        finally:
+            session.close()

@@ -137,3 +137,21 @@ def test_the_log_is_checkpointed_after_the_write_lock_is_let_go(db: Database) ->
     with sqlite3.connect(db.engine.url.database or "") as raw:
         busy, logged, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert busy == 0 and logged == copied
+
+
+def test_a_turn_flushes_its_session_when_it_ends_and_drops_it_when_it_fails(db: Database) -> None:
+    from bot.models import Contact
+    from bot.turnrows import Turn
+
+    when = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
+    with db.write_connection() as conn, Turn(conn, db.sessions) as t:
+        t.session.add(Contact(channel="sms", address="+13235550301", created_at=when))  # left for the end to flush
+    try:
+        with db.write_connection() as conn, Turn(conn, db.sessions) as t:
+            t.session.add(Contact(channel="sms", address="+13235550302", created_at=when))
+            raise LookupError("the turn failed")
+    except LookupError:
+        pass
+    assert t._session is None  # closed, not flushed
+    with db.session() as s:
+        assert list(s.scalars(select(Contact.address).order_by(Contact.address))) == ["+13235550301"]
