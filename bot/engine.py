@@ -28,6 +28,7 @@ from bot.events import (
     HandoffRequested,
     HandoffSuggested,
     IntakeDeclined,
+    IntakeErased,
     IntakeFinished,
     IntakeLeft,
     IntakeStarted,
@@ -36,6 +37,8 @@ from bot.events import (
     NotUnderstood,
     OptedIn,
     OptedOut,
+    OwnPhoneGiven,
+    PersonSwitched,
     PriorityUpdated,
     ProgramChosen,
     Restarted,
@@ -57,6 +60,9 @@ LANGUAGE_PAIR = "pair:"  # pending: two languages that share a script were offer
 CALLBACK = "callback:"  # pending: "callback:<call-back step>|<window chosen>|<then>", then "", "skip:<step>" or "next:<step>"
 KEYWORD_LENGTH = 160  # characters; past one SMS, a stop word is part of a story, not a request
 LINK_DAYS = 7  # how long a web page's link code works (bot.links)
+OWN_PHONE = "own_phone"  # pending: the person's own number was asked, on an outreach worker's phone
+OWN_PHONE_LINK = "own_phone"  # InboundMessage.link: the first message from the number an outreach worker gave
+PICK = "pick"  # what "which person is this for?" asks, for its buttons
 
 
 @dataclass
@@ -77,10 +83,14 @@ class IntakeState:
     referral_known: bool | None = None
     last_activity: str | None = None
     turn: int = 0  # answers taken so far: a question asked after an answer is a new asking
+    # Enrolled on an outreach worker's phone: "due" until the person's own number was asked, then "asked".
+    assisted: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data.pop("key")
+        if data["assisted"] is None:
+            data.pop("assisted")  # stored states of everyone else's intakes stay as they were
         return json_copy(data)
 
     @classmethod
@@ -100,11 +110,29 @@ def json_copy(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class SharedPerson:
+    """Another person's intake on this phone, as "which person?" offers it."""
+
+    intake_id: int
+    name: str | None
+    state: Mapping[str, Any]
+
+
 @dataclass
 class ContactState:
     opted_out: bool = False
     pending_delete: bool = False
     lang: str | None = None
+    # An outreach worker's registered phone: each person it enrols is an intake of this referral code.
+    device_code: str | None = None
+    # The other people's intakes on this phone (NEW, an outreach worker's phone), newest first; read only for shared phones.
+    people: tuple[SharedPerson, ...] = ()
+    picking: bool = False  # "which person is this for?" waits for its answer
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.people) or self.device_code is not None
 
 
 @dataclass
@@ -232,7 +260,7 @@ class _Turn:
                     self.ask_current()
             return  # An opted-out person gets nothing else until they opt back in.
 
-        if msg.link is not None:
+        if msg.link is not None and not (msg.link == OWN_PHONE_LINK and action):
             self.linked(msg)
             return
 
@@ -247,9 +275,28 @@ class _Turn:
             self.opt_out(msg, text, intent)
             return
 
+        if contact.picking:
+            contact.picking = False
+            if self.answer_pick(msg, text, action):
+                return
+
+        if action == "people" and (contact.people or self.convo.intake is not None):
+            self.ask_pick()
+            return
+
         if contact.pending_delete:
             contact.pending_delete = False
-            if self.yes_no(text) == "yes":
+            if self.yes_no(text) == "yes" and contact.shared and self.convo.intake is not None:
+                name = self.person_name()
+                self.emit(IntakeErased())
+                self.convo.intake = None
+                if name:
+                    self.say(Msg(N_("Done. %(name)s's answers and messages were erased. "
+                                    "The other people's intakes are kept."), {"name": verbatim(name)}))
+                else:
+                    self.say(N_("Done. That person's answers and messages were erased. "
+                                "The other people's intakes are kept."))
+            elif self.yes_no(text) == "yes":
                 self.emit(Erased())
                 self.convo.intake = None
                 self.say(N_("Done. Your answers and messages with us were erased. Text us any time to start again."))
@@ -292,6 +339,9 @@ class _Turn:
         if (intake.pending or "").startswith(CALLBACK):
             self.answer_callback(msg, text)
             return
+        if intake.pending == OWN_PHONE:
+            self.answer_own_phone(msg, text)
+            return
         if intake.pending == "resume":
             self.answer_resume(text)
             return
@@ -318,6 +368,7 @@ class _Turn:
         contact = self.convo.contact
         contact.opted_out = True
         contact.pending_delete = False
+        contact.picking = False
         if self.convo.intake is not None and (self.intake.pending or "").startswith(STOP_QUESTION):
             self.intake.pending = (self.intake.pending or "")[len(STOP_QUESTION):] or None
         if not (self.convo.intake and self.convo.intake.lang) and not contact.lang:
@@ -418,11 +469,14 @@ class _Turn:
         intake = IntakeState(status="incomplete")
         self.convo.intake = intake
         action = intent.action if intent else None
-        code = msg.start_payload or detect.referral_code(text, self.ctx.referral_codes)
+        code = self.convo.contact.device_code or msg.start_payload or detect.referral_code(text, self.ctx.referral_codes)
         if code:
             intake.referral_code = code.upper()[:32]
             intake.referral_known = intake.referral_code in self.ctx.referral_codes
         self.emit(IntakeStarted(referral_code=intake.referral_code, referral_known=intake.referral_known))
+        if self.convo.contact.device_code:
+            intake.assisted = "due"
+            self.say_enrolling()
         words = detect.without_referral(text, self.ctx.referral_codes)
         candidates: tuple[str, ...] = ()
         if action not in ("language", "switch") and words:
@@ -470,15 +524,20 @@ class _Turn:
             self.offer_callback("")
         elif action == "delete":
             self.convo.contact.pending_delete = True
-            self.say(N_("Erase all your answers and messages with us? Reply YES to erase, or NO to keep them."))
+            name = self.person_name()
+            if self.convo.contact.shared and name:
+                # A shared phone: say whose intake goes, so nobody erases the wrong person's.
+                self.say(Msg(N_("Erase %(name)s's answers and messages? The other people's intakes are kept. "
+                                "Reply YES to erase, or NO to keep them."), {"name": verbatim(name)}))
+            elif self.convo.contact.shared:
+                self.say(N_("Erase the answers and messages of the person in progress now (no name given)? "
+                            "The other people's intakes are kept. Reply YES to erase, or NO to keep them."))
+            else:
+                self.say(N_("Erase all your answers and messages with us? Reply YES to erase, or NO to keep them."))
         elif action == "new":
             self.emit(IntakeLeft(status=intake.status))
             lang = intake.lang
-            self.convo.intake = IntakeState(status="incomplete", referral_code=intake.referral_code,
-                                            referral_known=intake.referral_known, turn=intake.turn + 1)
-            self.emit(IntakeStarted(referral_code=intake.referral_code, referral_known=intake.referral_known,
-                       new_person=True))
-            self.say(N_("Starting a new intake for another person. Their answers are kept apart from earlier ones."))
+            self.new_person(intake)
             self.convo.contact.lang = lang
             self.advance()
         elif action == "restart":
@@ -503,6 +562,129 @@ class _Turn:
             self.ask(self.flow.by_id["language"])
         elif action == "back":
             self.back()
+        elif action == "people":
+            self.ask_pick()
+
+    def new_person(self, left: IntakeState | None) -> None:
+        """Another person's intake on this phone, with the phone's referral code; the one left stays as it is."""
+        contact = self.convo.contact
+        code = contact.device_code or (left.referral_code if left else None)
+        known = (code in self.ctx.referral_codes) if contact.device_code else (left.referral_known if left else None)
+        self.convo.intake = IntakeState(status="incomplete", referral_code=code, referral_known=known,
+                                        turn=(left.turn + 1) if left else 0,
+                                        assisted="due" if contact.device_code else None)
+        self.emit(IntakeStarted(referral_code=code, referral_known=known, new_person=True))
+        if contact.device_code:
+            self.say_enrolling()
+        else:
+            self.say(N_("Starting a new intake for another person. Their answers are kept apart from earlier ones."))
+
+    def say_enrolling(self) -> None:
+        self.say(N_("New person: their answers are kept apart from everyone else's. "
+                    "Send NEW to enrol another person, or PEOPLE to switch between them."))
+
+    # ---- shared phones: which person a message is for -----------------------------------------
+    def person_name(self) -> str | None:
+        intake = self.convo.intake
+        return Profile.of(intake.answers, self.flow).first_name if intake is not None else None
+
+    def pick_choices(self) -> tuple[Choice, ...]:
+        """The current person first, then the others on this phone, then a new person."""
+        out: list[Choice] = []
+        people: list[tuple[str, str | None]] = []
+        if self.convo.intake is not None and self.convo.intake.key is not None:
+            people.append((f"i{self.convo.intake.key}", self.person_name()))
+        people += [(f"i{p.intake_id}", p.name) for p in self.convo.contact.people]
+        for n, (value, name) in enumerate(people, 1):
+            label = verbatim(name) if name else Msg(N_("Person %(n)s (no name yet)"), {"n": n})
+            out.append(Choice(n, value, label))
+        out.append(Choice(len(out) + 1, "new", Msg(N_("Enrol another person"))))
+        return tuple(out)
+
+    def ask_pick(self) -> None:
+        self.convo.contact.picking = True
+        self.say(N_("Who is this for? Reply with a number."), choices=self.pick_choices(), asks=PICK)
+
+    def answer_pick(self, msg: InboundMessage, text: str, action: str | None) -> bool:
+        """True when the reply chose a person (or a new one); a keyword or a plain answer goes on as usual."""
+        choices = self.pick_choices()
+        vocab = {c.value: self.words_for(c.label) for c in choices}
+        vocab["new"] = (*vocab["new"], *self.ctx.bundle.keywords.keywords.get("new", ()))
+        picked = parse.parse_choice(text, [(c.number, c.value) for c in choices], vocab)
+        if picked is None:
+            if action is not None or self.convo.intake is None:
+                return False
+            self.say(N_("Sorry, I didn't understand. Please reply with one of the numbers below."))
+            self.ask_pick()
+            return True
+        if picked == "new":
+            if self.convo.intake is not None:
+                self.emit(IntakeLeft(status=self.intake.status))
+            lang = self.lang
+            self.new_person(self.convo.intake)
+            self.convo.contact.lang = lang
+            self.advance()
+            return True
+        key = int(picked[1:])
+        other = next((p for p in self.convo.contact.people if p.intake_id == key), None)
+        if other is not None:
+            self.emit(PersonSwitched(intake_id=key))
+            self.convo.intake = IntakeState.from_json(key, other.state)
+            self.convo.contact.lang = self.convo.intake.lang or self.convo.contact.lang
+        name = self.person_name()
+        if name:
+            self.say(Msg(N_("Now with %(name)s."), {"name": verbatim(name)}))
+        else:
+            self.say(N_("Now with the person you chose."))
+        self.reask()
+        return True
+
+    # ---- an outreach worker's phone: the person's own number -----------------------------------
+    def own_phone_due(self, step: Step) -> bool:
+        """Asked once, right after the first name (or consent, in a flow that asks no name)."""
+        if self.intake.assisted != "due":
+            return False
+        has_name = any(s.role == "first_name" for s in self.flow.steps)
+        return step.role == ("first_name" if has_name else "consent")
+
+    def ask_own_phone(self, again: bool = False) -> None:
+        intake = self.intake
+        intake.pending = OWN_PHONE
+        name = self.person_name()
+        if name:
+            prompt = Msg(N_("What is %(name)s's own mobile number? Staff will send follow-up there, never here."),
+                         {"name": verbatim(name)})
+        else:
+            prompt = Msg(N_("What is this person's own mobile number? Staff will send follow-up there, never here."))
+        self.say(prompt, hint=Msg(N_("Optional: reply SKIP to leave it out.")), asks=OWN_PHONE, turn=intake.turn)
+
+    def answer_own_phone(self, msg: InboundMessage, text: str) -> None:
+        intake = self.intake
+        if self.is_skip(text):
+            self.emit(Skipped(step=OWN_PHONE))
+            self.own_phone_done()
+            return
+        phone = us_phone(text)
+        if phone is None:
+            self.say(N_("Please send a US mobile number with its area code, like 213-555-0100, or SKIP."))
+            self.ask_own_phone(again=True)
+            return
+        if phone[-10:] == re.sub(r"\D", "", msg.sender)[-10:]:
+            self.say(N_("That is the number these messages come from. Please send the person's own number, or SKIP."))
+            self.ask_own_phone(again=True)
+            return
+        self.emit(OwnPhoneGiven(phone=phone))
+        self.say(Msg(N_("Thanks. Staff messages for this person will go to their own number, ending %(last4)s."),
+                     {"last4": verbatim(phone[-4:])}))
+        intake.turn += 1
+        self.own_phone_done()
+
+    def own_phone_done(self) -> None:
+        intake = self.intake
+        intake.assisted = "asked"
+        intake.pending = None
+        intake.step = None
+        self.advance()
 
     def help(self) -> None:
         self.say(Msg(N_("LA County High Road Training Partnerships: free job-training screening by text, about 15 messages. "
@@ -540,6 +722,16 @@ class _Turn:
         """A link code was texted: the service attached this phone to a web intake, or could not."""
         contact = self.convo.contact
         contact.pending_delete = False
+        if msg.link == OWN_PHONE_LINK and self.convo.intake is not None:
+            name = self.person_name()
+            if name:
+                self.say(Msg(N_("Hello %(name)s! This is your own intake, started with an outreach worker. "
+                                "You can carry on here: your answers so far are kept."), {"name": verbatim(name)}))
+            else:
+                self.say(N_("Hello! This is your own intake, started with an outreach worker. "
+                            "You can carry on here: your answers so far are kept."))
+            self.reask()
+            return
         if msg.link in ("linked", "linked_replacing") and self.convo.intake is not None:
             self.emit(ChannelLinked(channel=msg.channel))
             parts = [N_("Welcome! You can carry on here. Your answers from the web page are kept.")]
@@ -602,11 +794,13 @@ class _Turn:
         """The question the person was last asked: a step id, "resume", "delete" or None."""
         if self.convo.contact.pending_delete:
             return "delete"
+        if self.convo.contact.picking:
+            return PICK
         intake = self.intake
         pending = intake.pending or ""
         if pending.startswith(CALLBACK):
             return pending[len(CALLBACK):].split("|", 1)[0]
-        return "resume" if intake.pending == "resume" else intake.step
+        return "resume" if intake.pending == "resume" else OWN_PHONE if pending == OWN_PHONE else intake.step
 
     def is_stale(self, msg: InboundMessage) -> bool:
         if msg.answers_step != self.asked_now():
@@ -618,6 +812,8 @@ class _Turn:
         intake = self.intake
         if self.convo.contact.pending_delete:
             self.run_keyword("delete")
+        elif self.convo.contact.picking:
+            self.ask_pick()
         elif intake.pending == "resume":
             self.say(N_("Do you want to continue where you left off?"), choices=self.resume_choices(), asks="resume",
                      turn=intake.turn)
@@ -625,6 +821,8 @@ class _Turn:
             self.ask_language_pair(pending[len(LANGUAGE_PAIR):].split(","))
         elif pending.startswith(CALLBACK):
             self.ask_callback(*pending[len(CALLBACK):].split("|", 2))
+        elif pending == OWN_PHONE:
+            self.ask_own_phone(again=True)
         elif intake.step is None and intake.finished:
             self.say_complete()
         elif intake.step in self.flow.by_id:
@@ -997,6 +1195,9 @@ class _Turn:
                 intake.screening = {**intake.screening, "priority": fresh}
                 self.emit(PriorityUpdated(priority=fresh))
         intake.step = None
+        if self.own_phone_due(step):
+            self.ask_own_phone()
+            return
         self.advance()
 
     # ---- moving forward ----------------------------------------------------------------
@@ -1065,6 +1266,9 @@ class _Turn:
         if (pending := intake.pending or "").startswith(CALLBACK):
             # HELP, or NO to DELETE, while the call-back time was asked: that question is still the one waiting.
             self.ask_callback(*pending[len(CALLBACK):].split("|", 2))
+            return
+        if pending == OWN_PHONE:
+            self.ask_own_phone(again=True)
             return
         step = self.flow.by_id.get(intake.step or "")
         if step is None:

@@ -224,10 +224,38 @@ class Erased(_Event):
     kind = "erased"
 
 
+# ---- shared phones and outreach workers' phones (bot.assisted) --------------------------------------
+
+@dataclass(frozen=True)
+class OwnPhoneGiven(_Event):
+    """An outreach worker gave the person's own number: the intake, and staff's messages, move to it."""
+
+    kind = "own_phone_given"
+    # The number lives as the person's own contact alone, which erasure forgets.
+    unstored = frozenset({"phone"})
+    phone: str
+
+
+@dataclass(frozen=True)
+class PersonSwitched(_Event):
+    """On a shared phone, "which person?" was answered: the conversation carries on in that person's intake."""
+
+    kind = "person_switched"
+    intake_id: int
+
+
+@dataclass(frozen=True)
+class IntakeErased(_Event):
+    """DELETE on a shared phone: only the current person's intake goes, the others on the phone stay."""
+
+    kind = "intake_erased"
+
+
 EngineEvent: TypeAlias = (
     IntakeStarted | IntakeLeft | IntakeDeclined | IntakeFinished | Restarted | Resumed | ScreeningCompleted |
     PriorityUpdated | AnswerRecorded | AnswerCleared | AnswerReadBack | Skipped | NotUnderstood | StepMissed |
     Unreadable | StaleAnswer | LanguageSet | ProgramChosen | HandoffRequested | HandoffSuggested | StopAsked |
-    OptedOut | OptedIn | Erased | ChannelLinked | LinkRefused | CallBackRequested
+    OptedOut | OptedIn | Erased | ChannelLinked | LinkRefused | CallBackRequested | OwnPhoneGiven | PersonSwitched |
+    IntakeErased
 )
 EVENT_CLASSES: tuple[type[EngineEvent], ...] = get_args(EngineEvent)

@@ -11,12 +11,23 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from intake_flows.profile import default_flow
+from intake_flows.schema import Flow
+
 from bot.models import Answer, FacetSync, Intake, IntakeEvent, IntakeFacet, utcnow
 
 RESYNC_IDS = 200
 
 
-def facets_of(screening: Mapping[str, Any] | None, answers: Mapping[str, Any]) -> set[tuple[str, str]]:
+def facet_fields(flow: Flow | None = None) -> dict[str, str]:
+    """Facet name -> the answer field it reads: whichever questions have the sectors and needs roles."""
+    f = flow or default_flow()
+    return {facet: field for facet, role in (("sector", "sectors"), ("need", "needs"))
+            if (field := f.role_field(role)) is not None}
+
+
+def facets_of(screening: Mapping[str, Any] | None, answers: Mapping[str, Any],
+              flow: Flow | None = None) -> set[tuple[str, str]]:
     """The facet rows one intake should have, from its screening and answers."""
     out: set[tuple[str, str]] = set()
     sc = screening or {}
@@ -25,7 +36,7 @@ def facets_of(screening: Mapping[str, Any] | None, answers: Mapping[str, Any]) -
     for m in sc.get("matches", []) or []:
         if m.get("program"):
             out.add(("match", str(m["program"])[:64]))
-    for facet, fname in (("sector", "sectors"), ("need", "needs")):
+    for facet, fname in facet_fields(flow).items():
         value = answers.get(fname)
         for v in value if isinstance(value, list) else ([value] if isinstance(value, str) else []):
             if v and v not in ("none", "prefer_not"):
@@ -40,7 +51,7 @@ def refresh_facets(s: Session, intake_ids: Iterable[int]) -> int:
         chunk = ids[start:start + 500]
         answers: dict[int, dict[str, Any]] = defaultdict(dict)
         for iid, fname, value in s.execute(select(Answer.intake_id, Answer.field, Answer.value).where(
-                Answer.intake_id.in_(chunk), Answer.field.in_(("sectors", "needs")))):
+                Answer.intake_id.in_(chunk), Answer.field.in_(tuple(facet_fields().values())))):
             answers[iid][fname] = value
         s.execute(delete(IntakeFacet).where(IntakeFacet.intake_id.in_(chunk)))
         rows: list[dict[str, Any]] = []

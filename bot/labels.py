@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from intake_flows.catalog import Sector
 from intake_flows.profile import NO_ADDRESS, age_ranges
 from intake_flows.schema import Flow, Language
 from intake_flows.screening import RuleFile
@@ -61,6 +62,12 @@ def option_labels(flow: Flow, role: str) -> dict[str, str]:
     """Each option's short staff label for reports (sectors, needs), in the flow's order."""
     info = flow.by_role.get(role)
     return {o.id: o.staff for o in info.options} if info else {}
+
+
+def sector_labels(flow: Flow, sectors: Iterable[Sector]) -> dict[str, str]:
+    """Staff's name for each sector a program may have: the intake's option for one it offers, else programs.yaml's."""
+    offered = option_labels(flow, "sectors")
+    return {s.id: offered.get(s.id) or s.staff_label or s.id.replace("_", " ").capitalize() for s in sectors}
 
 
 def _span(lo: int, hi: int) -> str:

@@ -7,14 +7,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal, select, text
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, or_, select, text
 from sqlalchemy.engine import Result
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from intake_flows.schema import Flow
 
 from bot.intake_list import day_bound, unindexed
-from bot.models import Answer, CallBack, CaseFile, Intake, IntakeFacet, answer_skipped, json_text
+from bot.models import Answer, CallBack, CaseFile, Intake, IntakeFacet, Message, Reminder, answer_skipped, json_text
 
 WAGE_TARGET_CENTS = 2200  # the HRTP Fund's $22/hr target for the median wage at placement
 PRIORITY_TARGET = 1.0  # the Fund's target: every person served is from a priority population
@@ -84,6 +84,25 @@ class CallBackCounts:
     completed_after: int = 0
 
 
+@dataclass(frozen=True)
+class ReminderStepCounts:
+    """One reminder step (bot.reminders): how many went, and how many people answered and completed after it."""
+
+    step: int
+    label: str
+    sent: int = 0
+    answered: int = 0
+    completed: int = 0
+
+    @property
+    def answer_rate(self) -> float | None:
+        return self.answered / self.sent if self.sent else None
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.completed / self.sent if self.sent else None
+
+
 @dataclass
 class Metrics:
     total: Counts
@@ -96,6 +115,7 @@ class Metrics:
     wage_target_cents: int = WAGE_TARGET_CENTS
     priority_target: float = PRIORITY_TARGET
     call_backs: CallBackCounts = field(default_factory=CallBackCounts)
+    reminders: list[ReminderStepCounts] = field(default_factory=list)
 
 
 # The Counts fields that are yes or no for one intake, as bits of a mask (bit i is MASK_FIELDS[i]).
@@ -199,7 +219,8 @@ def _intake_groups(s: Session, period: Sequence[ColumnElement[bool]]) -> Result[
     return s.execute(select(*keys, func.count()).group_by(*keys))
 
 
-def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = "") -> Metrics:
+def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = "",
+                    reminder_hours: Sequence[float] = ()) -> Metrics:
     """Every indicator from the data: the tables sum intakes grouped in SQL by what tells them apart."""
     if s.get_bind().dialect.name == "postgresql":
         # JIT-compiling these one-off aggregates takes PostgreSQL longer than running them at this size.
@@ -246,7 +267,8 @@ def compute_metrics(s: Session, flow: Flow, date_from: str = "", date_to: str = 
     needs_base = s.scalar(select(func.count()).select_from(Answer).where(
         Answer.field == (needs_info.id if needs_info else ""), *of_period(Answer.intake_id)))
     return Metrics(total, sectors, by_referral, funnel, dropoff(s, flow, period, of_period), needs,
-                   int(needs_base or 0), call_backs=call_back_counts(s, period))
+                   int(needs_base or 0), call_backs=call_back_counts(s, period),
+                   reminders=reminder_counts(s, period, reminder_hours))
 
 
 def call_back_counts(s: Session, period: Sequence[ColumnElement[bool]]) -> CallBackCounts:
@@ -257,6 +279,39 @@ def call_back_counts(s: Session, period: Sequence[ColumnElement[bool]]) -> CallB
 
     return CallBackCounts(asked=count(), made=count(CallBack.status.in_(("called", "reached"))),
                           completed_after=count(Intake.completed_at.is_not(None), Intake.completed_at >= CallBack.requested_at))
+
+
+def reminder_counts(s: Session, period: Sequence[ColumnElement[bool]], schedule: Sequence[float]) -> list[ReminderStepCounts]:
+    """Per step of the schedule (and any step sent under an older one): reminders sent for intakes of the period, and of
+    those, how many people answered and completed before the intake's next reminder (each reply counts for one step)."""
+    later = aliased(Reminder)
+    next_at = (select(func.min(later.sent_at)).where(later.intake_id == Reminder.intake_id, later.step > Reminder.step)
+               .scalar_subquery())
+    rows = (select(Reminder.step, Reminder.hours, Reminder.intake_id, Reminder.sent_at, next_at.label("next_at"),
+                   Intake.completed_at, Message.status)
+            .join(Intake, Intake.id == Reminder.intake_id).outerjoin(Message, Message.id == Reminder.message_id)
+            .where(*period).subquery())
+    before_next = lambda col: or_(rows.c.next_at.is_(None), col < rows.c.next_at)  # noqa: E731
+    answered = exists().where(Message.intake_id == rows.c.intake_id, Message.direction == "in",
+                              Message.created_at > rows.c.sent_at, before_next(Message.created_at))
+    completed = and_(rows.c.completed_at.is_not(None), rows.c.completed_at > rows.c.sent_at, before_next(rows.c.completed_at))
+    # A reminder the outbox canceled (the person answered or texted STOP first) or could not deliver was not sent.
+    went = or_(rows.c.status.is_(None), rows.c.status.not_in(("canceled", "failed", "undelivered")))
+    found = {int(step): (float(hours or 0), int(sent or 0), int(ans or 0), int(done or 0))
+             for step, hours, sent, ans, done in s.execute(
+                 select(rows.c.step, func.max(rows.c.hours), func.sum(case((went, 1), else_=0)),
+                        func.sum(case((and_(went, answered), 1), else_=0)),
+                        func.sum(case((and_(went, completed), 1), else_=0)))
+                 .group_by(rows.c.step))}
+    out = []
+    for k in sorted(set(range(1, len(schedule) + 1)) | set(found)):
+        hours, sent, ans, done = found.get(k, (0.0, 0, 0, 0))
+        if k <= len(schedule):
+            label = f"{k}: after {schedule[k - 1]:g} hours of silence"
+        else:
+            label = f"{k}: after {hours:g} hours (no longer in the schedule)"
+        out.append(ReminderStepCounts(k, label, sent, ans, done))
+    return out
 
 
 def dropoff(s: Session, flow: Flow, period: Sequence[ColumnElement[bool]] = (),

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import atexit
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -220,7 +221,9 @@ def differences(url_or_engine: str | Engine) -> list[Any]:
 def revision(message: str, autogenerate: bool = True) -> Path:
     """Writes the next migration into bot/migrations/versions: the models' changes since head, or an empty one."""
     previous = head()
-    number = f"{int(previous) + 1:04d}" if previous.isdigit() else None
+    # A branch's revision may name its work after the number ("0006_reminders"): the next is numbered from its digits.
+    digits = re.match(r"\d+", previous)
+    number = f"{int(digits.group()) + 1:04d}" if digits else None
     with tempfile.TemporaryDirectory(prefix="hrtp-revision-") as tmp:
         # Compared with a scratch database at head, so a developer's own data never shapes a migration.
         url = fresh_sqlite(Path(tmp) / "head.db")

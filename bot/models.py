@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     cast,
+    false,
     func,
     or_,
 )
@@ -76,6 +77,11 @@ class Contact(Base):
     pending_delete: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(16))
     active_intake_id: Mapped[int | None] = mapped_column(ForeignKey("intakes.id", use_alter=True, ondelete="SET NULL"))
+    # Several people's intakes go through this address (NEW, an outreach worker's phone): only then does a turn
+    # read the others (bot.assisted), so everyone else's turn pays nothing for it.
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # "Which person is this for?" was asked on a shared phone and waits for its answer.
+    picking_person: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     intakes: Mapped[list[Intake]] = relationship(back_populates="contact", foreign_keys="Intake.contact_id",
                                                    order_by="Intake.id")
@@ -117,6 +123,11 @@ class Intake(Base):
     completed_at: Mapped[datetime | None]
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     screening: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Staff switched reminders off for this intake (bot.reminders). Its migration adds it at the end.
+    reminders_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The outreach worker's phone this intake was enrolled on, once the intake moved to the person's own number.
+    enrolled_via_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"),
+                                                                 index=True)
 
     contact: Mapped[Contact] = relationship(back_populates="intakes", foreign_keys=[contact_id])
     answers: Mapped[list[Answer]] = relationship(back_populates="intake", cascade="all, delete-orphan",
@@ -251,6 +262,20 @@ class CallBack(Base):
     last_attempt_at: Mapped[datetime | None]
 
 
+class Reminder(Base):
+    """One reminder step for an intake, written with its message and outbox row: the unique pair makes it once only."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("intake_id", "step", name="uq_reminders_intake_id_step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    intake_id: Mapped[int] = mapped_column(ForeignKey("intakes.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)  # 1 = the first delay of REMINDER_AFTER_HOURS
+    hours: Mapped[float] = mapped_column()  # that delay as it was configured when this was sent
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)  # enqueued; the outbox sends it right after
+
+
 class ReferralCode(Base):
     """A code outreach workers hand out ("JOIN EASTLA1"), so intakes can be traced to them."""
 
@@ -270,6 +295,22 @@ class ReferralCode(Base):
     retired_at: Mapped[datetime | None]
     # The outreach-worker account that sees this code's weekly counts.
     outreach_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+
+
+class OutreachDevice(Base):
+    """A phone or Telegram chat staff registered as an outreach worker's: each person it enrols is their own intake."""
+
+    __tablename__ = "outreach_devices"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_outreach_devices_channel_address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
+    referral_code: Mapped[str] = mapped_column(ForeignKey("referral_codes.code", ondelete="CASCADE"), index=True)
+    label: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    retired_at: Mapped[datetime | None]
 
 
 # ---- staff: accounts, audit log, case files and their history -----------------------------------

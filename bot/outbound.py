@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
+import yaml
 from babel.dates import format_date, format_time
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 
-from intake_flows.text import N_, Msg, verbatim
+from intake_flows.schema import DATA_DIR, FlowError
+from intake_flows.text import Msg, verbatim
 
+from bot.assisted import addressee
+from bot.assisted import for_person as named
 from bot.audit import audit
 from bot.db import Database
 from bot.i18n import I18n, Translator
 from bot.models import Contact, Intake, Message, User, utcnow
 from bot.privacy import same_number, set_opted_out
 from bot.sms import segment_info
+from bot.whatsapp import OUTSIDE_WINDOW_CODE, REASON, REFUSED, MissingVariable, WhatsAppTemplates, window
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +35,9 @@ MAX_LENGTH = 1600  # Twilio refuses longer bodies
 # Twilio 21610: the recipient has replied STOP to this sender; "blocked": the person blocked
 # the Telegram bot (a 403 from the Bot API). Both mean the person asked for no more messages.
 OPTED_OUT_CODES = frozenset({"21610", "blocked"})
+# Error codes staff see beside a failed message, said in plain words.
+ERROR_REASONS = {REFUSED: "not sent: outside WhatsApp's 24-hour window, and no approved template for it",
+                 OUTSIDE_WINDOW_CODE: "WhatsApp refused it: outside the 24-hour window, only approved templates go"}
 
 # Delivery statuses in the order they can happen; callbacks arrive out of order, so a status only
 # ever replaces one ranked lower.
@@ -65,6 +77,13 @@ class Sender(Protocol):
     def send(self, channel: str, address: str, text: str) -> SendResult: ...
 
 
+@runtime_checkable
+class TemplateSender(Protocol):
+    """A sender that can also send an approved template (Twilio's ContentSid, with its variables as JSON)."""
+
+    def send_template(self, channel: str, address: str, content_sid: str, variables: str) -> SendResult: ...
+
+
 @dataclass(frozen=True)
 class Template:
     id: str
@@ -73,22 +92,53 @@ class Template:
     params: tuple[str, ...] = ()
 
 
-TEMPLATES = (
-    Template("call_soon", "We will call you",
-             N_("Hello from LA County High Road Training Partnerships. "
-                "A staff member will call you at this number in the next few days about your training intake.")),
-    Template("orientation", "Your orientation is on …",
-             N_("Your training orientation is on %(date)s at %(time)s, at %(place)s. Reply here if you cannot come."),
-             ("date", "time", "place")),
-    Template("call_back", "Please call us back",
-             N_("We tried to reach you about your training intake. "
-                "Please call us at %(phone)s, or reply here with a good time to call."),
-             ("phone",)),
-    # Sent by the call-back list's "no answer"; the person's reply is read as the call-back time question.
-    Template("callback_new_window", "We missed you: pick a new time",
-             N_("Sorry we missed you when we called about your training intake. When is a good time to try again? Reply with weekday or weekend and morning, afternoon or evening, or SKIP.")),  # noqa: E501 (a msgid is one string, for translators)
-)
-TEMPLATES_BY_ID = {t.id: t for t in TEMPLATES}
+TEMPLATES_PATH = DATA_DIR / "staff_messages.yaml"
+# The message form's fields (webhook/admin/intakes.py); a template can ask only for these.
+FORM_PARAMS = frozenset({"date", "time", "place", "phone"})
+_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+class _TemplateEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    staff_label: str
+    text: str
+    params: tuple[str, ...] = ()
+
+
+class _TemplateFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    templates: tuple[_TemplateEntry, ...]
+
+
+@functools.cache
+def staff_templates(path: Path = TEMPLATES_PATH) -> tuple[Template, ...]:
+    """The staff message templates (staff_messages.yaml), read and checked once; errors name the file and entry."""
+    try:
+        doc = _TemplateFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise FlowError(f"{path}: {exc}") from exc
+    out: list[Template] = []
+    for i, e in enumerate(doc.templates):
+        where = f"{path}: templates[{i}] ({e.id!r})"
+        if not _ID.fullmatch(e.id):
+            raise FlowError(f"{where}: an id is lower-case letters, digits and _, starting with a letter")
+        if any(t.id == e.id for t in out):
+            raise FlowError(f"{where}: the id appears twice")
+        if not e.text.strip() or not e.staff_label.strip():
+            raise FlowError(f"{where}: text and staff_label must not be empty")
+        if unknown := sorted(set(e.params) - FORM_PARAMS):
+            raise FlowError(f"{where}: unknown params {unknown}; the message form has {', '.join(sorted(FORM_PARAMS))}")
+        named = set(_PLACEHOLDER.findall(e.text))
+        if named != set(e.params):
+            raise FlowError(f"{where}: the text names {sorted(named)} but params are {sorted(e.params)}")
+        out.append(Template(e.id, e.staff_label, e.text, tuple(e.params)))
+    return tuple(out)
+
+
+def template_by_id(template_id: str) -> Template | None:
+    return next((t for t in staff_templates() if t.id == template_id), None)
 
 
 @dataclass(frozen=True)
@@ -98,6 +148,7 @@ class Composed:
     translated: bool  # False when the person's language has no translation yet and English goes out
     segments: int
     encoding: str
+    params: dict[str, str] = field(default_factory=dict)  # a template's details as the person reads them
 
 
 def template_params(template: Template, params: Mapping[str, str], t: Translator) -> dict[str, Any]:
@@ -126,39 +177,48 @@ class Outbound:
     """Composes, records and sends staff messages, and follows their delivery status."""
 
     def __init__(self, db: Database, i18n: I18n, senders: Mapping[str, Sender],
-                 dispatch: Callable[[Sequence[int]], None] | None = None) -> None:
+                 dispatch: Callable[[Sequence[int]], None] | None = None,
+                 whatsapp: WhatsAppTemplates | None = None) -> None:
         self.db = db
         self.i18n = i18n
         self.senders = dict(senders)
+        self.whatsapp = whatsapp or WhatsAppTemplates()
         # Hands committed outbox rows to the job queue; without one (scripts, tests) they are sent right here.
         self.dispatch = dispatch or self._send_here
 
     def _send_here(self, outbox_ids: Sequence[int]) -> None:
         from bot.outbox import Courier, default_transport
 
-        courier = Courier(self.db, default_transport(self.senders))
+        courier = Courier(self.db, default_transport(self.senders), whatsapp=self.whatsapp)
         for outbox_id in outbox_ids:
             courier.deliver(outbox_id)
 
     def compose(self, lang: str | None, text: str | None = None, template: str | None = None,
-                params: Mapping[str, str] | None = None) -> Composed:
-        """The text that would go out: a template in the person's language, or staff's own words."""
+                params: Mapping[str, str] | None = None, for_person: tuple[str, datetime] | None = None) -> Composed:
+        """The text that would go out: a template in the person's language, or staff's own words.
+
+        `for_person` (a first name, or "", and when the intake started) names whom it is for, on a shared phone."""
         t = self.i18n(lang)
         if template:
-            tpl = TEMPLATES_BY_ID.get(template)
+            tpl = template_by_id(template)
             if tpl is None:
                 raise OutboundError("unknown_template", f"there is no template {template!r}")
-            body = t.render(Msg(tpl.msgid, template_params(tpl, params or {}, t)))
+            values = template_params(tpl, params or {}, t)
+            body = t.render(Msg(tpl.msgid, values))
             translated = t.lang == "en" or t.gettext(tpl.msgid) != tpl.msgid
+            shown = {k: t.render(v) for k, v in values.items()}
         else:
             body = (text or "").strip()
             translated = True
+            shown = {}
         if not body:
             raise OutboundError("empty", "the message is empty")
+        if for_person is not None:
+            body = t.render(named(verbatim(body), *for_person, t))
         if len(body) > MAX_LENGTH:
             raise OutboundError("too_long", f"messages can be at most {MAX_LENGTH} characters")
         info = segment_info(body)
-        return Composed(body, t.lang, translated, info.segments, info.encoding)
+        return Composed(body, t.lang, translated, info.segments, info.encoding, shown)
 
     def send(self, intake_id: int, user: User, text: str | None = None, template: str | None = None,
              params: Mapping[str, str] | None = None, ip: str | None = None, now: datetime | None = None) -> Message:
@@ -180,12 +240,17 @@ class Outbound:
             sender = self.senders.get(contact.channel)
             if sender is None:
                 raise OutboundError("no_channel", f"messages cannot be sent on the {contact.channel} channel from here")
-            composed = self.compose(intake.language or contact.language, text, template, params)
+            # A phone several people's intakes go through (NEW, an outreach worker's) reads whom each message is for.
+            whom = addressee(s, intake, contact)
+            composed = self.compose(intake.language or contact.language, text, template, params,
+                                    (whom, intake.started_at) if whom is not None else None)
+            if contact.channel == "whatsapp":
+                self.check_whatsapp(s, contact, template, composed, now)
             msg = Message(contact_id=contact.id, intake_id=intake.id, direction="out", channel=contact.channel,
                           text=composed.text, language=composed.lang, segments=composed.segments,
                           encoding=composed.encoding, status="queued", created_at=now,
                           meta={"staff": user.username, "staff_user_id": user.id,
-                                **({"template": template} if template else {})})
+                                **({"template": template, "params": composed.params} if template else {})})
             s.add(msg)
             s.flush()
             audit(s, user, "message", "intake", intake.id, {"message_id": msg.id, "template": template}, ip, now)
@@ -196,6 +261,21 @@ class Outbound:
             sent = s.get(Message, msg.id)
             assert sent is not None
             return sent
+
+    def check_whatsapp(self, s: Any, contact: Contact, template: str | None, composed: Composed, now: datetime) -> None:
+        """Outside the 24-hour window only an approved template may go: refuses anything else before it is queued."""
+        if window(s, contact.id, now).open:
+            return
+        if not template:
+            raise OutboundError(REFUSED, REASON)
+        try:
+            content = self.whatsapp.content(template, composed.lang, composed.params)
+        except MissingVariable as exc:
+            raise OutboundError("whatsapp_template", str(exc)) from exc
+        if content is None:
+            label = tpl.label if (tpl := template_by_id(template)) else template
+            raise OutboundError("whatsapp_template", f"{REASON} approved for WhatsApp: {label!r} has no WhatsApp "
+                                                     "template set up (WHATSAPP_TEMPLATES)")
 
     def update_status(self, provider_id: str, status: str, error_code: str | None = None,
                       now: datetime | None = None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -15,8 +16,17 @@ from sqlalchemy.orm import Session, aliased
 
 from bot.db import Database
 from bot.models import Contact, IntakeEvent, Message, Outbox
-from bot.outbound import OPTED_OUT_CODES, STATUS_RANK, Sender, SendError, SendResult
+from bot.outbound import OPTED_OUT_CODES, STATUS_RANK, Sender, SendError, SendResult, TemplateSender
 from bot.privacy import same_number, set_opted_out
+from bot.whatsapp import (
+    OUTSIDE_WINDOW_CODE,
+    REFUSED,
+    Content,
+    MissingVariable,
+    OutsideWindow,
+    WhatsAppTemplates,
+    content_for_delivery,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,7 @@ class Job:
     attempts: int
     group_key: str | None
     message: Message  # detached: text, language and question meta, to render buttons from
+    content: Content | None = None  # WhatsApp outside the 24-hour window: the approved template it goes as
 
 
 def utc(epoch: float) -> datetime:
@@ -151,6 +162,8 @@ def record_sent(db: Database, job: Job, result: SendResult, now: datetime) -> in
         if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(msg.status or "queued", 0):
             msg.status = status
         msg.error_code = None
+        if job.content is not None:
+            msg.meta = {**(msg.meta or {}), "sent_as": {"content_sid": job.content.sid, "lang": job.content.lang}}
         _finish(s, row, "sent", now, None)
         return _next_in_group(s, row)
 
@@ -191,9 +204,14 @@ def record_retry(db: Database, job: Job, code: str, text: str, delay: float, now
 
 
 def why_not_send(db: Database, job: Job) -> str | None:
-    """Why a message written earlier must not go now (erased since; for staff messages, STOP since), or None."""
+    """Why a message written earlier must not go now (erased since; for staff messages and reminders, STOP since), or None."""
     if job.message.text is None:
         return "erased"
+    if (job.message.meta or {}).get("kind") == "reminder":
+        from bot.reminders import why_not_send as why_not_remind  # bot.reminders builds on this module
+
+        with db.session() as s:
+            return why_not_remind(s, job.message)
     if not (job.message.meta or {}).get("staff"):
         return None  # the bot's own replies: the reply to STOP or to an erasure must still go
     with db.session() as s:
@@ -239,11 +257,27 @@ def backlog(db: Database) -> Backlog:
     return Backlog(int(count or 0), oldest)
 
 
+def whatsapp_content(db: Database, job: Job, templates: WhatsAppTemplates | None, now: datetime) -> Job:
+    """The job as it may go on WhatsApp now (free-form, or as its template); raises OutsideWindow."""
+    with db.session() as s:
+        return dataclasses.replace(job, content=content_for_delivery(s, job.message, templates, now))
+
+
+def send_template(sender: Sender, job: Job) -> SendResult:
+    """Sends the job's approved template, on a sender that can (Twilio's)."""
+    assert job.content is not None
+    if not isinstance(sender, TemplateSender):
+        raise SendError("no_templates", f"the {job.channel} sender cannot send approved templates")
+    return sender.send_template(job.channel, job.address, job.content.sid, job.content.variables_json)
+
+
 def default_transport(senders: Mapping[str, Sender]) -> Callable[[Job], SendResult]:
     def send(job: Job) -> SendResult:
         sender = senders.get(job.channel)
         if sender is None:
             raise SendError("no_channel", f"messages cannot be sent on the {job.channel} channel from here")
+        if job.content is not None:
+            return send_template(sender, job)
         return sender.send(job.channel, job.address, job.message.text or "")
 
     return send
@@ -255,8 +289,10 @@ class Courier:
     def __init__(self, db: Database, transport: Callable[[Job], SendResult], policy: Policy | None = None,
                  limiter: Limiter | None = None, buckets: Callable[[str, str], Sequence[Bucket]] | None = None,
                  schedule: Callable[[int, float], None] | None = None, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random) -> None:
+                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random,
+                 whatsapp: WhatsAppTemplates | None = None) -> None:
         self.db = db
+        self.whatsapp = whatsapp
         self.transport = transport
         self.policy = policy or Policy()
         self.limiter = limiter
@@ -301,8 +337,15 @@ class Courier:
         if refused:
             self._then(record_failed(self.db, job, refused, "not sent", self.now(), status="canceled"))
             return "canceled"
+        if job.channel == "whatsapp":
+            try:
+                job = whatsapp_content(self.db, job, self.whatsapp, self.now())
+            except OutsideWindow as exc:
+                log.info("outbox %s not sent: %s", outbox_id, exc)
+                self._then(record_failed(self.db, job, REFUSED, str(exc), self.now()))
+                return "failed"
         try:
-            result = self.transport(job)
+            job, result = self._send(job)
         except SendError as exc:
             code = exc.code or "send_error"
             if exc.transient and job.attempts < self.policy.max_attempts:
@@ -318,6 +361,23 @@ class Courier:
             return "failed"
         self._then(record_sent(self.db, job, result, self.now()))
         return "sent"
+
+    def _send(self, job: Job) -> tuple[Job, SendResult]:
+        """Sends the job; when WhatsApp says the window has closed (63016: its clock, not ours), sends its template."""
+        try:
+            return job, self.transport(job)
+        except SendError as exc:
+            if exc.code != OUTSIDE_WINDOW_CODE or job.channel != "whatsapp" or job.content is not None:
+                raise
+            try:
+                content = (self.whatsapp or WhatsAppTemplates()).for_message(job.message.meta, job.message.language)
+            except MissingVariable:
+                raise exc from None
+            if content is None:
+                raise
+            log.info("outbox %s: outside WhatsApp's window by Twilio's clock, sent as its template", job.outbox_id)
+            job = dataclasses.replace(job, content=content)
+            return job, self.transport(job)
 
     def _then(self, next_id: int | None) -> None:
         if next_id is not None:

@@ -15,6 +15,8 @@ from sqlalchemy import Text, cast, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from intake_flows.profile import default_flow
+
 from bot.audit import audit
 from bot.channels import CHANNELS
 from bot.models import (
@@ -118,8 +120,14 @@ class Erased:
     contacts: int = 0
 
 
+def _name_fields() -> tuple[str, ...]:
+    """The answer fields that hold a person's first name, so an erasure can scrub it from the log."""
+    field = default_flow().role_field("first_name")
+    return (field,) if field else ()
+
+
 def erase_intakes(s: Session, intake_ids: Iterable[int], now: datetime, by: str, user: User | None = None,
-                  ip: str | None = None, configured_key: str | None = None) -> Erased:
+                  ip: str | None = None, configured_key: str | None = None, keep_contacts: Iterable[int] = ()) -> Erased:
     """Erases these intakes, and the contacts left with nothing else, in the caller's transaction.
 
     What stays is what the README's privacy section lists: the intake row as a count (channel, when it
@@ -132,11 +140,13 @@ def erase_intakes(s: Session, intake_ids: Iterable[int], now: datetime, by: str,
     contacts = s.scalars(select(Contact).where(Contact.id.in_(contact_ids)).with_for_update()).all()
     names = {r.first_name for r in rows if r.first_name}
     names |= {str(a) for a in s.scalars(select(Answer.value).where(Answer.intake_id.in_(ids),
-                                                                   Answer.field == "first_name")) if a}
+                                                                   Answer.field.in_(_name_fields()))) if a}
     # A contact goes too when none of its intakes would be left (a phone shared by NEW keeps the others).
     left = set(s.scalars(select(Intake.contact_id).where(Intake.contact_id.in_(contact_ids), Intake.id.not_in(ids),
                                                          Intake.status != "erased")))
-    gone = [c for c in contacts if c.id not in left and c.erased_at is None]
+    # And a phone that carries on other people's intakes it enrolled (bot.assisted) stays, for them.
+    keep = left | set(keep_contacts)
+    gone = [c for c in contacts if c.id not in keep and c.erased_at is None]
     addresses = [c.address for c in gone]
 
     s.execute(delete(Answer).where(Answer.intake_id.in_(ids)))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from intake_flows import catalog
 from intake_flows.areas import AreaTable
-from intake_flows.matching import SHOWN, make_matcher
+from intake_flows.matching import SHOWN, Wording, make_matcher
 from intake_flows.schema import FlowError
 from intake_flows.screening import Matcher
 
@@ -160,10 +160,11 @@ class CatalogSnapshot:
     programs: tuple[catalog.Program, ...]
     areas: dict[str, str]
     limit: int = SHOWN
+    wording: Wording | None = field(default=None, compare=False, repr=False)
     matcher: Matcher = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "matcher", make_matcher(self.programs, self.limit))
+        object.__setattr__(self, "matcher", make_matcher(self.programs, self.limit, wording=self.wording))
 
     def area_tier(self, zip5: str) -> str | None:
         """The ZIP's need tier; None (unknown) for every ZIP until a table is loaded."""
@@ -173,10 +174,12 @@ class CatalogSnapshot:
 class CatalogCache:
     """An in-process copy of the catalog and area table, refreshed when staff change them."""
 
-    def __init__(self, ttl_seconds: float = 30.0, seed: bool = True, limit: int = SHOWN) -> None:
+    def __init__(self, ttl_seconds: float = 30.0, seed: bool = True, limit: int = SHOWN,
+                 wording: Wording | None = None) -> None:
         self.ttl = ttl_seconds
         self.seed = seed
         self.limit = limit
+        self.wording = wording
         self._snap: CatalogSnapshot | None = None
         self._fingerprint: tuple[Any, ...] | None = None
         self._generation = -1
@@ -216,7 +219,7 @@ class CatalogCache:
                 fingerprint = self._fingerprint_of(session)
                 seeded = True
             if self._snap is None or fingerprint != self._fingerprint or generation != self._generation:
-                self._snap = CatalogSnapshot(load_programs(session), load_area_tiers(session), self.limit)
+                self._snap = CatalogSnapshot(load_programs(session), load_area_tiers(session), self.limit, self.wording)
                 self._fingerprint = fingerprint
             self._generation = generation
             # A seed is only real once the caller commits, so the next read checks again.

@@ -20,12 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake_flows import detect, geo
-from intake_flows.catalog import OfficeFile, check_against_data, load_offices
+from intake_flows.catalog import OfficeFile, Sector, check_against_data, load_offices, load_sectors
+from intake_flows.matching import Wording
 from intake_flows.profile import Profile
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
 
-from bot import links
+from bot import assisted, links
 from bot.channels import capabilities
 from bot.db import Database, Prepared
 from bot.engine import ContactState, Conversation, Engine, EngineContext, IntakeState, Outcome
@@ -40,6 +41,7 @@ from bot.events import (
     HandoffRequested,
     HandoffSuggested,
     IntakeDeclined,
+    IntakeErased,
     IntakeFinished,
     IntakeLeft,
     IntakeStarted,
@@ -48,6 +50,8 @@ from bot.events import (
     NotUnderstood,
     OptedIn,
     OptedOut,
+    OwnPhoneGiven,
+    PersonSwitched,
     PriorityUpdated,
     ProgramChosen,
     Restarted,
@@ -134,6 +138,10 @@ class Runtime:
     matcher: Matcher | None = None
     area_tier: Callable[[str], str | None] | None = None
     offices: OfficeFile | None = None
+    # Every sector a program may have (programs.yaml), and what matching says of sectors, needs and languages,
+    # from this runtime's data; None: the shipped data's.
+    sectors: tuple[Sector, ...] = ()
+    wording: Wording | None = None
 
     @classmethod
     def load(cls, data_dir: Path | None = None, locales_dir: Path = LOCALES_DIR, matcher: Matcher | None = None) -> Runtime:
@@ -142,8 +150,10 @@ class Runtime:
         check_against_data(bundle.flow, bundle.languages, [c.id for c in rules.priority], data_dir)
         # A flow folder without its own AJCC list (a test flow, a pilot) uses the shipped one.
         offices = load_offices((data_dir / "ajcc.yaml") if data_dir and (data_dir / "ajcc.yaml").exists() else None)
+        sectors = load_sectors((data_dir / "programs.yaml") if data_dir and (data_dir / "programs.yaml").exists() else None)
         geo.warm_up()
-        return cls(bundle, I18n(bundle.languages, locales_dir), rules, matcher, offices=offices)
+        return cls(bundle, I18n(bundle.languages, locales_dir), rules, matcher, offices=offices, sectors=sectors,
+                   wording=Wording.of(bundle.flow, bundle.languages, sectors))
 
     def facts(self, answers: Mapping[str, Any], area_tier: Callable[[str], str | None] | None = None) -> dict[str, Any]:
         return facts(answers, self.area_tier or area_tier, self.bundle.flow)
@@ -201,7 +211,7 @@ class IntakeService:
         self.sms_plain = plain_tables(runtime.bundle.languages, sorted(self.settings.sms_plain_languages))
         self._codes: frozenset[str] = frozenset()
         self._codes_at = -1e9
-        self.catalog = CatalogCache()
+        self.catalog = CatalogCache(wording=runtime.wording)
         # The engine holds no per-message state: one serves every turn until the catalog or codes change.
         self._engine: tuple[object, frozenset[str], Engine] | None = None
 
@@ -282,6 +292,7 @@ class IntakeService:
         msg = self._link(t, msg, contact, now)
         if contact.active_intake_id != active:
             intake_row = t.intake(contact.active_intake_id) if contact.active_intake_id else None
+        msg = assisted.own_phone_welcome(t, contact, intake_row, msg)
         if intake_row is not None and t.locks:
             # Locked (and re-read once locked): a linked intake is carried on from two contacts, the web page
             # and the phone, at once. SQLite's writers are serialised already (bot.db).
@@ -299,13 +310,14 @@ class IntakeService:
 
         convo = Conversation(
             ContactState(opted_out=contact.opted_out_at is not None, pending_delete=contact.pending_delete,
-                         lang=contact.language),
+                         lang=contact.language, picking=contact.picking_person,
+                         **(assisted.shared_state(t.session, contact, intake_row) if contact.shared else {})),
             IntakeState.from_json(intake_row.id, {**intake_row.state, "screening": intake_row.screening})
             if intake_row else None)
         outcome = self.engine(t).handle(convo, msg, now)
         current = self._apply(t, contact, intake_row, outcome, now)
-        if intake_row is None and current is not None:
-            # The message that started the intake belongs to it.
+        if current is not None and (intake_row is None or assisted.switched(outcome.events)):
+            # The message that started the intake belongs to it, as "which person?"'s answer belongs to the one chosen.
             _update_by_id(_MESSAGES, ("intake_id",)).run(conn, {"intake_id": current.id, "pk_": inbound_id})
 
         rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording, plain=self.sms_plain)
@@ -389,6 +401,7 @@ class IntakeService:
         current, erased = turn.current, turn.erased
 
         contact.pending_delete = convo.contact.pending_delete
+        contact.picking_person = convo.contact.picking
         contact.language = convo.contact.lang
         state = convo.intake
         if current is not None and state is not None:
@@ -450,6 +463,8 @@ def _start_intake(t: Applying, ev: IntakeStarted) -> None:
         "referral_code": ev.referral_code, "referral_known": ev.referral_known, "needs_contact": False,
         "started_at": t.now, "updated_at": t.now, "state": {}})
     t.contact.active_intake_id = t.current.id
+    if ev.new_person:
+        t.contact.shared = True  # several people's intakes now: staff messages and DELETE name whose
 
 
 def _record_answer(t: Applying, ev: AnswerRecorded) -> None:
@@ -507,7 +522,7 @@ def _call_back(t: Applying, ev: CallBackRequested) -> None:
     if t.current is None:
         return
     t.current.needs_contact = True
-    phone = ev.phone or (t.contact.address if capabilities(t.contact.channel).phone_address else None)
+    phone = ev.phone or assisted.follow_up_phone(t.s, t.current, t.contact)
     t.s.add(CallBack(intake_id=t.current.id, window=ev.window, days=ev.days, phone=phone, status="requested", attempts=0,
                      requested_at=t.now, updated_at=t.now))
 
@@ -535,6 +550,9 @@ EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {
     ProgramChosen: _choose_program,
     HandoffRequested: _needs_contact,
     CallBackRequested: _call_back,
+    OwnPhoneGiven: assisted.own_phone_given,
+    PersonSwitched: assisted.switch_person,
+    IntakeErased: assisted.erase_one,
     **{cls: _history_only for cls in _HISTORY_ONLY},
 }
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from bot.db import Prepared, wrapped_error
 from bot.models import Base, Contact, Intake
@@ -113,8 +114,12 @@ _CONTACT_AND_INTAKE = {False: _contact_and_intake(False), True: _contact_and_int
 _INTAKE_BY_ID = {lock: Fetch(select(_INTAKES).where(_INTAKES.c.id == bindparam("id")).with_for_update(of=_INTAKES)
                              if lock else select(_INTAKES).where(_INTAKES.c.id == bindparam("id")), ("id",))
                  for lock in (False, True)}
-_NEW_INTAKE_KEYS = ("contact_id", "channel", "status", "review_status", "referral_code", "referral_known", "needs_contact",
-                    "started_at", "updated_at", "state")
+# Columns whose model default is a plain value (status, reminders_off, ...): a new intake takes it unless the turn
+# gives one, so a column added with such a default needs no change here.
+_INTAKE_DEFAULTS = {c.key: c.default.arg for c in _INTAKES.columns if isinstance(c.default, ScalarElementColumnDefault)}
+_NEW_INTAKE_KEYS = tuple(dict.fromkeys(("contact_id", "channel", "status", "review_status", "referral_code",
+                                        "referral_known", "needs_contact", "started_at", "updated_at", "state",
+                                        *_INTAKE_DEFAULTS)))
 _INSERT_INTAKE = Prepared(insert(_INTAKES).returning(_INTAKES.c.id), _NEW_INTAKE_KEYS)
 
 
@@ -162,6 +167,7 @@ class Turn:
     # ---- writing ------------------------------------------------------------------------------------
     def new_intake(self, values: dict[str, Any]) -> IntakeRow:
         """Inserts an intake with these columns (the others NULL) and returns its row."""
+        values = {**_INTAKE_DEFAULTS, **values}
         new_id = _INSERT_INTAKE.run(self.conn, {k: values[k] for k in _NEW_INTAKE_KEYS})
         return IntakeRow({**dict.fromkeys(IntakeRow.columns), **values, "id": new_id})
 

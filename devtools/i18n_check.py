@@ -41,7 +41,7 @@ REVIEW_MARK = "await review by a qualified translator"
 # Upper-case words in msgids that people must type back; each maps to the words that act on it.
 KEYWORD_TOKENS = {
     "STOP": "opt_out", "START": "opt_in", "HELP": "help", "RESTART": "restart", "LANGUAGE": "language",
-    "BACK": "back", "NEW": "new", "DELETE": "delete", "PERSON": "person",
+    "BACK": "back", "NEW": "new", "DELETE": "delete", "PERSON": "person", "PEOPLE": "people",
     "SKIP": "skip", "NONE": "none", "YES": "yes", "NO": "no",
 }
 # Carriers act on the English STOP, and Twilio lifts a block only on START, UNSTOP or YES,

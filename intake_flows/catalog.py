@@ -12,8 +12,9 @@ from intake_flows.schema import DATA_DIR, Flow, FlowError, Language, _describe, 
 from intake_flows.text import Msg, verbatim
 
 # The catalog's own vocabulary, which its schema validates programs against. Each list mirrors a data file
-# (the intake's sectors and needs options, languages.yaml, rules.yaml's categories); `check_against_data`
-# refuses to start when they drift apart, naming the file and the entry.
+# (the intake's sectors and needs options, programs.yaml's sectors, languages.yaml, rules.yaml's categories);
+# `check_against_data` and `load_sectors` refuse to start when they drift apart, naming the file and the entry.
+# What is said of each (a sector's or a need's reason, a language's English name) lives in those files only.
 # The six priority sectors people choose from in the intake (DESIGN.md `sectors`).
 PRIORITY_SECTORS = ("construction", "healthcare", "technology", "ece", "aerospace", "creative_economy")
 # Sectors of real LA County partnerships that the intake does not offer as a choice; such a program
@@ -139,16 +140,28 @@ class Program(_Strict):
         return self.model_dump(mode="json", exclude_defaults=True)
 
 
+class Sector(_Strict):
+    """One sector a program may have: what it is told to a person as (a msgid), and staff's name for it."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    reason: str = Field(min_length=1)
+    # For a sector the intake offers, the intake's option names it; this names one it does not offer.
+    staff_label: str | None = None
+
+
 class Catalog(_Strict):
+    # Every sector a program may have; a catalog file only seeding programs (`seed-programs --path`) may leave it out.
+    sectors: tuple[Sector, ...] = ()
     programs: tuple[Program, ...]
 
     @model_validator(mode="after")
     def _unique(self) -> Catalog:
-        seen: set[str] = set()
-        for p in self.programs:
-            if p.id in seen:
-                raise ValueError(f"program id {p.id!r} appears twice")
-            seen.add(p.id)
+        for what, ids in (("sector", [s.id for s in self.sectors]), ("program", [p.id for p in self.programs])):
+            seen: set[str] = set()
+            for ident in ids:
+                if ident in seen:
+                    raise ValueError(f"{what} id {ident!r} appears twice")
+                seen.add(ident)
         return self
 
 
@@ -204,6 +217,16 @@ def load_catalog(path: Path | str | None = None) -> tuple[Program, ...]:
     return _load(Path(path) if path else DATA_DIR / "programs.yaml", Catalog).programs
 
 
+def load_sectors(path: Path | str | None = None) -> tuple[Sector, ...]:
+    """The catalog file's sectors, one for each of SECTORS; errors name the file and the sector."""
+    where = Path(path) if path else DATA_DIR / "programs.yaml"
+    sectors = _load(where, Catalog).sectors
+    problems = _differences([s.id for s in sectors], SECTORS, f"{where}: sectors", "sector", "SECTORS")
+    if problems:
+        raise FlowError("; ".join(problems))
+    return sectors
+
+
 def load_offices(path: Path | str | None = None) -> OfficeFile:
     """Loads and validates the AJCC list."""
     return _load(Path(path) if path else DATA_DIR / "ajcc.yaml", OfficeFile)
@@ -225,8 +248,12 @@ def check_against_data(flow: Flow, languages: Iterable[Language], categories: It
         if info is None:
             continue  # a flow that does not ask (a pilot's short flow) gives matching no interest or need
         exclusive = flow.by_id[info.step].exclusive
-        offered = [o.id for o in info.options if o.id not in exclusive]
-        problems += _differences(offered, listed, f"{d / 'intake.yaml'}: step {info.step!r}", "option", name)
+        offered = [o for o in info.options if o.id not in exclusive]
+        where = f"{d / 'intake.yaml'}: step {info.step!r}"
+        problems += _differences([o.id for o in offered], listed, where, "option", name)
+        if role == "needs":
+            problems += [f"{where}: option {o.id!r} has no `reason`, which a program offering it is said to give"
+                         for o in offered if not o.reason]
     problems += _differences([lang.id for lang in languages], LANGUAGES, str(d / "languages.yaml"), "language",
                              "LANGUAGES")
     problems += _differences(categories, CATEGORIES, f"{d / 'rules.yaml'}: priority", "category", "CATEGORIES")

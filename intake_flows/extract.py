@@ -13,6 +13,7 @@ TRANSLATABLE_KEYS = frozenset({
     "pass", "fail", "review", "unknown",  # rules
     "summary", "training", "credential", "length", "translated_name",  # program catalog
     "reason", "note",  # matching and catalog notes shown to people
+    "english_name",  # a language's name in English (languages.yaml), said in the person's language
 })
 # Keys whose mapping's every string value is a msgid, the mapping's key saying where (channel_wording.yaml).
 TRANSLATABLE_MAPPINGS = frozenset({"instead"})

@@ -14,14 +14,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from intake_flows import geo
-from intake_flows.catalog import Program
-from intake_flows.profile import Profile
-from intake_flows.schema import Flow
+from intake_flows.catalog import Program, Sector, load_sectors
+from intake_flows.profile import Profile, default_flow
+from intake_flows.schema import Flow, Language, load_languages
 from intake_flows.screening import Match, Matcher, county_residency
 from intake_flows.text import N_, Msg
 
@@ -52,25 +53,28 @@ class Weights:
 
 WEIGHTS = Weights()
 
-# What a program is, as a reason shown when the person did not pick its sector.
-SECTOR_REASONS = {
-    "construction": N_("construction and trades"), "healthcare": N_("healthcare work"),
-    "technology": N_("technology work"), "ece": N_("early care and education"),
-    "aerospace": N_("aerospace and manufacturing"), "creative_economy": N_("arts, media and entertainment"),
-    "hospitality": N_("hotel and food service work"), "transportation": N_("public transit maintenance"),
-    "utilities": N_("water and power utility work"), "clean_energy": N_("clean energy work"),
-    "building_services": N_("building maintenance work"),
-}
-NEED_REASONS = {
-    "childcare": N_("childcare support"), "transportation": N_("help with transportation"),
-    "housing": N_("housing help"), "tools_clothing": N_("tools and work clothes"),
-    "digital_access": N_("help with a phone or internet"), "english_classes": N_("English classes"),
-}
-LANGUAGE_NAMES = {
-    "en": N_("English"), "es": N_("Spanish"), "zh-Hant": N_("Chinese"), "zh-Hans": N_("Chinese"), "ko": N_("Korean"),
-    "vi": N_("Vietnamese"), "tl": N_("Tagalog"), "hy": N_("Armenian"), "ru": N_("Russian"), "fa": N_("Farsi"),
-    "km": N_("Khmer"), "ar": N_("Arabic"), "ja": N_("Japanese"), "hi": N_("Hindi"), "th": N_("Thai"),
-}
+
+@dataclass(frozen=True)
+class Wording:
+    """What matching says of a sector, a need and a language: English msgids read from the data, never typed here."""
+
+    sectors: Mapping[str, str]  # sector id -> what a program of it is (programs.yaml `sectors`)
+    needs: Mapping[str, str]  # needs option id -> what a program answering it gives (intake.yaml `reason`)
+    languages: Mapping[str, str]  # language id -> its English name (languages.yaml `english_name`)
+
+    @classmethod
+    def of(cls, flow: Flow, languages: Iterable[Language], sectors: Iterable[Sector]) -> Wording:
+        info = flow.by_role.get("needs")
+        return cls(sectors={s.id: s.reason for s in sectors},
+                   needs={o.id: o.reason for o in (info.options if info else ()) if o.reason},
+                   languages={lang.id: lang.english_name for lang in languages})
+
+
+@cache
+def default_wording() -> Wording:
+    """The shipped data's wording, loaded on first use, for callers that pass none."""
+    return Wording.of(default_flow(), load_languages(), load_sectors())
+
 
 PAID = N_("paid training")
 PAID_WAGE = N_("paid training, $%(wage)s an hour")
@@ -101,7 +105,7 @@ class Person:
     zip: str | None
     age: tuple[int, int] | None
     sectors: tuple[str, ...]  # empty: no specific interest (not sure, or skipped)
-    education: str | None
+    diploma: bool | None  # the education answer means a high school diploma or equivalent; None: not known
     drivers_license: str | None
     needs: tuple[str, ...]
     language: str
@@ -119,7 +123,7 @@ class Person:
         if not isinstance(profile, Profile):
             profile = Profile.of(answers, flow)
         residency = known.get("county_residency") if "county_residency" in known else county_residency(answers, flow)
-        return cls(zip=profile.zip, age=profile.age, sectors=profile.sectors, education=profile.education,
+        return cls(zip=profile.zip, age=profile.age, sectors=profile.sectors, diploma=profile.diploma,
                    drivers_license=profile.drivers_license, needs=profile.needs,
                    language=profile.language or known.get("language") or "en",
                    categories=tuple(known.get("priority_categories") or ()), residency=residency,
@@ -190,8 +194,9 @@ def _distance_reason(miles: float, zip5: str) -> Msg:
     return Msg(MILES, {"miles": int(round(miles)), "zip": zip5})
 
 
-def assess(program: Program, person: Person, w: Weights = WEIGHTS) -> Candidate:
+def assess(program: Program, person: Person, w: Weights = WEIGHTS, wording: Wording | None = None) -> Candidate:
     """Scores one program for one person from its confirmed facts, with the reasons a person and staff can read."""
+    words = wording or default_wording()
     c: dict[str, float] = {}
     pluses: list[Msg] = []
     checks: list[Msg] = []
@@ -207,7 +212,7 @@ def assess(program: Program, person: Person, w: Weights = WEIGHTS) -> Candidate:
 
     # What a program is, when the person did not name its sector.
     if sector and (not person.sectors or sector not in person.sectors):
-        pluses.append(Msg(SECTOR_REASONS.get(sector, sector)))
+        pluses.append(Msg(words.sectors.get(sector, sector)))
 
     # Paid training; the wage is said only when it too is confirmed.
     paid, wage = known(program, "paid"), known(program, "wage_per_hour")
@@ -232,13 +237,13 @@ def assess(program: Program, person: Person, w: Weights = WEIGHTS) -> Candidate:
     services = known(program, "supportive_services") or ()
     met = [n for n in person.needs if n in services]
     c["services"] = min(w.per_need_met * len(met), w.needs_cap)
-    service_reasons = [Msg(NEED_REASONS[n]) for n in met if n in NEED_REASONS]
+    service_reasons = [Msg(words.needs[n]) for n in met if n in words.needs]
 
     # Language of instruction: a plus in the person's own language, said out loud when only English.
     languages = known(program, "languages")
     if languages and person.language != "en" and person.language in languages:
         c["language"] = w.language
-        pluses.append(Msg(TAUGHT_IN, {"language": Msg(LANGUAGE_NAMES.get(person.language, person.language))}))
+        pluses.append(Msg(TAUGHT_IN, {"language": Msg(words.languages.get(person.language, person.language))}))
     else:
         c["language"] = 0.0
         if person.language != "en" and languages == ("en",):
@@ -271,10 +276,10 @@ def assess(program: Program, person: Person, w: Weights = WEIGHTS) -> Candidate:
             c["prerequisites"] += w.prerequisite_unknown
             checks.append(Msg(NEEDS_LICENSE))
     if known(program, "diploma_required"):
-        if person.education == "no_diploma":
+        if person.diploma is False:
             c["prerequisites"] += w.prerequisite_missing
             checks.append(Msg(NEEDS_DIPLOMA))
-        elif person.education not in ("hs_ged", "some_college", "degree"):
+        elif person.diploma is None:
             c["prerequisites"] += w.prerequisite_unknown
             checks.append(Msg(NEEDS_DIPLOMA))
     if known(program, "background_check") and person.justice_involved:
@@ -284,12 +289,12 @@ def assess(program: Program, person: Person, w: Weights = WEIGHTS) -> Candidate:
     c["focus"] = w.focus if set(person.categories) & set(known(program, "focus") or ()) else 0.0
     if not pluses and sector and sector in person.sectors:
         # With every other plus still a placeholder, what the program is remains a true reason to offer it.
-        pluses.append(Msg(SECTOR_REASONS.get(sector, sector)))
+        pluses.append(Msg(words.sectors.get(sector, sector)))
     return Candidate(program, c, tuple(pluses) + tuple(checks), miles)
 
 
 def rank(programs: Sequence[Program], answers: Mapping[str, Any], known: Mapping[str, Any] | None = None,
-         weights: Weights = WEIGHTS) -> list[Candidate]:
+         weights: Weights = WEIGHTS, wording: Wording | None = None) -> list[Candidate]:
     """Every program that may fit, best first; outside the named sectors only when none of those fits."""
     # Falling back to every sector means nobody who can join is left with nothing.
     person = Person.from_answers(answers, known)
@@ -297,22 +302,23 @@ def rank(programs: Sequence[Program], answers: Mapping[str, Any], known: Mapping
     if person.sectors:
         wanted = [p for p in fitting if set(p.sectors) & set(person.sectors)]
         fitting = wanted or fitting
-    scored = [assess(p, person, weights) for p in fitting]
+    scored = [assess(p, person, weights, wording) for p in fitting]
     scored.sort(key=lambda c: (-round(c.score, 6), c.miles if c.miles is not None else float("inf"), c.program.id))
     return scored
 
 
 def match(programs: Sequence[Program], answers: Mapping[str, Any], known: Mapping[str, Any] | None = None,
-          limit: int = SHOWN, weights: Weights = WEIGHTS) -> tuple[Match, ...]:
+          limit: int = SHOWN, weights: Weights = WEIGHTS, wording: Wording | None = None) -> tuple[Match, ...]:
     """The top matches for a person, each with its score components and reasons."""
-    return tuple(c.to_match() for c in rank(programs, answers, known, weights)[:limit])
+    return tuple(c.to_match() for c in rank(programs, answers, known, weights, wording)[:limit])
 
 
-def make_matcher(programs: Sequence[Program], limit: int = SHOWN, weights: Weights = WEIGHTS) -> Matcher:
-    """A `screening.Matcher` over a fixed catalog snapshot."""
+def make_matcher(programs: Sequence[Program], limit: int = SHOWN, weights: Weights = WEIGHTS,
+                 wording: Wording | None = None) -> Matcher:
+    """A `screening.Matcher` over a fixed catalog snapshot, saying things in the wording of the loaded data."""
     catalog = tuple(programs)
 
     def matcher(answers: Mapping[str, Any], known: Mapping[str, Any], status: str) -> Sequence[Match]:
-        return match(catalog, answers, known, limit, weights)
+        return match(catalog, answers, known, limit, weights, wording)
 
     return matcher

@@ -54,6 +54,7 @@ class Profile:
     sectors: tuple[str, ...] = ()  # empty: no specific interest (not sure, or skipped)
     needs: tuple[str, ...] = ()
     education: str | None = None
+    diploma: bool | None = None  # whether the education answer means a high school diploma or equivalent; None: not known
     drivers_license: str | None = None
     justice_involved: bool = False
     language: str | None = None
@@ -78,10 +79,14 @@ class Profile:
         age_range = get("age_range")
         language_step = next((s for s in f.steps if s.kind == "language"), None)
         name = get("first_name")
+        education = get("education")
+        education_info = f.by_role.get("education")
+        education_option = education_info.option(education) if education_info and isinstance(education, str) else None
         return cls(first_name=str(name) if name else None,
                    zip=zip5 if zip5 and zip5 != NO_ADDRESS else None, no_fixed_address=zip5 == NO_ADDRESS,
                    says_in_county=get("in_county"), age_range=age_range,
                    age=age_ranges(f).get(age_range) if isinstance(age_range, str) else None,
-                   sectors=chosen("sectors"), needs=chosen("needs"), education=get("education"),
+                   sectors=chosen("sectors"), needs=chosen("needs"), education=education,
+                   diploma=education_option.diploma if education_option else None,
                    drivers_license=get("drivers_license"), justice_involved=get("justice_involved") == "yes",
                    language=answers.get(language_step.field or "") if language_step else None)

@@ -20,7 +20,7 @@ STEP_KINDS = ("language", "yesno", "choice", "multi", "flags", "text", "number",
 QUESTION_KINDS = frozenset(STEP_KINDS) - {"result", "end"}
 # How `stop_when` may end an intake; each has its own engine event (bot.events), so a new one is code too.
 StopOutcome = Literal["declined"]
-KEYWORD_ACTIONS = ("opt_out", "opt_in", "help", "restart", "language", "back", "new", "delete", "person")
+KEYWORD_ACTIONS = ("opt_out", "opt_in", "help", "restart", "language", "back", "new", "delete", "person", "people")
 # What code reads a field for: code asks a flow for "the field with role age_range", never for a field id. A
 # role is given where a code path depends on it; every other field is data that flows through untouched.
 ROLES = ("consent", "first_name", "residence_zip", "in_county", "age_range", "sectors", "needs", "education",
@@ -51,6 +51,12 @@ class Option(_Strict):
     column: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
     sensitive: bool = False
     role: Literal[ROLES] | None = None  # type: ignore[valid-type]
+    # What a program that answers this option is said to give, an English msgid: a needs option's "childcare
+    # support", shown on a program whose supportive services include the option's id.
+    reason: str | None = None
+    # An education option's meaning for a program that requires a high school diploma: true for a diploma or its
+    # equivalent, false for none; left out, matching treats the answer as not known (staff check it).
+    diploma: bool | None = None
 
     @property
     def staff(self) -> str:
@@ -118,6 +124,8 @@ class Step(_Strict):
             raise ValueError("only a text step takes a `reprompt`")
         if kind != "flags" and any(o.column or o.role or o.sensitive for o in self.options):
             raise ValueError("only a flags step's options (each a field) take `column`, `role` or `sensitive`")
+        if kind == "flags" and any(o.reason or o.diploma is not None for o in self.options):
+            raise ValueError("a flags step's options are fields of their own: `reason` and `diploma` go on choices")
         if kind == "flags" and (self.column or self.role):
             raise ValueError("a flags step's fields are its options: give `column` and `role` to each option")
         sensitive = self.sensitive or any(o.sensitive for o in self.options)
@@ -271,6 +279,8 @@ class Flow(_Strict):
 class Language(_Strict):
     id: str
     name: str
+    # The language's name in English, a msgid translated for the person reading it ("classes in %(language)s").
+    english_name: str
     babel: str
     words: tuple[str, ...] = ()
     # Letters SMS may send plain (é is GSM-7, á is not) when SMS_PLAIN_LANGUAGES switches the language on.

@@ -18,7 +18,7 @@ STORED_KINDS = {
     "screening_completed", "priority_updated", "answer_recorded", "answer_cleared", "answer_read_back", "skipped",
     "not_understood", "step_missed", "unreadable", "stale_answer", "language_set", "program_chosen",
     "handoff_requested", "handoff_suggested", "stop_asked", "opted_out", "opted_in", "erased",
-    "channel_linked", "link_refused", "call_back_requested",
+    "channel_linked", "link_refused", "call_back_requested", "own_phone_given", "person_switched", "intake_erased",
 }
 
 

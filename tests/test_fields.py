@@ -135,6 +135,8 @@ def test_no_test_depends_on_the_per_process_hash_of_a_string():
 def test_matchings_reasons_cover_every_sector_need_and_language_the_catalog_knows():
     from intake_flows import catalog, matching
 
-    assert set(matching.SECTOR_REASONS) == set(catalog.SECTORS)
-    assert set(matching.NEED_REASONS) == set(catalog.NEEDS)
-    assert set(matching.LANGUAGE_NAMES) == set(catalog.LANGUAGES)
+    wording = Runtime.load().wording
+    assert wording is not None and wording == matching.default_wording()
+    assert set(wording.sectors) == set(catalog.SECTORS)
+    assert set(wording.needs) == set(catalog.NEEDS)
+    assert set(wording.languages) == set(catalog.LANGUAGES)

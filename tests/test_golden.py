@@ -1,8 +1,10 @@
 """Golden conversations, in the manner of nyaruka/goflow: the pure engine and the renderer, no database.
 
-Each tests/golden/*.yaml gives a flow (the shipped one unless `flow:` names a folder), a channel, a fixed
-clock and a script of inbound messages; below its marker line, the replies as the channel shows them,
-the events and the final state. To rewrite the expected part after a deliberate change:
+Each tests/golden/*.yaml gives a flow, a channel, a fixed clock and a script of inbound messages; below its
+marker line, the replies as the channel shows them, the events and the final state. The flow is the one frozen
+in tests/golden/flow/ laid over the shipped data (rules, programs, words), so a question the county adds to
+the shipped flow changes its scenarios, not these; `flow:` names another folder to lay over the shipped data.
+To rewrite the expected part after a deliberate change:
 
     HRTP_REGEN_GOLDEN=1 pytest tests/test_golden.py
 
@@ -11,9 +13,12 @@ then read the diff: it is the change in behaviour.
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import functools
 import os
+import shutil
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ from bot.render import Rendered, render
 from bot.service import Runtime
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
+FROZEN_FLOW = GOLDEN_DIR / "flow"
 MARKER = "# ---- expected: written by HRTP_REGEN_GOLDEN=1 pytest tests/test_golden.py; do not edit below ----"
 REGEN = os.environ.get("HRTP_REGEN_GOLDEN") == "1"
 STEP = timedelta(seconds=30)  # the clock moves this much before each message unless the script says `wait`
@@ -40,10 +46,16 @@ FILES = sorted(GOLDEN_DIR.glob("*.yaml"))
 
 
 @functools.cache
-def runtime(flow_dir: Path) -> Runtime:
-    programs = flow_dir / "programs.yaml"
-    matcher = make_matcher(load_catalog(programs if programs.exists() else None))
-    return Runtime.load(None if flow_dir == DATA_DIR else flow_dir, matcher=matcher)
+def runtime(overlay: Path) -> Runtime:
+    """The shipped data with the overlay folder's files in place of the shipped ones."""
+    flow_dir = Path(tempfile.mkdtemp(prefix="hrtp-golden-"))
+    atexit.register(shutil.rmtree, flow_dir, True)
+    for source in (*DATA_DIR.glob("*.yaml"), *overlay.glob("*.yaml")):
+        shutil.copyfile(source, flow_dir / source.name)
+    rt = Runtime.load(flow_dir)
+    # The frozen flow's own needs reasons and diploma answers, not the shipped flow's.
+    rt.matcher = make_matcher(load_catalog(flow_dir / "programs.yaml"), wording=rt.wording)
+    return rt
 
 
 def duration(text: str) -> timedelta:
@@ -87,8 +99,7 @@ def names(rt: Runtime, step_id: str | None) -> set[str]:
 
 
 def run(doc: dict[str, Any], where: str) -> dict[str, Any]:
-    flow_dir = (GOLDEN_DIR / doc["flow"]).resolve() if doc.get("flow") else DATA_DIR
-    rt = runtime(flow_dir)
+    rt = runtime((GOLDEN_DIR / doc["flow"]).resolve() if doc.get("flow") else FROZEN_FLOW)
     channel = doc.get("channel", "sms")
     ctx = EngineContext(rt.bundle, rt.i18n, rt.screen, rt.facts, frozenset(doc.get("referral_codes", ())))
     engine = Engine(ctx)

@@ -38,8 +38,7 @@ class Phone:
 
 def to_the_result(visitor: Visitor, answers: dict | None = None, url: str = "/apply") -> None:
     visitor.start(url)
-    visitor.until("needs", answers or ENGLISH)
-    visitor.answer(*(answers or ENGLISH)["needs"])
+    visitor.to_check(answers or ENGLISH)
     visitor.open("/apply")
 
 

@@ -32,6 +32,7 @@ from intake_flows.profile import age_ranges
 from intake_flows.screening import facts, load_rules, screen
 
 CATALOG = load_catalog()
+WORDING = matching.default_wording()
 
 
 def prog(pid: str, real: tuple[str, ...] | None = None, **kw) -> Program:
@@ -102,7 +103,7 @@ def test_not_sure_ranks_every_sector_and_names_each_programs_sector():
     assert len({c.program.sector for c in ranked}) >= 6
     top = match(CATALOG, answers, facts(answers))
     assert all(m.components["sector"] == 0 for m in top)
-    assert all(m.reasons[0].msgid in matching.SECTOR_REASONS.values() for m in top)
+    assert all(m.reasons[0].msgid in WORDING.sectors.values() for m in top)
 
 
 def test_when_nothing_in_the_chosen_sector_fits_other_programs_are_offered():
@@ -278,8 +279,8 @@ STATED = {PAID: {"paid"}, PAID_WAGE: {"paid", "wage_per_hour"}, MILES: {"site_zi
           FOR_AGES: {"min_age", "max_age"}, AGES_TO_CHECK: {"min_age", "max_age"}, MIN_AGE_TO_CHECK: {"min_age"},
           NEEDS_LICENSE: {"drivers_license_required"}, NEEDS_DIPLOMA: {"diploma_required"},
           BACKGROUND_CHECK: {"background_check"},
-          **{m: {"supportive_services"} for m in matching.NEED_REASONS.values()},
-          **{m: {"sector"} for m in matching.SECTOR_REASONS.values()}}
+          **{m: {"supportive_services"} for m in WORDING.needs.values()},
+          **{m: {"sector"} for m in WORDING.sectors.values()}}
 BY_ID = {p.id: p for p in CATALOG}
 
 people = st.fixed_dictionaries({
@@ -288,7 +289,7 @@ people = st.fixed_dictionaries({
     "sectors": st.one_of(st.just(["not_sure"]), st.lists(st.sampled_from(PRIORITY_SECTORS), min_size=1, max_size=3, unique=True)),
     "education": st.sampled_from(["no_diploma", "hs_ged", "some_college", "degree", None]),
     "drivers_license": st.sampled_from(["yes", "no", None]),
-    "needs": st.one_of(st.just(["none"]), st.lists(st.sampled_from(list(matching.NEED_REASONS)), min_size=1, unique=True)),
+    "needs": st.one_of(st.just(["none"]), st.lists(st.sampled_from(list(WORDING.needs)), min_size=1, unique=True)),
     "language": st.sampled_from(["en", "es", "tl", "ko", "zh-Hans", "ar", "fa", "hy", "ru", "vi"]),
     "justice_involved": st.sampled_from(["yes", "no", "prefer_not"]),
     "housing": st.sampled_from(["stable", "shelter", "at_risk"]),
@@ -310,7 +311,7 @@ def test_no_reason_a_person_reads_comes_from_a_placeholder_fact(answers):
 
 PERTURB = {"paid": [True, False, None], "wage_per_hour": [None, 31.0], "site_zips": [[], ["90011"], ["93534"]],
            "languages": [["en"], ["en", "es", "tl", "ko", "zh-Hans", "ar", "fa"]],
-           "supportive_services": [[], list(matching.NEED_REASONS)], "focus": [[], ["youth", "public_assistance", "woman"]],
+           "supportive_services": [[], list(WORDING.needs)], "focus": [[], ["youth", "public_assistance", "woman"]],
            "diploma_required": [True, False], "drivers_license_required": [True, False], "background_check": [True, False]}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -104,6 +105,13 @@ def test_the_migrations_form_one_line_and_files_are_named_by_revision():
         assert "from bot" not in Path(script.path).read_text(encoding="utf-8"), "a migration must not import the models"
 
 
+def next_number(revision: str) -> str:
+    """The number `db revision` gives the migration after `revision` ("0006" or a branch's "0006_reminders")."""
+    digits = re.match(r"\d+", revision)
+    assert digits, revision
+    return f"{int(digits.group()) + 1:04d}"
+
+
 def test_the_guard_sees_a_model_change_and_db_revision_writes_its_migration(tmp_path, monkeypatch):
     import shutil
 
@@ -115,13 +123,13 @@ def test_the_guard_sees_a_model_change_and_db_revision_writes_its_migration(tmp_
     migrate.upgrade(url)
     # The next number after whatever head is today, so a new migration in the tree does not break this test.
     before = migrate.head()
-    after = f"{int(before) + 1:04d}"
+    after = next_number(before)
     nothing = CliRunner().invoke(main, ["db", "revision", "-m", "nothing"])
     assert nothing.exit_code != 0 and "nothing to write" in nothing.output
     widgets = Table("test_widgets", Base.metadata, Column("id", Integer, primary_key=True),
                     Column("label", String(40), nullable=False, index=True))
     last = migrate.head()
-    after = f"{int(last) + 1:04d}"  # the next number, whichever migrations came before
+    after = next_number(last)  # the next number, whichever migrations came before
     try:
         assert [d[0] for d in migrate.differences(url)] == ["add_table", "add_index"]
         result = CliRunner().invoke(main, ["db", "revision", "-m", "add test widgets"], catch_exceptions=False)

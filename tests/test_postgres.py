@@ -23,12 +23,16 @@ def test_a_whole_intake_new_and_delete_on_postgres(pg_db, runtime):
     with pg_db.session() as s:
         intake = s.scalars(select(Intake)).one()
         assert (intake.status, intake.eligibility, intake.language) == ("completed", "eligible", "es")
+    ana = intake.id
     p.says("NEW")
     p.answer_until("first_name", {"language": "1", "consent": "yes"})
-    p.says("DELETE")
+    second = p.last.intake_id
+    # A phone shared by NEW: DELETE erases the person in progress, never the other one (bot.assisted).
+    assert "The other people's intakes are kept" in p.says("DELETE")
     assert "erased" in p.says("yes")
     with pg_db.session() as s:
-        assert s.scalar(select(func.count()).select_from(Answer)) == 0
+        assert s.scalar(select(func.count()).select_from(Answer).where(Answer.intake_id == second)) == 0
+        assert s.scalar(select(Answer.value).where(Answer.intake_id == ana, Answer.field == "first_name")) == "Ana"
     assert "intake_id" in next(iter(export_csv(pg_db)))
 
 

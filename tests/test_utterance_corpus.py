@@ -33,9 +33,11 @@ def test_every_entry_names_a_real_question_and_real_values(corpus: str, lang: st
 @pytest.mark.parametrize("lang", LANGUAGE_IDS)
 def test_every_question_kind_is_covered_with_opt_outs_and_keywords(corpus: str, lang: str) -> None:
     entries = bench.load_corpus(CORPORA[corpus][0], languages=[lang])[lang]
-    asked = {e.at if e.at in bench.MOMENTS else bench.step_for(FLOW, e.at).id for e in entries}
-    questions = {s.id for s in FLOW.steps if s.kind not in ("result", "end")} | set(bench.MOMENTS)
-    assert questions - asked == set(), f"{lang}: no entries for {sorted(questions - asked)}"
+    # By kind, not by question: a question added in YAML alone is read by its kind's machinery, which is what
+    # the corpus measures (issue 11: a new question must not need Python or corpus entries to pass the suite).
+    covered = {e.at if e.at in bench.MOMENTS else bench.step_for(FLOW, e.at).kind for e in entries}
+    needed = {s.kind for s in FLOW.steps if s.kind not in ("result", "end")} | set(bench.MOMENTS)
+    assert needed - covered == set(), f"{lang}: no entries for {sorted(needed - covered)}"
     expects = [e.expect for e in entries if isinstance(e.expect, str)]
     for needed in ("opt-out", "help", "back", "person", "ask"):
         assert needed in expects, f"{lang}: no entry expects {needed}"

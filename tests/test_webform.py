@@ -332,9 +332,7 @@ def test_the_form_words_its_questions_for_a_form_not_for_texting(visitor, app):
     visitor.until("sectors", ENGLISH)
     assert "Choose all that fit." in visitor.page.text and "1,3" not in visitor.page.text
     assert "Please answer this question to go on." in visitor.answer().text  # nothing chosen
-    visitor.until("needs", ENGLISH)
-    visitor.answer("Childcare")
-    check = visitor.page
+    check = visitor.to_check({**ENGLISH, "needs": ("Childcare",)})
     assert "What is your first name?" in check.text and "Reply SKIP" not in check.text
     result = visitor.open("/apply")
     assert "Choose the program you want, or talk with a person first." in result.text and "Reply with" not in result.text
@@ -351,9 +349,7 @@ def test_no_fixed_address_is_one_press_beside_the_zip_box(visitor, app):
     page = visitor.answer(action="no_address")
     assert answers_of(app)["zip"] == "none" and page.step == "la_county"  # as NONE by text: is it LA County?
     visitor.answer("Yes")
-    visitor.until("needs", ENGLISH)
-    visitor.answer("Childcare")
-    assert "No fixed address" in visitor.page.text  # on the check page
+    assert "No fixed address" in visitor.to_check(ENGLISH).text
 
 
 def test_a_wrong_zip_on_the_form_points_to_the_no_address_choice(visitor):
@@ -386,8 +382,7 @@ def test_a_whole_intake_leaves_no_personal_data_in_urls_or_logs(app_config, capl
     person = {**ENGLISH, "first_name": ("Zelphine",), "zip": ("91331",)}
     v = Visitor(client)
     v.start("/apply?ref=EASTLA1")
-    v.until("needs", person)
-    v.answer(*person["needs"])
+    v.to_check(person)
     v.open("/apply")
     page = v.post("/apply/text", {})
     code = re.search(r'<span aria-hidden="true">([A-Z0-9]{6})</span>', page.html).group(1)

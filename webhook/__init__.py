@@ -75,10 +75,33 @@ def _check_secret_key(app: Flask) -> None:
                           "python3 -c 'import secrets; print(secrets.token_hex(32))'")
 
 
+def _check_reminders(app: Flask) -> None:
+    # A mistyped REMINDER_* setting is named at start-up, not found later by a worker that sends nothing.
+    from bot.reminders import ReminderConfigError
+    from webhook.reminders import reminder_config
+
+    try:
+        reminder_config(app.config)
+    except ReminderConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def _id_list(value: Any) -> frozenset[str]:
     """A comma-separated setting (or a list, from a test's config) as a set of ids."""
     items = value.split(",") if isinstance(value, str) else (value or ())
     return frozenset(str(i).strip() for i in items if str(i).strip())
+
+
+def _whatsapp_templates(config: Mapping[str, Any], runtime: Any) -> Any:
+    """The staff templates and the county's approved WhatsApp templates, checked at start: a bad file stops it."""
+    from bot.outbound import staff_templates
+    from bot.whatsapp import WhatsAppTemplates, load_whatsapp_templates
+
+    staff = {t.id: t.params for t in staff_templates()}
+    path = str(config.get("WHATSAPP_TEMPLATES") or "")
+    if not path:
+        return WhatsAppTemplates()
+    return load_whatsapp_templates(path, staff, [lang.id for lang in runtime.bundle.languages])
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -92,6 +115,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["_GENERATED_SECRET_KEY"] = app.config["SECRET_KEY"] if app.config["SECRET_KEY_IS_DEFAULT"] else None
     app.config.update(config or {})
     _check_secret_key(app)
+    _check_reminders(app)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     # Flask ships SESSION_COOKIE_SAMESITE=None, so setdefault would never take effect.
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
@@ -112,6 +136,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                         sms_plain_languages=_id_list(app.config.get("SMS_PLAIN_LANGUAGES")),
                         sms_segment_budget=max(0, int(app.config.get("SMS_SEGMENT_BUDGET") or 0)))
     app.extensions["hrtp"] = IntakeService(db, runtime, settings)
+    app.extensions["hrtp_whatsapp"] = _whatsapp_templates(app.config, runtime)
 
     from webhook.channels import ADAPTERS, Registry
 

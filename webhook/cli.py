@@ -305,6 +305,7 @@ def _link_codes(s: Any, user: Any, role: str, codes: tuple[str, ...]) -> None:
 
 from webhook.cli_db import db_group  # noqa: E402
 from webhook.cli_i18n import i18n_group  # noqa: E402
+from webhook.reminders import reminders_command  # noqa: E402
 
 
 @click.command("load-areas")
@@ -435,13 +436,18 @@ def worker_command(workers: int) -> None:
              "immediate": "nowhere: QUEUE_IMMEDIATE runs jobs in the web process"}[queue.backend]
     click.echo(f"HRTP Intake worker: {workers} thread{'s' if workers != 1 else ''}, jobs in {where}, "
                f"channels: {', '.join(sorted(queue.senders)) or 'none configured'}", err=True)
-    queue.run_worker(workers)
+    from webhook.reminders import scan_once
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # Every worker process scans: each reminder step is recorded once (a unique row), so two scans never send twice.
+    every = max(10, int(current_app.config.get("REMINDER_SCAN_SECONDS") or 300))
+    queue.run_worker(workers, also=[("reminder-scan", every, lambda: scan_once(app))])
 
 
 
 COMMANDS = (serve_command, db_group, chat_command, simulate_command, export_command, add_referral_code_command,
             flyer_command, create_user_command, i18n_group, load_areas_command, seed_programs_command,
-            list_programs_command, purge_command, worker_command)
+            list_programs_command, purge_command, worker_command, reminders_command)
 
 
 def register(app: Flask) -> None:

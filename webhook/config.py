@@ -63,4 +63,14 @@ def from_env(instance_path: str) -> dict[str, Any]:
         # SMS cost (README, SMS cost): languages sent with plain letters, and segments a month may cost.
         "SMS_PLAIN_LANGUAGES": os.environ.get("SMS_PLAIN_LANGUAGES", ""),
         "SMS_SEGMENT_BUDGET": _int("SMS_SEGMENT_BUDGET", 0),
+        # Reminders for abandoned intakes (README, Reminders; bot/reminders.py): hours of silence before each,
+        # quiet hours in the people's time zone, and how often the worker looks for due ones.
+        "REMINDER_AFTER_HOURS": os.environ.get("REMINDER_AFTER_HOURS", "24,72"),
+        "REMINDER_QUIET_HOURS": os.environ.get("REMINDER_QUIET_HOURS", "21:00-08:00"),
+        "REMINDER_TZ": os.environ.get("REMINDER_TZ", "America/Los_Angeles"),
+        "REMINDER_LATE_HOURS": os.environ.get("REMINDER_LATE_HOURS", "24"),
+        "REMINDER_SCAN_SECONDS": _int("REMINDER_SCAN_SECONDS", 300),
+        # WhatsApp outside the 24-hour window (README, WhatsApp's 24-hour window): a YAML file of approved
+        # templates, template id -> language -> Twilio ContentSid, with their variables.
+        "WHATSAPP_TEMPLATES": os.environ.get("WHATSAPP_TEMPLATES", ""),
     }

@@ -23,7 +23,8 @@ from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 
 from bot.db import Database
 from bot.outbound import Sender, SendError, SendResult
-from bot.outbox import Bucket, Courier, Job, Policy, backlog, drain, utc
+from bot.outbox import Bucket, Courier, Job, Policy, backlog, drain, send_template, utc
+from bot.whatsapp import WhatsAppTemplates
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,8 @@ def transport(senders: Mapping[str, Sender]) -> Callable[[Job], SendResult]:
         sender = senders.get(job.channel)
         if sender is None:
             raise SendError("no_channel", f"messages cannot be sent on the {job.channel} channel from here")
+        if job.content is not None:
+            return send_template(sender, job)
         if isinstance(sender, TelegramSender):
             text, buttons = telegram_text(rendered_from(job.message))
             return sender.send(job.channel, job.address, text, buttons)
@@ -200,11 +203,13 @@ class Queue:
     def __init__(self, huey: Huey, db: Database, senders: Mapping[str, Sender], policy: Policy,
                  buckets: Callable[[str, str], Sequence[Bucket]], limiter: Any, backend: str,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 drain_every: float = 5.0) -> None:
+                 drain_every: float = 5.0, whatsapp: WhatsAppTemplates | None = None) -> None:
         self.huey, self.db, self.senders, self.policy, self.backend = huey, db, dict(senders), policy, backend
         self.clock = clock
         self.drain_every = drain_every
-        self.courier = Courier(db, transport(self.senders), policy, limiter, buckets, self.schedule, clock, sleep)
+        self.whatsapp = whatsapp
+        self.courier = Courier(db, transport(self.senders), policy, limiter, buckets, self.schedule, clock, sleep,
+                               whatsapp=whatsapp)
         # Registered on this instance only: a consumer finds it by name in its own huey's registry.
         self.send_task = huey.task(name=TASK_NAME)(self.courier.deliver)
 
@@ -258,11 +263,27 @@ class Queue:
         out["oldest_pending_seconds"] = round(waiting.oldest_age(utc(self.clock())), 1)
         return out
 
-    def run_worker(self, workers: int, poll_max: float = 0.5) -> None:
-        """Runs huey's consumer with `workers` threads, and the drain beside it, until SIGINT or SIGTERM."""
+    def every(self, name: str, seconds: float, job: Callable[[], object], stop: threading.Event) -> None:
+        """Runs `job` now and then every `seconds` until `stop`; a failure is logged and the next run goes ahead."""
+        while not stop.is_set():
+            try:
+                job()
+            except (redis.RedisError, sqlite3.Error, OSError) as exc:
+                log.warning("%s failed, trying again in %s s: %s", name, seconds, exc)
+            except Exception:
+                # As for the drain: whatever a database raises must not end the loop for good; logged with its traceback.
+                log.exception("%s failed", name)
+            stop.wait(seconds)
+
+    def run_worker(self, workers: int, poll_max: float = 0.5,
+                   also: Sequence[tuple[str, float, Callable[[], object]]] = ()) -> None:
+        """Runs huey's consumer with `workers` threads, the drain beside it and each of `also` (name, every
+        seconds, job: the reminder scan) on its own thread, until SIGINT or SIGTERM."""
         stop = threading.Event()
         drainer = threading.Thread(target=self.drain_forever, args=(stop,), name="outbox-drain", daemon=True)
         drainer.start()
+        for name, seconds, job in also:
+            threading.Thread(target=self.every, args=(name, seconds, job, stop), name=name, daemon=True).start()
         # Polling SQLite backs off to at most poll_max seconds idle; Redis blocks on the list instead.
         consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
                                              initial_delay=0.05, backoff=1.15, max_delay=poll_max,
@@ -274,7 +295,8 @@ class Queue:
 
 
 def make_queue(config: Mapping[str, Any], instance_path: str, db: Database, senders: Mapping[str, Sender],
-               clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> Queue:
+               clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+               whatsapp: WhatsAppTemplates | None = None) -> Queue:
     """The queue the settings ask for: RedisHuey on REDIS_URL, else SqliteHuey in QUEUE_PATH (or immediate)."""
     name = str(setting(config, "QUEUE_NAME", "hrtp-intake"))
     policy = Policy(max_attempts=int(setting(config, "QUEUE_MAX_ATTEMPTS", 8)),
@@ -300,7 +322,7 @@ def make_queue(config: Mapping[str, Any], instance_path: str, db: Database, send
         huey, backend = SqliteHuey(name, filename=str(path), results=False), "sqlite"
         limiter = SqliteLimiter(path)
     return Queue(huey, db, senders, policy, buckets, limiter, backend, clock, sleep,
-                 drain_every=float(setting(config, "QUEUE_DRAIN_SECONDS", 5)))
+                 drain_every=float(setting(config, "QUEUE_DRAIN_SECONDS", 5)), whatsapp=whatsapp)
 
 
 def queue_of(app: Flask | None = None) -> Queue:
@@ -320,7 +342,8 @@ def queue_of(app: Flask | None = None) -> Queue:
             svc = app.extensions["hrtp"]
             q = make_queue(app.config, app.instance_path, svc.db, senders,
                            clock=app.config.get("QUEUE_CLOCK") or time.time,
-                           sleep=app.config.get("QUEUE_SLEEP") or time.sleep)
+                           sleep=app.config.get("QUEUE_SLEEP") or time.sleep,
+                           whatsapp=app.extensions.get("hrtp_whatsapp"))
         app.extensions["hrtp_queue"] = q
     return q
 

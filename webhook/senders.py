@@ -13,13 +13,18 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from bot.outbound import Sender, SendError, SendResult
+from bot.whatsapp import OUTSIDE_WINDOW_CODE
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
 # Twilio's codes for a send that will never work: opted out (STOP), not a valid or not a mobile number,
-# a region or sender we may not use, a body too long. Any other 4xx is also final, bar 429.
-PERMANENT_CODES = frozenset({"21610", "21211", "21612", "21614", "21408", "21606", "21617"})
+# a region or sender we may not use, a body too long, a free-form WhatsApp message outside the 24-hour window
+# (63016). Any other 4xx is also final, bar 429.
+PERMANENT_CODES = frozenset({"21610", "21211", "21612", "21614", "21408", "21606", "21617", OUTSIDE_WINDOW_CODE})
+# What a code means, where Twilio's own words would not tell staff what to do.
+REASONS = {OUTSIDE_WINDOW_CODE: "outside WhatsApp's 24-hour window: only an approved template can reach this person "
+                                "until they write again"}
 TRANSIENT_CODES = frozenset({"20429", "20500", "20503"})
 
 
@@ -65,7 +70,18 @@ class TwilioSender:
         self.status_callback = status_callback
 
     def send(self, channel: str, address: str, text: str) -> SendResult:
-        kwargs: dict[str, Any] = {"body": text}
+        return self._create(channel, address, {"body": text})
+
+    def send_template(self, channel: str, address: str, content_sid: str, variables: str) -> SendResult:
+        """An approved template (Content API): ContentSid and ContentVariables go instead of Body."""
+        if channel != "whatsapp":
+            raise SendError("no_templates", f"approved templates are for WhatsApp, not {channel}")
+        kwargs: dict[str, Any] = {"content_sid": content_sid}
+        if variables and variables != "{}":
+            kwargs["content_variables"] = variables
+        return self._create(channel, address, kwargs)
+
+    def _create(self, channel: str, address: str, kwargs: dict[str, Any]) -> SendResult:
         if channel == "whatsapp":
             kwargs["to"] = f"whatsapp:{address}"
             if not self.whatsapp_from:
@@ -90,7 +106,7 @@ class TwilioSender:
             code = str(exc.code) if exc.code else str(exc.status)
             transient = code not in PERMANENT_CODES and (exc.status == 429 or exc.status >= 500 or code in TRANSIENT_CODES)
             headers = self.http.last_headers() if isinstance(self.http, _HttpClient) else None
-            raise SendError(code, exc.msg or "Twilio refused the message", transient,
+            raise SendError(code, REASONS.get(code) or exc.msg or "Twilio refused the message", transient,
                             _retry_after(headers) if exc.status == 429 else None) from exc
         except (TwilioException, OSError) as exc:  # requests' connection errors and timeouts are OSErrors
             raise SendError("unreachable", f"could not reach Twilio: {exc}", transient=True) from exc

@@ -56,13 +56,13 @@ def walk(backend):
         from bot.programs import program_names
 
         program = sorted(program_names(s))[0]
-    # No call-back has id 1 here: the route must refuse that kindly too.
+    # No call-back or outreach device has id 1 here: the routes must refuse that kindly too.
     with svc.db.writing() as s:
         from bot.models import ReferralCode
 
         s.add(ReferralCode(code="EASTLA1"))  # the referral code pages and the flyer route have a code to walk
     yield app, client, {"intake_id": intake, "program_id": program, "table": "by_referral", "code": "EASTLA1",
-                      "call_back_id": 1}
+                      "call_back_id": 1, "device_id": 1}
     app.request_class.parameter_storage_class = ImmutableMultiDict
     svc.db.dispose()
 

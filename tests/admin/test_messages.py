@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.i18n import I18n
 from bot.models import Contact, Message, OptOut, Outbox
-from bot.outbound import TEMPLATES_BY_ID, Outbound, OutboundError, SendResult
+from bot.outbound import Outbound, OutboundError, SendResult, template_by_id
 from tests.admin.conftest import TOKEN
 from tests.admin.helpers import complete_intake, intake_id_of, post_form
 from tests.transcript import Person
@@ -68,7 +69,8 @@ def test_own_words_are_sent_as_typed_and_previewed_first(staff, svc, twilio):
 
 
 def test_whatsapp_people_get_whatsapp_messages(staff, svc, twilio):
-    p = complete_intake(svc, "+13235550101", "Maria", channel="whatsapp")
+    # Within WhatsApp's 24-hour window (tests/admin/test_whatsapp_window.py has the rest).
+    p = complete_intake(svc, "+13235550101", "Maria", channel="whatsapp", start=datetime.now(UTC) - timedelta(hours=1))
     send(staff, intake_id_of(p), text="Hi Maria, this is Sam.")
     assert twilio.sent[0]["To"] == "whatsapp:+13235550101" and twilio.sent[0]["From"] == "whatsapp:+12135550000"
 
@@ -154,8 +156,8 @@ class RecordingSender:
 def spanish_catalog(tmp_path: Path) -> Path:
     po = tmp_path / "locales" / "es" / "LC_MESSAGES" / "messages.po"
     po.parent.mkdir(parents=True)
-    call = TEMPLATES_BY_ID["call_soon"].msgid
-    orientation = TEMPLATES_BY_ID["orientation"].msgid
+    call = template_by_id("call_soon").msgid
+    orientation = template_by_id("orientation").msgid
     po.write_text(
         'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Language: es\\n"\n\n'
         f'msgid "{call}"\nmsgstr "Hola de LA County High Road Training Partnerships. Alguien del personal le llamará."\n\n'
@@ -195,7 +197,8 @@ def test_compose_refuses_empty_and_overlong_messages(svc, runtime):
 
 
 def test_stop_by_sms_covers_the_same_number_on_whatsapp(staff, svc, twilio):
-    on_whatsapp = complete_intake(svc, "+13105550031", "Maria", channel="whatsapp")
+    on_whatsapp = complete_intake(svc, "+13105550031", "Maria", channel="whatsapp",
+                                  start=datetime.now(UTC) - timedelta(hours=1))
     by_sms = Person(svc, "+13105550031")
     assert "unsubscribed" in by_sms.says("STOP")
     r = send(staff, intake_id_of(on_whatsapp), text="Hi Maria, this is Sam.")

@@ -69,6 +69,14 @@ def test_the_list_shows_the_catalog(staff):
     assert "PCC Pre-Apprenticeship Certificate" in page and "Retire" in page
 
 
+def test_sectors_are_named_as_staff_know_them_also_those_the_intake_does_not_offer(staff):
+    page = staff.get("/admin/programs").get_data(as_text=True)
+    assert "<td>Public transit</td>" in page and "<td>Early care and education</td>" in page  # programs.yaml, intake.yaml
+    form = staff.get("/admin/programs/clean_transit_metro").get_data(as_text=True)
+    assert '<option value="transportation" selected>Public transit</option>' in form
+    assert ">Building services</option>" in form and ">Hotel and food service work<" not in form  # a label, not a reason
+
+
 def test_saving_a_program_unchanged_keeps_its_record(staff, svc):
     before = dict(stored(svc, "pcc_pre_apprenticeship").data)
     r = staff.post("/admin/programs/pcc_pre_apprenticeship", data=form_of(staff, "/admin/programs/pcc_pre_apprenticeship"))

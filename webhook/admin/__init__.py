@@ -45,7 +45,7 @@ def outbound() -> Outbound:
         from webhook.queue import queue_of
 
         svc, queue = service(), queue_of(current_app._get_current_object())  # type: ignore[attr-defined]
-        ob = Outbound(svc.db, svc.runtime.i18n, queue.senders, dispatch=queue.nudge)
+        ob = Outbound(svc.db, svc.runtime.i18n, queue.senders, dispatch=queue.nudge, whatsapp=queue.whatsapp)
         current_app.extensions["hrtp_outbound"] = ob
     return ob
 
@@ -266,10 +266,12 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     from webhook.admin import (  # noqa: F401  (routes register on import)
         callbacks,
+        devices,
         flyers,
         intakes,
         programs,
         referrals,
+        reminders,
         reports,
     )
 

@@ -15,15 +15,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.accounts import can_see, visible
+from bot.assisted import addressee
 from bot.audit import audit
 from bot.export import csv_row, export_columns, record
 from bot.facets import sync_facets
 from bot.intake_list import PROGRAM_ROLES, IntakeFilter, filter_choices, iter_visible_ids, list_intakes
 from bot.labels import answer_label, english, field_label
 from bot.models import Answer, CaseFile, Contact, Intake, Message, ReferralCode, User, utcnow
-from bot.outbound import TEMPLATES, OutboundError
+from bot.outbound import ERROR_REASONS, OutboundError, staff_templates
 from bot.privacy import erase_intakes
 from bot.referrals import used_out_of_dates
+from bot.whatsapp import window
 from bot.workflow import (
     EXITS,
     PIPELINE,
@@ -111,6 +113,7 @@ def intake(intake_id: int, preview: Any = None, form: Any = None) -> Any:
         # Computed, not stored: a code's dates edited later re-judge the intakes that used it.
         referral_flag = (used_out_of_dates(s.get(ReferralCode, intake.referral_code), intake.started_at)
                          if intake.referral_code else None)
+        wa_window = window(s, contact.id, utcnow()) if contact.channel == "whatsapp" else None
         audit(s, user, "view", "intake", intake_id, None, client_ip())
         s.flush()  # the audit entry must be written before the rows are detached for the template
         s.expunge_all()
@@ -150,7 +153,8 @@ def intake(intake_id: int, preview: Any = None, form: Any = None) -> Any:
         priority=sc.get("priority") or {}, matches=matches, program_names=program_names,
         refer_options=sorted(refer_options.items(), key=lambda kv: kv[1].lower()),
         transitions=allowed_transitions(intake.review_status or "new"), pipeline=PIPELINE, exits=EXITS,
-        templates=TEMPLATES, person_language=lang, preview=preview, form=form or {},
+        templates=staff_templates(), person_language=lang, wa_window=wa_window, wa_templates=outbound().whatsapp,
+        error_reasons=ERROR_REASONS, preview=preview, form=form or {},
         support_phone=current_app.config.get("SUPPORT_PHONE", ""),
         can_message=contact.channel in outbound().senders, user=user, referral_flag=referral_flag)
 
@@ -256,9 +260,11 @@ def send_message(intake_id: int) -> Any:
         contact = s.get(Contact, row.contact_id)
         assert contact is not None
         lang = row.language or contact.language
+        whom = addressee(s, row, contact)  # the preview shows "Message for Ana: ..." as the phone will
+        for_person = (whom, row.started_at) if whom is not None else None
     if request.form.get("action") == "preview":
         try:
-            composed = ob.compose(lang, text, template, params)
+            composed = ob.compose(lang, text, template, params, for_person)
         except OutboundError as exc:
             flash(f"Cannot preview: {exc}.", "error")
             return intake(intake_id, preview=None, form=form)

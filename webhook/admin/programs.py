@@ -13,6 +13,7 @@ from intake_flows.schema import FlowError
 from intake_flows.screening import minimum_age
 
 from bot.audit import audit
+from bot.labels import sector_labels
 from bot.models import ProgramRecord, utcnow
 from bot.programs import program_names, save_program, set_active
 from webhook.admin import bp, client_ip, me, roles, service, tx
@@ -86,6 +87,11 @@ def data_from_form(form: Any, base: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None or k == "min_age"}
 
 
+def _sector_labels() -> dict[str, str]:
+    rt = service().runtime
+    return sector_labels(rt.bundle.flow, rt.sectors)
+
+
 @bp.get("/programs")
 @roles("admin", "staff")
 def programs() -> Any:
@@ -95,12 +101,12 @@ def programs() -> Any:
         s.expunge_all()
     unconfirmed = sum(1 for r in rows if r.active and "name" not in ((r.data or {}).get("real") or ()))
     return render_template("admin/programs.html", rows=rows, fact_count=len(catalog.PROGRAM_FACTS),
-                           unconfirmed=unconfirmed)
+                           unconfirmed=unconfirmed, sector_labels=_sector_labels())
 
 
 def _form_page(program: catalog.Program | None, data: dict[str, Any], error: str | None, is_new: bool) -> Any:
     return render_template("admin/program_form.html", program=program, data=data, error=error, is_new=is_new,
-                           sectors=catalog.SECTORS, priority_sectors=catalog.PRIORITY_SECTORS,
+                           sectors=catalog.SECTORS, priority_sectors=catalog.PRIORITY_SECTORS, sector_labels=_sector_labels(),
                            languages=service().runtime.bundle.languages, services=catalog.SERVICES,
                            categories=catalog.CATEGORIES, facts=catalog.PROGRAM_FACTS, fact_labels=FACT_LABELS,
                            flag_fields=FLAG_FIELDS, text_fields=TEXT_FIELDS), (400 if error else 200)

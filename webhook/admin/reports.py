@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, current_app, render_template, request
 from sqlalchemy import select
 
 from intake_flows.spreadsheet import safe_row
@@ -18,8 +18,9 @@ from bot.labels import option_labels
 from bot.metrics import Counts, Metrics, compute_metrics
 from bot.models import AuditLog, ReferralCode, User, utcnow
 from webhook.admin import bp, client_ip, me, roles, service, tx
+from webhook.reminders import reminder_config
 
-TABLES = ("summary", "by_sector", "by_referral", "funnel", "dropoff", "needs")
+TABLES = ("summary", "by_sector", "by_referral", "funnel", "dropoff", "needs", "reminders")
 
 COUNT_COLUMNS = (("started", "Intakes started"), ("completed", "Completed"), ("eligible", "Eligible"),
                  ("enrolled", "Enrolled"), ("trained", "Completed training"), ("placed", "Placed"),
@@ -61,7 +62,8 @@ def _metrics() -> Metrics:
         sync_facets(s)
     # Counting needs no write lock; on SQLite a reader does not hold up the bot's messages while it counts.
     with service().db.session() as s:
-        return compute_metrics(s, service().runtime.bundle.flow, date_from, date_to)
+        return compute_metrics(s, service().runtime.bundle.flow, date_from, date_to,
+                               reminder_hours=reminder_config(current_app.config).after_hours)
 
 
 @bp.get("/metrics")
@@ -109,6 +111,10 @@ def table_rows(m: Metrics, table: str) -> tuple[list[str], list[list[Any]]]:
         labels = option_labels(service().runtime.bundle.flow, "needs")
         return ["Supportive service", "People who need it", "Share of those asked"], [
             [labels.get(k, k), n, round(n / m.needs_base, 4) if m.needs_base else None] for k, n in m.needs]
+    if table == "reminders":
+        return ["Reminder step", "Sent", "Answered after it", "Completed after it", "Answer rate", "Completion rate"], [
+            [r.label, r.sent, r.answered, r.completed, None if r.answer_rate is None else round(r.answer_rate, 4),
+             None if r.completion_rate is None else round(r.completion_rate, 4)] for r in m.reminders]
     abort(404)
 
 
