@@ -31,6 +31,7 @@ from bot.privacy import erase_intakes, inherited_opt_out, set_opted_out
 
 if TYPE_CHECKING:
     from bot.service import Applying
+    from bot.turnrows import ContactRow, IntakeRow, Turn
 
 OWN_NUMBER_CHANNEL = "sms"  # the person's own number is texted: any phone takes an SMS
 MAX_PEOPLE = 8  # the people "which person?" offers: a worker enrols a handful in a session, not dozens
@@ -54,7 +55,7 @@ def contact_for(s: Session, channel: str, address: str, now: datetime, privacy_k
     return contact
 
 
-def people_on(s: Session, contact: Contact, limit: int = MAX_PEOPLE) -> list[Intake]:
+def people_on(s: Session, contact: Contact | ContactRow, limit: int = MAX_PEOPLE) -> list[Intake]:
     """The intakes a phone carries, newest first: its own, and those it enrolled that moved to the person's number."""
     return list(s.scalars(select(Intake).where(
         or_(Intake.contact_id == contact.id, Intake.enrolled_via_contact_id == contact.id),
@@ -67,22 +68,22 @@ def device_code(s: Session, channel: str, address: str) -> str | None:
         OutreachDevice.channel == channel, OutreachDevice.address == address, OutreachDevice.retired_at.is_(None)))
 
 
-def shared_state(s: Session, contact: Contact, current: Intake | None) -> dict[str, Any]:
+def shared_state(s: Session, contact: Contact | ContactRow, current: Intake | IntakeRow | None) -> dict[str, Any]:
     """What the engine knows of a shared phone: its device's code and the other people on it."""
     others = [i for i in people_on(s, contact, MAX_PEOPLE + 1) if current is None or i.id != current.id][:MAX_PEOPLE]
     people = tuple(SharedPerson(i.id, i.first_name, {**(i.state or {}), "screening": i.screening}) for i in others)
     return {"device_code": device_code(s, contact.channel, contact.address), "people": people}
 
 
-def own_phone_welcome(s: Session, contact: Contact, intake: Intake | None, msg: InboundMessage) -> InboundMessage:
+def own_phone_welcome(t: Turn, contact: ContactRow, intake: IntakeRow | None, msg: InboundMessage) -> InboundMessage:
     """The first message from a number an outreach worker gave: the engine welcomes the person to their own intake."""
     if intake is None or intake.enrolled_via_contact_id in (None, contact.id) or intake.contact_id != contact.id:
-        return msg
-    said_before = s.scalar(select(Message.id).where(Message.contact_id == contact.id, Message.direction == "in").limit(1))
+        return msg  # every other turn: no query, and no Session made for it
+    said_before = t.session.scalar(select(Message.id).where(Message.contact_id == contact.id, Message.direction == "in").limit(1))
     return msg if said_before is not None else dataclasses.replace(msg, link=OWN_PHONE_LINK)
 
 
-def follow_up_phone(s: Session, intake: Intake, contact: Contact) -> str | None:
+def follow_up_phone(s: Session, intake: Intake | IntakeRow, contact: Contact | ContactRow) -> str | None:
     """The number staff call about an intake: the person's own where a worker gave it, else the phone's own."""
     own = s.get(Contact, intake.contact_id) if intake.contact_id != contact.id else contact
     return own.address if own is not None and capabilities(own.channel).phone_address else None
@@ -130,9 +131,11 @@ def switched(events: Sequence[EngineEvent]) -> bool:
 
 def switch_person(t: Applying, ev: PersonSwitched) -> None:
     # Locked as the turn's own intake is (bot.service): the person's own phone may carry it on at the same time.
-    row = t.s.get(Intake, ev.intake_id, with_for_update=True)
+    row = t.turn.intake(ev.intake_id, lock=True)
     if row is None:
         return
+    if t.current is not None:
+        t.turn.write(t.current)  # the turn's last writes go to the current row only: the person left is saved now
     t.current = row
     t.contact.active_intake_id = row.id
 
@@ -142,8 +145,10 @@ def erase_one(t: Applying, ev: IntakeErased) -> None:
     if t.current is None:
         return
     gone, t.current = t.current.id, None
+    t.turn.orm(t.contact)  # the contact's changes so far are written, and what the erasure changes is read back
     t.s.flush()
     erase_intakes(t.s, [gone], t.now, "person", configured_key=t.privacy_key, keep_contacts=[t.contact.id])
+    t.turn.sync()
     t.contact.active_intake_id = None
 
 

@@ -194,6 +194,14 @@ class CatalogCache:
         areas = session.execute(select(func.count(), func.max(AreaTier.loaded_at))).one()
         return (*programs, *areas)
 
+    def fresh(self) -> CatalogSnapshot | None:
+        """The snapshot when no reload is due, without a database read; else None (then call `snapshot`)."""
+        with self._lock:
+            if self._snap is not None and self._generation == catalog_generation() \
+                    and time.monotonic() - self._checked_at < self.ttl:
+                return self._snap
+        return None
+
     def snapshot(self, session: Session) -> CatalogSnapshot:
         """The current snapshot, read through `session` (inside the caller's transaction) when stale."""
         now = time.monotonic()

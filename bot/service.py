@@ -13,12 +13,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.base import NO_VALUE
 
 from intake_flows import detect, geo
 from intake_flows.catalog import OfficeFile, Sector, check_against_data, load_offices, load_sectors
@@ -29,7 +28,7 @@ from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rul
 
 from bot import assisted, links
 from bot.channels import capabilities
-from bot.db import Database
+from bot.db import Database, Prepared
 from bot.engine import ContactState, Conversation, Engine, EngineContext, IntakeState, Outcome
 from bot.events import (
     AnswerCleared,
@@ -66,12 +65,13 @@ from bot.events import (
 )
 from bot.i18n import LOCALES_DIR, I18n
 from bot.messages import InboundMessage
-from bot.models import Answer, CallBack, Contact, Intake, IntakeEvent, Message, Outbox, ReferralCode, utcnow
+from bot.models import Answer, CallBack, Contact, IntakeEvent, Message, Outbox, ReferralCode, utcnow
 from bot.outbox import add as add_to_outbox
 from bot.privacy import decline, erase_contact, inherited_opt_out, set_opted_out
 from bot.programs import CatalogCache, CatalogSnapshot
 from bot.render import Button, Rendered, render
 from bot.sms import plain_tables
+from bot.turnrows import ContactRow, IntakeRow, Turn
 
 log = logging.getLogger(__name__)
 turn_log = logging.getLogger("hrtp.turn")
@@ -215,11 +215,12 @@ class IntakeService:
         # The engine holds no per-message state: one serves every turn until the catalog or codes change.
         self._engine: tuple[object, frozenset[str], Engine] | None = None
 
-    def referral_codes(self, session: Session) -> frozenset[str]:
+    def referral_codes(self, session: Session | Callable[[], Session]) -> frozenset[str]:
         now = time.monotonic()
         if now - self._codes_at > self.settings.referral_cache_seconds:
             # Retired and out-of-date codes stay known: the intake is attributed and the admin flags it.
-            self._codes = frozenset(session.scalars(select(ReferralCode.code)).all())
+            s = session if isinstance(session, Session) else session()
+            self._codes = frozenset(s.scalars(select(ReferralCode.code)).all())
             self._codes_at = now
         return self._codes
 
@@ -230,9 +231,10 @@ class IntakeService:
         """Makes the next message re-read programs and area tiers (after staff edit them)."""
         self.catalog.invalidate()
 
-    def engine(self, session: Session) -> Engine:
-        snap = self.catalog.snapshot(session)
-        codes = self.referral_codes(session)
+    def engine(self, t: Turn) -> Engine:
+        # The caches read through a Session only when stale: most turns never make one.
+        snap = self.catalog.fresh() or self.catalog.snapshot(t.session)
+        codes = self.referral_codes(lambda: t.session)
         cached = self._engine
         if cached is not None and cached[0] is snap and cached[1] is codes:
             return cached[2]
@@ -260,8 +262,8 @@ class IntakeService:
         started = time.perf_counter()
         for attempt in range(4):
             try:
-                with self.db.writing() as session:
-                    result = self._handle(session, msg, now, look_for_twin=attempt > 0)
+                with self.db.write_connection() as conn, Turn(conn, self.db.sessions) as turn:
+                    result = self._handle(turn, msg, now, look_for_twin=attempt > 0)
                 if turn_log.isEnabledFor(logging.INFO):
                     # Ids and kinds only: never the address or the text (see webhook/logs.py).
                     turn_log.info("turn", extra={
@@ -277,51 +279,53 @@ class IntakeService:
                     raise
         raise AssertionError("unreachable")
 
-    def _handle(self, s: Session, msg: InboundMessage, now: datetime, look_for_twin: bool = True) -> HandleResult:
+    def _handle(self, t: Turn, msg: InboundMessage, now: datetime, look_for_twin: bool = True) -> HandleResult:
         # The first try leaves de-duplication to the unique provider id: a twin fails its inbound INSERT and
         # the retry looks for it, so the usual message pays no extra query.
         if msg.provider_id and look_for_twin:
-            prior = s.scalar(select(Message).where(Message.channel == msg.channel, Message.provider_id == msg.provider_id,
-                                                   Message.direction == "in"))
+            prior = t.session.scalar(select(Message).where(Message.channel == msg.channel,
+                                                           Message.provider_id == msg.provider_id, Message.direction == "in"))
             if prior is not None:
-                return self._replay(s, prior)
-        contact, intake_row = self._contact(s, msg.channel, msg.sender, now)
+                return self._replay(t.session, prior)
+        contact, intake_row = self._contact(t, msg.channel, msg.sender, now)
         active = contact.active_intake_id
-        msg = self._link(s, msg, contact, now)
+        msg = self._link(t, msg, contact, now)
         if contact.active_intake_id != active:
-            intake_row = s.get(Intake, contact.active_intake_id) if contact.active_intake_id else None
-        msg = assisted.own_phone_welcome(s, contact, intake_row, msg)
-        if intake_row is not None and s.get_bind().dialect.name != "sqlite":
+            intake_row = t.intake(contact.active_intake_id) if contact.active_intake_id else None
+        msg = assisted.own_phone_welcome(t, contact, intake_row, msg)
+        if intake_row is not None and t.locks:
             # Locked (and re-read once locked): a linked intake is carried on from two contacts, the web page
             # and the phone, at once. SQLite's writers are serialised already (bot.db).
-            s.refresh(intake_row, with_for_update=True)
-        # The turn's messages and events are written with prebuilt Core statements, in order, on the turn's
-        # connection: the ORM's unit of work cost more than the rest of the turn's writes together.
-        conn = s.connection()
+            intake_row = t.intake(intake_row.id, lock=True)
+        # The turn's rows are plain (bot.turnrows) and its messages and events are written with prebuilt
+        # statements, in order, on the turn's connection: the ORM's loader and unit of work cost more than the
+        # rest of the turn's database work together.
+        conn = t.conn
         # A twin delivery fails here, on the unique provider id, before any work is done for it.
-        inbound_id = conn.execute(_INSERT_INBOUND, {
+        inbound_id = _INSERT_INBOUND.run(conn, {
             "contact_id": contact.id, "intake_id": intake_row.id if intake_row else None, "direction": "in",
             "channel": msg.channel, "provider_id": msg.provider_id, "text": msg.text, "media_count": msg.media_count,
             "language": intake_row.language if intake_row else contact.language, "created_at": now,
-            "meta": answer_meta(msg)}).scalar_one()
+            "meta": answer_meta(msg)})
 
         convo = Conversation(
             ContactState(opted_out=contact.opted_out_at is not None, pending_delete=contact.pending_delete,
                          lang=contact.language, picking=contact.picking_person,
-                         **(assisted.shared_state(s, contact, intake_row) if contact.shared else {})),
+                         **(assisted.shared_state(t.session, contact, intake_row) if contact.shared else {})),
             IntakeState.from_json(intake_row.id, {**intake_row.state, "screening": intake_row.screening})
             if intake_row else None)
-        outcome = self.engine(s).handle(convo, msg, now)
-        current = self._apply(s, contact, intake_row, outcome, now)
+        outcome = self.engine(t).handle(convo, msg, now)
+        current = self._apply(t, contact, intake_row, outcome, now)
         if current is not None and (intake_row is None or assisted.switched(outcome.events)):
             # The message that started the intake belongs to it, as "which person?"'s answer belongs to the one chosen.
-            conn.execute(update(_MESSAGES).where(_MESSAGES.c.id == inbound_id).values(intake_id=current.id))
+            _update_by_id(_MESSAGES, ("intake_id",)).run(conn, {"intake_id": current.id, "pk_": inbound_id})
 
         rendered = render(outcome.replies, self.runtime.i18n, msg.channel, wording=msg.wording, plain=self.sms_plain)
         outbox: list[Outbox] = []
         if rendered and msg.channel in self.settings.queued_channels:
             # Replies the job queue sends (Telegram's) get their outbox rows in this transaction, so the ORM
             # writes them: each outbox row needs its message's id.
+            s = t.session
             for r in rendered:
                 reply = Message(contact_id=contact.id, intake_id=current.id if current else None, direction="out",
                                 channel=msg.channel, in_reply_to_id=inbound_id, text=r.text, language=r.lang,
@@ -332,14 +336,14 @@ class IntakeService:
                 outbox.append(add_to_outbox(s, reply, msg.sender, now, group_key=f"in:{inbound_id}"))
             s.flush()
         elif rendered:
-            conn.execute(_INSERT_MESSAGE, [{
+            _INSERT_MESSAGE.run_many(conn, [{
                 "contact_id": contact.id, "intake_id": current.id if current else None, "direction": "out",
                 "channel": msg.channel, "provider_id": None, "in_reply_to_id": inbound_id, "text": r.text,
                 "language": r.lang, "segments": r.segments, "encoding": r.encoding, "media_count": 0, "status": "queued",
                 "created_at": now, "meta": question_meta(r)} for r in rendered])
         return HandleResult(rendered, contact.id, current.id if current else None, False, outcome.events, outbox)
 
-    def _link(self, s: Session, msg: InboundMessage, contact: Contact, now: datetime) -> InboundMessage:
+    def _link(self, t: Turn, msg: InboundMessage, contact: ContactRow, now: datetime) -> InboundMessage:
         """A web page's link code texted to us: the phone takes that intake on (bot.links), and the engine says so."""
         # The web visitor who has the code is already on the web; an opted-out number hears nothing until START.
         if msg.channel == "web" or contact.opted_out_at is not None:
@@ -347,7 +351,8 @@ class IntakeService:
         code = self.runtime.bundle.intents.link_code(msg.text)
         if code is None:
             return msg
-        done = links.redeem(s, code, contact, now, self.settings.privacy_key)
+        done = links.redeem(t.session, code, t.orm(contact), now, self.settings.privacy_key)
+        t.sync()
         status = "linked_replacing" if done.replaced else done.status
         # The code is never kept: a live one (an opted-out phone's) would let anyone reading the messages use it.
         return dataclasses.replace(msg, text=LINK_CODE_SHOWN, link=status,
@@ -358,35 +363,41 @@ class IntakeService:
         msgs = [rendered_from(r) for r in rows]
         return HandleResult(msgs, prior.contact_id, prior.intake_id, replayed=True)
 
-    def _contact(self, s: Session, channel: str, address: str, now: datetime) -> tuple[Contact, Intake | None]:
+    def _contact(self, t: Turn, channel: str, address: str, now: datetime) -> tuple[ContactRow, IntakeRow | None]:
         """The contact (locked for this turn on PostgreSQL) and its active intake, in one query."""
-        found = s.execute(_CONTACT_AND_INTAKE, {"channel": channel, "address": address}).first()
+        found = t.contact_and_intake(channel, address)
         if found is not None:
-            return found[0], found[1]
+            return found
+        s = t.session
         contact = Contact(channel=channel, address=address, created_at=now)
         s.add(contact)
         s.flush()  # a concurrent first message raises IntegrityError here; handle() retries
         why = inherited_opt_out(s, channel, address, self.settings.privacy_key)
         if why:
             set_opted_out(s, contact, True, why, now, self.settings.privacy_key)
-        return contact, None
+            s.flush()
+        return t.adopt(contact), None
 
     # ---- applying the outcome ---------------------------------------------------------------
-    def _apply(self, s: Session, contact: Contact, row: Intake | None, outcome: Outcome, now: datetime) -> Intake | None:
+    def _apply(self, t: Turn, contact: ContactRow, row: IntakeRow | None, outcome: Outcome,
+               now: datetime) -> IntakeRow | None:
         convo = outcome.conversation
-        turn = Applying(s, contact, row, now, self.settings.privacy_key)
+        turn = Applying(t, contact, row, now, self.settings.privacy_key)
         for ev in outcome.events:
             handler = EVENT_HANDLERS.get(type(ev))
             if handler is None:
                 raise TypeError(f"no handler for engine event {type(ev).__name__}: add one to EVENT_HANDLERS")
+            if handler not in _KEEP_EVENTS_PENDING:
+                turn.write_events()  # a handler that reads or rewrites the history (decline) sees this turn's rows
             handler(turn, ev)
             stored = ev.stored()
             info = self.runtime.bundle.flow.field_info.get(ev.field) if isinstance(ev, AnswerRecorded) else None
             if stored is not None and info is not None and info.sensitive:
                 stored.pop("value", None)  # a sensitive answer lives in its answer row alone, not in the event history
-            s.connection().execute(_INSERT_EVENT, {"contact_id": contact.id,
-                                                   "intake_id": turn.current.id if turn.current else None,
-                                                   "kind": ev.kind, "data": stored, "created_at": now})
+            turn.events.append({"contact_id": contact.id, "intake_id": turn.current.id if turn.current else None,
+                                "kind": ev.kind, "data": stored, "created_at": now})
+        turn.write_events()
+        t.sync()  # what the ORM changed in the handlers above (an opt-out's time) is in the rows now
         current, erased = turn.current, turn.erased
 
         contact.pending_delete = convo.contact.pending_delete
@@ -411,13 +422,12 @@ class IntakeService:
             if sc and current.completed_at is None:
                 current.completed_at = now
             current.updated_at = now
-        write_changed_columns(s, contact)
+        t.write(contact)
         if current is not None:
-            write_changed_columns(s, current)
+            t.write(current)
         if erased:
             # Last, so nothing this turn wrote (the contact's language, its events) survives the erasure.
-            s.flush()
-            erase_contact(s, contact, now, configured_key=self.settings.privacy_key)
+            erase_contact(t.session, t.orm(contact), now, configured_key=self.settings.privacy_key)
         return current
 
 
@@ -427,19 +437,31 @@ class IntakeService:
 class Applying:
     """One turn's rows while its events are applied: the intake they change may start or go during the turn."""
 
-    s: Session
-    contact: Contact
-    current: Intake | None
+    turn: Turn
+    contact: ContactRow
+    current: IntakeRow | None
     now: datetime
     privacy_key: str
     erased: bool = False
+    # This turn's event rows not yet written: written together, in one statement, before anything may read them.
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def s(self) -> Session:
+        """The ORM Session in the turn's transaction, for the handlers that need one."""
+        return self.turn.session
+
+    def write_events(self) -> None:
+        if self.events:
+            _INSERT_EVENT.run_many(self.turn.conn, self.events)
+            self.events = []
 
 
 def _start_intake(t: Applying, ev: IntakeStarted) -> None:
-    t.current = Intake(contact_id=t.contact.id, channel=t.contact.channel, started_at=t.now, updated_at=t.now,
-                       referral_code=ev.referral_code, referral_known=ev.referral_known, state={})
-    t.s.add(t.current)
-    t.s.flush()
+    t.current = t.turn.new_intake({
+        "contact_id": t.contact.id, "channel": t.contact.channel, "status": "incomplete", "review_status": "new",
+        "referral_code": ev.referral_code, "referral_known": ev.referral_known, "needs_contact": False,
+        "started_at": t.now, "updated_at": t.now, "state": {}})
     t.contact.active_intake_id = t.current.id
     if ev.new_person:
         t.contact.shared = True  # several people's intakes now: staff messages and DELETE name whose
@@ -448,11 +470,11 @@ def _start_intake(t: Applying, ev: IntakeStarted) -> None:
 def _record_answer(t: Applying, ev: AnswerRecorded) -> None:
     if t.current is None:
         return
-    stmt = _answer_upsert(t.s.get_bind().dialect.name)
+    stmt = _answer_upsert(t.turn.conn.dialect.name)
     if stmt is not None:
         # One statement, no read first (the (intake, field) pair is unique), run in order on the turn's
         # connection: nothing pending in the session is needed for it.
-        t.s.connection().execute(stmt, {"intake_id": t.current.id, "field": ev.field, "value": ev.value, "step": ev.step,
+        stmt.run(t.turn.conn, {"intake_id": t.current.id, "field": ev.field, "value": ev.value, "step": ev.step,
                                         "answered_at": t.now})
         return
     row = t.s.scalar(select(Answer).where(Answer.intake_id == t.current.id, Answer.field == ev.field))
@@ -464,15 +486,15 @@ def _record_answer(t: Applying, ev: AnswerRecorded) -> None:
 
 def _clear_answer(t: Applying, ev: AnswerCleared) -> None:
     if t.current is not None:
-        t.s.execute(delete(Answer).where(Answer.intake_id == t.current.id, Answer.field == ev.field))
+        t.turn.conn.execute(delete(Answer).where(Answer.intake_id == t.current.id, Answer.field == ev.field))
 
 
 def _opt_out(t: Applying, ev: OptedOut) -> None:
-    set_opted_out(t.s, t.contact, True, ev.keyword or "", t.now, t.privacy_key)
+    set_opted_out(t.s, t.turn.orm(t.contact), True, ev.keyword or "", t.now, t.privacy_key)
 
 
 def _opt_in(t: Applying, ev: OptedIn) -> None:
-    set_opted_out(t.s, t.contact, False, ev.keyword or "", t.now, t.privacy_key)
+    set_opted_out(t.s, t.turn.orm(t.contact), False, ev.keyword or "", t.now, t.privacy_key)
 
 
 def _erase(t: Applying, ev: Erased) -> None:
@@ -483,7 +505,7 @@ def _erase(t: Applying, ev: Erased) -> None:
 
 def _decline(t: Applying, ev: IntakeDeclined) -> None:
     if t.current is not None:
-        decline(t.s, t.current)
+        decline(t.s, t.turn.orm(t.current))
 
 
 def _choose_program(t: Applying, ev: ProgramChosen) -> None:
@@ -513,6 +535,9 @@ _HISTORY_ONLY: tuple[type[EngineEvent], ...] = (
     IntakeLeft, IntakeFinished, Restarted, Resumed, ScreeningCompleted, PriorityUpdated, AnswerReadBack, Skipped,
     NotUnderstood, StepMissed, Unreadable, StaleAnswer, LanguageSet, HandoffSuggested, StopAsked, ChannelLinked, LinkRefused)
 
+# Handlers that neither read nor rewrite the event history: this turn's event rows may wait until the end.
+_KEEP_EVENTS_PENDING: frozenset[Callable[..., None]] = frozenset({_history_only, _record_answer, _choose_program, _needs_contact})
+
 # Every engine event has its handler here; bot.events.EVENT_CLASSES lists them (a test checks they match).
 EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {
     IntakeStarted: _start_intake,
@@ -532,48 +557,27 @@ EVENT_HANDLERS: dict[type[EngineEvent], Callable[[Applying, Any], None]] = {
 }
 
 
-def write_changed_columns(s: Session, obj: Contact | Intake) -> None:
-    """UPDATEs a loaded row's changed columns with one Core statement, and marks them saved.
-
-    The unit of work does the same at commit for several times the cost; rows it must still write (new ones,
-    relationships) are left to it."""
-    state: Any = inspect(obj)
-    if not state.persistent or not state.committed_state:
-        return
-    columns = state.mapper.column_attrs
-    committed, current = state.committed_state, state.dict
-    if any(key not in columns for key in committed):
-        return  # a relationship changed: the unit of work's business
-    # What attribute history would say, without building it: a loaded column whose value now differs.
-    changed = {key: current.get(key) for key, old in committed.items()
-               if old is NO_VALUE or old != current.get(key)}
-    if changed:
-        # One prebuilt statement per table: its SET clause comes from the parameters, compiled once per set of columns.
-        s.connection().execute(_update_by_id(cast(Table, type(obj).__table__)), {**changed, "pk_": obj.id})
-    # Saved (or set to what they were): the row is clean, as after a flush, so commit has nothing to flush.
-    state._commit_all(state.dict, s.identity_map)
-
-
 _MESSAGES = cast(Table, Message.__table__)
-_INSERT_INBOUND = insert(_MESSAGES).returning(_MESSAGES.c.id)
-_INSERT_MESSAGE = insert(_MESSAGES)
-_INSERT_EVENT = insert(cast(Table, IntakeEvent.__table__))
-_CONTACT_AND_INTAKE = (select(Contact, Intake).outerjoin(Intake, Intake.id == Contact.active_intake_id)
-                       .where(Contact.channel == bindparam("channel"), Contact.address == bindparam("address"))
-                       .with_for_update(of=Contact))
+_INSERT_INBOUND = Prepared(insert(_MESSAGES).returning(_MESSAGES.c.id), (
+    "contact_id", "intake_id", "direction", "channel", "provider_id", "text", "media_count", "language", "created_at", "meta"))
+_INSERT_MESSAGE = Prepared(insert(_MESSAGES), (
+    "contact_id", "intake_id", "direction", "channel", "provider_id", "in_reply_to_id", "text", "language", "segments",
+    "encoding", "media_count", "status", "created_at", "meta"))
+_INSERT_EVENT = Prepared(insert(cast(Table, IntakeEvent.__table__)), ("contact_id", "intake_id", "kind", "data", "created_at"))
 
 
 @functools.cache
-def _update_by_id(table: Any) -> Any:
-    return update(table).where(table.c.id == bindparam("pk_"))
+def _update_by_id(table: Any, columns: tuple[str, ...]) -> Prepared:
+    return Prepared(update(table).where(table.c.id == bindparam("pk_")), (*columns, "pk_"))
 
 
 @functools.cache
-def _answer_upsert(dialect: str) -> Any:
+def _answer_upsert(dialect: str) -> Prepared | None:
     """INSERT ... ON CONFLICT (intake_id, field) DO UPDATE, built once; None where the dialect has no such clause."""
     make = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(dialect)
     if make is None:
         return None
     stmt: Any = make(cast(Table, Answer.__table__))
-    return stmt.on_conflict_do_update(index_elements=["intake_id", "field"], set_={
-        "value": stmt.excluded.value, "step": stmt.excluded.step, "answered_at": stmt.excluded.answered_at})
+    return Prepared(stmt.on_conflict_do_update(index_elements=["intake_id", "field"], set_={
+        "value": stmt.excluded.value, "step": stmt.excluded.step, "answered_at": stmt.excluded.answered_at}),
+        ("intake_id", "field", "value", "step", "answered_at"))

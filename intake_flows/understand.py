@@ -350,6 +350,8 @@ def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[s
     taken = [False] * len(clause)
     hits: list[tuple[int, str, str, str]] = []  # start, kind, value, phrase
     for phrase, kind, value in phrases:
+        if phrase not in clause:
+            continue  # most of a question's phrases (every language's words) are not there: skip the word search
         if kind == "opt" and len(phrase) <= 2 and not is_dense(phrase) and phrase != clause:
             continue  # "en", "f", "it": a word this short names an option only on its own
         for start, end in _spans(clause, phrase):

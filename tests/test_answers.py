@@ -72,3 +72,18 @@ DENSE_WORDS = {"construction": ("건설 및 기술직", "建筑和技工"), "hea
                                      ("建筑", ["construction"]), ("医疗，建筑", ["healthcare", "construction"]), ("医", None)])
 def test_two_characters_are_a_word_in_dense_scripts(raw, ids):
     assert a.parse_multi(raw, DENSE, DENSE_WORDS) == ids
+
+
+def test_california_zips_come_from_the_table_as_the_dataset_has_them():
+    import zipcodes
+
+    from intake_flows import geo
+
+    # Every 37th ZIP of the range, real and not, and its edges: the table and a scan of the dataset agree.
+    for n in [*range(90000, 96200, 37), 90001, 96161, 96162, 96199]:
+        zip5 = f"{n:05d}"
+        found = zipcodes.matching(zip5)
+        assert geo.lookup(zip5) == (geo._info(found[0]) if found else None), zip5
+    assert geo.lookup("10001") is not None and geo.lookup("10001").state == "NY"  # outside the range: the dataset
+    assert geo.lookup("96701") is not None and geo.lookup("96701").state == "HI"
+    assert geo.lookup("9001") is None and geo.lookup("9001x") is None

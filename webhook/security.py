@@ -6,7 +6,8 @@ import re
 import secrets
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request, session
+from flask import Flask, Request, Response, current_app, g, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from jinja2 import BaseLoader, Environment
 from markupsafe import Markup
 
@@ -88,8 +89,18 @@ def set_visitor_cookie(resp: Response) -> Response:
     return resp
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions; a request without the cookie (every webhook) skips building the signer."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()  # what Flask returns then too, less the signer it builds first
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Every response gets the headers; every template can ask for the nonce."""
+    app.session_interface = CookieSessions()
     assert app.jinja_loader is not None
     app.jinja_env.loader = NonceLoader(app.jinja_loader)
     app.jinja_env.globals["csp_nonce"] = lambda: Markup.escape(csp_nonce())
