@@ -312,24 +312,28 @@ def test_axe_finds_no_colour_contrast_problem_on_a_phone(phone, live):
 
 
 @pytest.mark.parametrize("phone", [True], indirect=True)
-def test_on_a_phone_referral_codes_and_an_outreach_workers_counts_fit_and_read(phone, live, artifacts):
-    from bot.models import ReferralCode
+def test_on_a_phone_referral_codes_workers_phones_call_backs_and_the_dashboard_fit_and_read(phone, live, artifacts):
+    from bot.assisted import register_device
+    from bot.models import ReferralCode, utcnow
 
     svc = live.app.extensions["hrtp"]
     rosa = make_user(svc, "rosa", "outreach", name="Rosa Outreach")
     with svc.db.writing() as s:
         s.add(ReferralCode(code="EASTLA1", organisation="East LA Public Library", worker="Rosa", site="Job fair, 1st St",
                            channels=["sms", "web", "telegram"], outreach_user_id=rosa))
+    with svc.db.writing() as s:
+        register_device(s, "sms", "213-555-0199", "EASTLA1", "Rosa's phone at the library desk", None, utcnow())
     live.app.config["TELEGRAM_BOT_USERNAME"] = "hrtp_la_bot"
     page = phone
     script = axe_script()
     sign_in(page, live)
     for path, name in (("/admin/referral-codes", "list"), ("/admin/referral-codes/EASTLA1", "form"),
-                       ("/admin/referral-codes/new", "new")):
+                       ("/admin/referral-codes/new", "new"), ("/admin/devices", "devices"),
+                       ("/admin/callbacks", "callbacks"), ("/admin/metrics", "metrics")):
         page.goto(f"{live.url}{path}")
+        page.screenshot(path=str(artifacts / f"admin-referral-{name}-390.png"), full_page=True)
         assert wider_than_the_phone(page) == 0, f"the referral code {name} widens the page"
         assert low_contrast(page) == [], path
-        page.screenshot(path=str(artifacts / f"admin-referral-{name}-390.png"), full_page=True)
         if script is not None:
             page.add_script_tag(path=str(script))
             result = page.evaluate("async () => (await axe.run(document, {runOnly: {type: 'rule',"
