@@ -20,12 +20,12 @@ from intake_flows.schema import DATA_DIR, FlowError
 from intake_flows.text import Msg, verbatim
 
 from bot.assisted import addressee
-from bot.assisted import for_person as named
+from bot.assisted import for_person as named  # compose() has a parameter of that name
 from bot.audit import audit
 from bot.db import Database
 from bot.i18n import I18n, Translator
 from bot.models import Contact, Intake, Message, User, utcnow
-from bot.privacy import same_number, set_opted_out
+from bot.privacy import set_opted_out, unreachable
 from bot.sms import segment_info
 from bot.whatsapp import OUTSIDE_WINDOW_CODE, REASON, REFUSED, MissingVariable, WhatsAppTemplates, window
 
@@ -232,8 +232,7 @@ class Outbound:
                 raise OutboundError("not_found", "there is no such intake")
             contact = s.get(Contact, intake.contact_id)
             assert contact is not None
-            # STOP by SMS also covers the same number on WhatsApp, and the other way round.
-            if any(c.opted_out_at is not None for c in same_number(s, contact)):
+            if unreachable(s, contact) == "opted_out":
                 raise OutboundError("opted_out", "this person texted STOP: they get no more messages until they opt back in")
             if intake.status in ("erased", "declined"):
                 raise OutboundError("no_consent", "this person declined or erased their intake, so we do not message them")

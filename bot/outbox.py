@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.db import Database
 from bot.models import Contact, IntakeEvent, Message, Outbox
 from bot.outbound import OPTED_OUT_CODES, STATUS_RANK, Sender, SendError, SendResult, TemplateSender
-from bot.privacy import same_number, set_opted_out
+from bot.privacy import set_opted_out, unreachable
 from bot.whatsapp import (
     OUTSIDE_WINDOW_CODE,
     REFUSED,
@@ -215,12 +215,7 @@ def why_not_send(db: Database, job: Job) -> str | None:
     if not (job.message.meta or {}).get("staff"):
         return None  # the bot's own replies: the reply to STOP or to an erasure must still go
     with db.session() as s:
-        contact = s.get(Contact, job.message.contact_id)
-        if contact is None or contact.erased_at is not None:
-            return "erased"
-        if any(c.opted_out_at is not None for c in same_number(s, contact)):
-            return "opted_out"
-    return None
+        return unreachable(s, s.get(Contact, job.message.contact_id))
 
 
 def drain(db: Database, now: datetime, grace: float, lease: float, limit: int = 500) -> list[tuple[int, datetime]]:

@@ -87,6 +87,16 @@ def same_number(s: Session, contact: Contact) -> list[Contact]:
     return [contact, *twins]
 
 
+def unreachable(s: Session, contact: Contact | None) -> str | None:
+    """Why nothing of ours may reach this contact any more ("erased", "opted_out": STOP on either channel), or None."""
+    if contact is None or contact.erased_at is not None:
+        return "erased"
+    # STOP by SMS also covers the same number on WhatsApp, and the other way round.
+    if any(c.opted_out_at is not None for c in same_number(s, contact)):
+        return "opted_out"
+    return None
+
+
 def set_opted_out(s: Session, contact: Contact, out: bool, keyword: str, now: datetime,
                   configured_key: str | None = None) -> None:
     """Records an opt-out or opt-in for the number on every channel it uses, and lifts a kept one on opt-in."""

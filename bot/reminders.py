@@ -23,7 +23,7 @@ from bot.callbacks import OPEN as OPEN_CALL_BACKS
 from bot.messages import Reply
 from bot.models import CallBack, Contact, Intake, Message, Reminder, User
 from bot.outbox import add as add_to_outbox
-from bot.privacy import same_number
+from bot.privacy import unreachable
 from bot.render import Rendered, render
 from bot.service import IntakeService
 from bot.whatsapp import WhatsAppTemplates, window
@@ -244,9 +244,9 @@ class Reminders:
         step = flow.by_id.get(intake.current_step or "")
         if step is None or step.kind in NOT_QUESTIONS or not step.prompt:
             return "no_question"
-        # STOP by SMS also covers the same number on WhatsApp, and the other way round.
-        if any(c.opted_out_at is not None for c in same_number(s, contact)):
-            return "opted_out"
+        why = unreachable(s, contact)
+        if why:
+            return why
         if device_code(s, contact.channel, contact.address) is not None:
             return "worker_phone"  # issue 14: follow-up goes to the person's own number, never the outreach worker's
         return None
@@ -351,11 +351,9 @@ class Reminders:
 
 def why_not_send(s: Session, message: Message) -> str | None:
     """At sending time: a reminder waiting in the outbox goes only while the person is still silent and reachable."""
-    contact = s.get(Contact, message.contact_id)
-    if contact is None or contact.erased_at is not None:
-        return "erased"
-    if any(c.opted_out_at is not None for c in same_number(s, contact)):
-        return "opted_out"
+    why = unreachable(s, s.get(Contact, message.contact_id))
+    if why:
+        return why
     intake = s.get(Intake, message.intake_id) if message.intake_id else None
     if intake is None or intake.status != "incomplete" or intake.reminders_off:
         return "closed"

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +54,7 @@ def last_inbound_at(s: Session, contact_id: int) -> datetime | None:
 
 
 def window(s: Session, contact_id: int, now: datetime) -> Window:
-    last = last_inbound_at(s, contact_id)
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
-    return Window(last, now)
+    return Window(last_inbound_at(s, contact_id), now)  # UTCDateTime hands back aware times on every backend
 
 
 @dataclass(frozen=True)
