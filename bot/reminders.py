@@ -327,9 +327,9 @@ class Reminders:
             intake = s.get(Intake, nudge.intake_id, populate_existing=True)
             if contact is None or intake is None or contact.active_intake_id != intake.id:
                 return None
+            # why_not covers an opt-out or erasure since the scan (bot.privacy.unreachable).
             if intake.current_step != nudge.question or intake.status != "incomplete" or intake.reminders_off \
-                    or intake.review_status not in OPEN_REVIEW or contact.opted_out_at is not None \
-                    or contact.erased_at is not None or contact.pending_delete or self.why_not(s, intake, contact):
+                    or intake.review_status not in OPEN_REVIEW or contact.pending_delete or self.why_not(s, intake, contact):
                 return None
             sent = dict(s.execute(select(Reminder.step, Reminder.sent_at).where(Reminder.intake_id == intake.id)).all())
             if due_step(self.config, intake.updated_at, sent, now) != (nudge.step, nudge.due_at):

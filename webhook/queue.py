@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import redis
 from flask import Flask, current_app
@@ -29,7 +29,8 @@ from bot.whatsapp import WhatsAppTemplates
 log = logging.getLogger(__name__)
 
 TASK_NAME = "hrtp.outbox.send"
-_making = threading.Lock()
+_making = threading.RLock()
+T = TypeVar("T")
 BUCKET_TTL = 3600  # seconds: a bucket untouched this long is full again, so it need not be kept
 # A bucket this close to a whole token has one: after sleeping exactly the wait, floating point can leave it
 # a hair short, and a wait of 1e-16 s would never move a clock of 1.8e9.
@@ -325,27 +326,34 @@ def make_queue(config: Mapping[str, Any], instance_path: str, db: Database, send
                  drain_every=float(setting(config, "QUEUE_DRAIN_SECONDS", 5)), whatsapp=whatsapp)
 
 
+def made_once(app: Flask, key: str, make: Callable[[], T]) -> T:
+    """The app's `key` extension, made by `make` the first time any thread asks (re-entrant: one may need another)."""
+    found = app.extensions.get(key)
+    if found is not None:
+        return cast(T, found)
+    with _making:
+        found = app.extensions.get(key)
+        if found is None:
+            found = app.extensions[key] = make()
+    return cast(T, found)
+
+
 def queue_of(app: Flask | None = None) -> Queue:
     """The app's queue, made on first use (the web process to enqueue, the worker to run jobs)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    q = app.extensions.get("hrtp_queue")
-    if q is not None:
-        return q
+    return made_once(app, "hrtp_queue", lambda: _app_queue(app))
+
+
+def _app_queue(app: Flask) -> Queue:
     from webhook.channels import registry
 
-    with _making:
-        q = app.extensions.get("hrtp_queue")
-        if q is not None:
-            return q
-        with app.app_context():
-            senders = registry(app).senders(app.config)
-            svc = app.extensions["hrtp"]
-            q = make_queue(app.config, app.instance_path, svc.db, senders,
-                           clock=app.config.get("QUEUE_CLOCK") or time.time,
-                           sleep=app.config.get("QUEUE_SLEEP") or time.sleep,
-                           whatsapp=app.extensions.get("hrtp_whatsapp"))
-        app.extensions["hrtp_queue"] = q
-    return q
+    with app.app_context():
+        senders = registry(app).senders(app.config)
+        svc = app.extensions["hrtp"]
+        return make_queue(app.config, app.instance_path, svc.db, senders,
+                          clock=app.config.get("QUEUE_CLOCK") or time.time,
+                          sleep=app.config.get("QUEUE_SLEEP") or time.sleep,
+                          whatsapp=app.extensions.get("hrtp_whatsapp"))
 
 
 def health(app: Flask) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,6 @@ from bot.models import utcnow
 from bot.reminders import ReminderConfig, ReminderConfigError, Reminders, ScanReport
 
 log = logging.getLogger(__name__)
-_making = threading.Lock()
 
 
 def reminder_config(config: Mapping[str, Any]) -> ReminderConfig:
@@ -29,19 +27,14 @@ def reminder_config(config: Mapping[str, Any]) -> ReminderConfig:
 def reminders_of(app: Flask | None = None) -> Reminders:
     """The app's reminder scanner, made on first use: it sends on the queue's channels and hands rows to the queue."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    found = app.extensions.get("hrtp_reminders")
-    if found is not None:
-        return found
-    from webhook.queue import queue_of
+    from webhook.queue import made_once, queue_of
 
-    with _making:
-        found = app.extensions.get("hrtp_reminders")
-        if found is None:
-            queue = queue_of(app)
-            found = Reminders(app.extensions["hrtp"], reminder_config(app.config), queue.senders, queue.nudge,
-                              whatsapp=app.extensions.get("hrtp_whatsapp"))
-            app.extensions["hrtp_reminders"] = found
-    return found
+    def make() -> Reminders:
+        queue = queue_of(app)
+        return Reminders(app.extensions["hrtp"], reminder_config(app.config), queue.senders, queue.nudge,
+                         whatsapp=app.extensions.get("hrtp_whatsapp"))
+
+    return made_once(app, "hrtp_reminders", make)
 
 
 def scan_once(app: Flask) -> ScanReport:
