@@ -281,7 +281,7 @@ class Reminders:
         if contact.channel != "whatsapp" or window(s, contact.id, now).open:
             return False
         # Meta delivers only approved templates outside the window; a free-form nudge would fail (63016).
-        return not (self.whatsapp and (self.whatsapp.has(f"reminder_{step}") or self.whatsapp.has("reminder")))
+        return not (self.whatsapp and self.whatsapp.reminder_template(step))
 
     # ---- sending --------------------------------------------------------------------------------
     def scan(self, now: datetime, dry_run: bool = False) -> ScanReport:

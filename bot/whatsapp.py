@@ -120,10 +120,14 @@ class WhatsAppTemplates:
         if meta.get("template"):
             return self.content(str(meta["template"]), lang, params)
         if meta.get("kind") == "reminder":
-            for candidate in (f"reminder_{meta.get('step')}", "reminder"):
-                if self.has(candidate):
-                    return self.content(candidate, lang, params)
+            template_id = self.reminder_template(meta.get("step"))
+            if template_id:
+                return self.content(template_id, lang, params)
         return None
+
+    def reminder_template(self, step: Any) -> str | None:
+        """The approved template a reminder step goes as: its own (reminder_<step>), else the general one."""
+        return next((t for t in (f"reminder_{step}", "reminder") if self.has(t)), None)
 
 
 def load_whatsapp_templates(path: Path | str, staff: Mapping[str, Collection[str]], languages: Collection[str],
