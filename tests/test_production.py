@@ -53,14 +53,27 @@ def test_a_turns_log_lines_hold_neither_the_number_nor_what_was_said(client, jso
     # A sender we refuse is logged as a warning that quotes it: the number is scrubbed there too.
     assert post(client, form("Hi", "SMlog3", sender="+1 (323) 555-01")).status_code == 400
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
-    turns = [r for r in lines if r["logger"] == "hrtp.turn"]
     requests = [r for r in lines if r["logger"] == "hrtp.request"]
-    assert len(turns) == 2 and turns[0]["channel"] == "sms" and turns[0]["contact_id"] == turns[1]["contact_id"]
     assert [r["status"] for r in requests] == [200, 200, 400] and all(r["path"] == "/webhooks/twilio" for r in requests)
+    # One line a request: the turn it made rides on it, and writes no line of its own.
+    turns = [r["turn"] for r in requests[:2]]
+    assert turns[0]["channel"] == "sms" and turns[0]["contact_id"] == turns[1]["contact_id"]
+    assert turns[1]["events"] and "turn" not in requests[2]
+    assert not [r for r in lines if r["logger"] == "hrtp.turn"]
     assert any("malformed Twilio webhook" in r["msg"] and "[redacted]" in r["msg"] for r in lines)
     raw = json_logs.getvalue()
     for secret in ("3235550188", "555-0188", "555-01", "Zelda", "cousin"):
         assert secret not in raw, secret
+
+
+def test_a_turn_outside_a_request_writes_its_own_line(service, json_logs):
+    from bot.messages import InboundMessage
+
+    service.handle(InboundMessage(channel="sms", sender="+13235550177", text="Hi", provider_id="CHATlog1"))
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    turns = [r for r in lines if r["logger"] == "hrtp.turn"]
+    assert len(turns) == 1 and turns[0]["channel"] == "sms" and turns[0]["replies"] >= 1
+    assert "3235550177" not in json_logs.getvalue()
 
 
 def test_healthz_answers_ok_with_the_database_check(client):

@@ -166,6 +166,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # The queue's part names its backend and backlog beside the pass/fail (bot.outbox, webhook/queue.py).
     app.extensions["hrtp_health"]["queue"] = lambda: queue_health(app)
     app.wsgi_app = logs.RequestLog(app.wsgi_app)  # type: ignore[method-assign]
+    if db.write_lock is not None:
+        from webhook.turnlock import SerialisedWebhooks
+
+        app.wsgi_app = SerialisedWebhooks(app.wsgi_app, db.write_lock)  # type: ignore[method-assign]
 
     # Browsers ask for /favicon.ico on every page, even when the page names an SVG icon.
     @app.get("/favicon.ico")
