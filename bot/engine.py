@@ -86,17 +86,19 @@ class IntakeState:
     # Enrolled on an outreach worker's phone: "due" until the person's own number was asked, then "asked".
     assisted: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, copy: bool = True) -> dict[str, Any]:
+        """The state as stored; `copy=False` shares its lists and dicts, for a caller done with this state."""
         data = dict(self.__dict__)
         data.pop("key")
         if data["assisted"] is None:
             data.pop("assisted")  # stored states of everyone else's intakes stay as they were
-        return json_copy(data)
+        return json_copy(data) if copy else data
 
     @classmethod
-    def from_json(cls, key: int | None, data: Mapping[str, Any] | None) -> IntakeState:
+    def from_json(cls, key: int | None, data: Mapping[str, Any] | None, copy: bool = True) -> IntakeState:
+        """The state stored as `data`; `copy=False` takes its lists and dicts over, for a caller that made them."""
         known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__ and k != "key"}
-        return cls(key=key, **json_copy(known))
+        return cls(key=key, **(json_copy(known) if copy else known))
 
 
 def json_copy(value: Any) -> Any:

@@ -317,7 +317,8 @@ class IntakeService:
             ContactState(opted_out=contact.opted_out_at is not None, pending_delete=contact.pending_delete,
                          lang=contact.language, picking=contact.picking_person,
                          **(assisted.shared_state(t.session, contact, intake_row) if contact.shared else {})),
-            IntakeState.from_json(intake_row.id, {**intake_row.state, "screening": intake_row.screening})
+            # Not copied: the engine copies what it is given (Engine.handle) and never changes it.
+            IntakeState.from_json(intake_row.id, {**intake_row.state, "screening": intake_row.screening}, copy=False)
             if intake_row else None)
         outcome = self.engine(t).handle(convo, msg, now)
         current = self._apply(t, contact, intake_row, outcome, now)
@@ -411,7 +412,8 @@ class IntakeService:
         state = convo.intake
         if current is not None and state is not None:
             # The screening lives in its own column (staff lists read it); kept once, the state row stays small.
-            current.state = {k: v for k, v in state.to_json().items() if k != "screening"}
+            # Not copied: the outcome is the engine's own copy, and nothing reads it after this turn.
+            current.state = {k: v for k, v in state.to_json(copy=False).items() if k != "screening"}
             current.language = state.lang
             current.status = state.status
             current.current_step = state.step

@@ -89,6 +89,13 @@ class Intents:
                                   for w in block.link} - {""}, key=len, reverse=True)
         self.fillers.discard("")
         self._dense_fillers = sorted((f for f in self.fillers if is_dense(f)), key=len, reverse=True)
+        self._link_words = [(w, is_dense(w)) for w in self.link_words]
+        # One pattern for every cue, read on each message: a cue in a dense script may sit inside a word, any
+        # other only between spaces. Testing the cues one by one, each asked whether it is dense, was 4% of a turn.
+        self.cues.discard("")
+        cues = sorted(self.cues, key=len, reverse=True)
+        self._cue = re.compile("|".join(re.escape(cue) if is_dense(cue) else rf"(?<![^ ]){re.escape(cue)}(?![^ ])"
+                                        for cue in cues)) if cues else None
 
     # ---- reading one message --------------------------------------------------------------------
     def keyword(self, text: str) -> str | None:
@@ -136,8 +143,7 @@ class Intents:
                    for v in self.variants(c))
 
     def _has_cue(self, c: str) -> bool:
-        padded = f" {c} "
-        return any((cue in c) if is_dense(cue) else (f" {cue} " in padded) for cue in self.cues)
+        return self._cue is not None and self._cue.search(c) is not None
 
     def variants(self, c: str) -> Iterator[str]:
         """The folded message, then with filler words peeled off either end ("stop pls" -> "stop")."""
@@ -175,8 +181,8 @@ class Intents:
         if len(text) > LINK_MESSAGE:
             return None
         c = f" {core(text)} "
-        for w in self.link_words:
-            c = c.replace(w, " ") if is_dense(w) else c.replace(f" {w} ", "  ")
+        for w, dense in self._link_words:
+            c = c.replace(w, " ") if dense else c.replace(f" {w} ", "  ")
         words = [w for w in c.split() if w not in self.fillers]
         joined = "".join(words)
         return joined.upper() if len(words) <= 2 and _LINK_CODE.fullmatch(joined) else None
