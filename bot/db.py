@@ -163,8 +163,13 @@ class Checkpoints:
     def _no_automatic_checkpoint(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
 
-    def after_write(self) -> None:
+    def after_write(self, run: bool = True) -> None:
+        """Counts a committed write; copies the log when one is due, unless `run` is False (the lock is still held)."""
         self.writes += 1  # unlocked: a count off by one now and then only moves a checkpoint by a write
+        if run:
+            self.run_if_due()
+
+    def run_if_due(self) -> None:
         if self.writes < self.every or not self._running.acquire(blocking=False):
             return
         try:
@@ -185,6 +190,7 @@ class Database:
         self.write_lock = _sqlite_write_lock(self.engine)
         file = self.engine.dialect.name == "sqlite" and (self.engine.url.database or ":memory:") != ":memory:"
         self.checkpoints = Checkpoints(self.engine) if file else None
+        self._held = threading.local()
         _track_catalog_writes(self.sessions)
 
     def session(self) -> Session:
@@ -214,11 +220,28 @@ class Database:
                 yield conn
 
     @contextmanager
+    def holding_writes(self) -> Iterator[None]:
+        """Holds SQLite's write lock across everything inside (a whole webhook request); elsewhere does nothing.
+
+        A checkpoint that falls due inside waits until the lock is let go, as it would after one transaction."""
+        if self.write_lock is None:
+            yield
+            return
+        with self.write_lock:
+            self._held.depth = getattr(self._held, "depth", 0) + 1
+            try:
+                yield
+            finally:
+                self._held.depth -= 1
+        if self.checkpoints is not None and not self._held.depth:
+            self.checkpoints.run_if_due()
+
+    @contextmanager
     def _writing(self) -> Iterator[None]:
         """Around a write transaction and its lock: once both are let go, the log may be checkpointed."""
         yield
         if self.checkpoints is not None:
-            self.checkpoints.after_write()
+            self.checkpoints.after_write(run=not getattr(self._held, "depth", 0))
 
     def dispose(self) -> None:
         self.engine.dispose()

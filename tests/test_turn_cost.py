@@ -119,24 +119,48 @@ def test_the_log_is_checkpointed_after_the_write_lock_is_let_go(db: Database) ->
     assert db.checkpoints is not None and db.write_lock is not None
     with db.write_connection() as conn:
         assert conn.connection.dbapi_connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
-    held: list[bool] = []
-    checkpoints = db.checkpoints
-    checkpoints.every, checkpoints.writes = 3, 0
-    real = checkpoints.after_write
-
-    def after_write() -> None:
-        held.append(db.write_lock._is_owned())  # type: ignore[union-attr]
-        real()
-
-    checkpoints.after_write = after_write  # type: ignore[method-assign]
+    held = _watch_checkpoints(db, every=3)
     for n in range(4):
         with db.write_connection() if n % 2 else db.writing() as conn:  # a turn's writes, or a Session's
-            conn.execute(text("INSERT INTO contacts (channel, address, created_at, pending_delete) "
-                              "VALUES ('sms', :a, '2026-11-02 17:00:00', 0)"), {"a": f"+1323555020{n}"})
-    assert held == [False] * 4 and checkpoints.writes == 1  # the third write checkpointed and started the count again
+            _insert_contact(conn, n)
+    assert held == [False] and db.checkpoints.writes == 1  # the third write checkpointed, unlocked, and started the count again
     with sqlite3.connect(db.engine.url.database or "") as raw:
         busy, logged, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert busy == 0 and logged == copied
+
+
+def test_a_checkpoint_due_while_a_webhook_holds_the_lock_waits_until_it_is_let_go(db: Database) -> None:
+    """A webhook holds the write lock for its whole request (webhook/turnlock.py): its writes must not checkpoint inside."""
+    held = _watch_checkpoints(db, every=2)
+    assert db.checkpoints is not None
+    with db.holding_writes():
+        for n in range(3):
+            with db.write_connection() as conn:
+                _insert_contact(conn, n)
+        assert held == [] and db.checkpoints.writes == 3
+    assert held == [False] and db.checkpoints.writes == 0
+
+
+def _watch_checkpoints(db: Database, every: int) -> list[bool]:
+    """Whether the write lock was held each time a due checkpoint was about to run."""
+    assert db.checkpoints is not None and db.write_lock is not None
+    held: list[bool] = []
+    checkpoints = db.checkpoints
+    checkpoints.every, checkpoints.writes = every, 0
+    real = checkpoints.run_if_due
+
+    def run_if_due() -> None:
+        if checkpoints.writes >= checkpoints.every:
+            held.append(db.write_lock._is_owned())  # type: ignore[union-attr]
+        real()
+
+    checkpoints.run_if_due = run_if_due  # type: ignore[method-assign]
+    return held
+
+
+def _insert_contact(conn: Any, n: int) -> None:
+    conn.execute(text("INSERT INTO contacts (channel, address, created_at, pending_delete) "
+                      "VALUES ('sms', :a, '2026-11-02 17:00:00', 0)"), {"a": f"+1323555020{n}"})
 
 
 def test_a_turn_flushes_its_session_when_it_ends_and_drops_it_when_it_fails(db: Database) -> None:

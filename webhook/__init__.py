@@ -169,7 +169,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if db.write_lock is not None:
         from webhook.turnlock import SerialisedWebhooks
 
-        app.wsgi_app = SerialisedWebhooks(app.wsgi_app, db.write_lock)  # type: ignore[method-assign]
+        app.wsgi_app = SerialisedWebhooks(app.wsgi_app, db.holding_writes)  # type: ignore[method-assign]
 
     # Browsers ask for /favicon.ico on every page, even when the page names an SVG icon.
     @app.get("/favicon.ico")

@@ -83,7 +83,7 @@ def configure(fmt: str = "json", level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # Neither format prints the caller's file and line, the thread or the process name: finding them cost a
     # request more than formatting its line (the logging HOWTO's "Optimization" names these switches).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" on every burst

@@ -51,13 +51,15 @@ def _only_for(app: Flask, limiter: Limiter, blueprints: list[str]) -> None:
     of running code for some requests only, so webhooks and the admin now never reach the limiter."""
     if not limiter.enabled:
         return  # turned off, it hooks itself into nothing
-    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+    registries: tuple[dict[Any, list[Any]], ...] = (app.before_request_funcs, app.after_request_funcs,  # type: ignore[assignment]
+                                                     app.teardown_request_funcs)
+    for hooks in registries:
         mine = [h for h in hooks.get(None, []) if _owned_by(limiter, h)]
         if not mine:
             raise RuntimeError("Flask-Limiter's request hooks were not found: check webhook/ratelimit.py against it")
         hooks[None] = [h for h in hooks[None] if not _owned_by(limiter, h)]
         for name in blueprints:
-            hooks.setdefault(name, []).extend(mine)  # type: ignore[arg-type]
+            hooks.setdefault(name, []).extend(mine)
 
 
 def _retry_after(exc: RateLimitExceeded) -> int:

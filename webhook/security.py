@@ -50,16 +50,25 @@ def policy(nonce: str | None) -> str:
 
 
 def secure_headers(resp: Response) -> Response:
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    headers = resp.headers
+    # One pass over the headers: werkzeug's setdefault and `in` raise and catch a KeyError for each one
+    # missing, which made these four headers 2% of an SMS turn.
+    present = {k.lower() for k, _v in headers.items()}
+
+    def default(name: str, value: str) -> None:
+        if name.lower() not in present:
+            headers.add(name, value)
+
+    default("X-Content-Type-Options", "nosniff")
+    default("Referrer-Policy", "same-origin")
     if resp.mimetype == "text/html":
-        resp.headers["Content-Security-Policy"] = policy(g.get("csp_nonce"))
-        resp.headers["X-Frame-Options"] = "DENY"
+        headers["Content-Security-Policy"] = policy(g.get("csp_nonce"))
+        headers["X-Frame-Options"] = "DENY"
     else:
-        resp.headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        default("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
     # Browsers ignore HSTS over plain http; a deployment behind https says so by PUBLIC_BASE_URL or the proxy.
     if request.is_secure or str(current_app.config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
-        resp.headers.setdefault("Strict-Transport-Security", HSTS)
+        default("Strict-Transport-Security", HSTS)
     return set_visitor_cookie(resp)
 
 

@@ -9,9 +9,9 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from webhook.logs import ARRIVED
@@ -20,17 +20,17 @@ WEBHOOKS = "/webhooks/"
 
 
 class SerialisedWebhooks:
-    """WSGI middleware: POSTs under /webhooks/ run one at a time under `lock`, their body read out before it is let go."""
+    """WSGI middleware: POSTs under /webhooks/ run one at a time inside `hold` (bot.db.Database.holding_writes), body and all."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], lock: threading.RLock) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], hold: Callable[[], AbstractContextManager[None]]) -> None:
         self.app = app
-        self.lock = lock
+        self.hold = hold
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST" or not str(environ.get("PATH_INFO", "")).startswith(WEBHOOKS):
             return self.app(environ, start_response)
         environ[ARRIVED] = time.perf_counter()
-        with self.lock:
+        with self.hold():
             body = self.app(environ, start_response)
             try:
                 return [b"".join(body)]
