@@ -51,7 +51,7 @@ def _only_for(app: Flask, limiter: Limiter, blueprints: list[str]) -> None:
     of running code for some requests only, so webhooks and the admin now never reach the limiter."""
     if not limiter.enabled:
         return  # turned off, it hooks itself into nothing
-    registries: tuple[dict[Any, list[Any]], ...] = (app.before_request_funcs, app.after_request_funcs,  # type: ignore[assignment]
+    registries: tuple[dict[Any, list[Any]], ...] = (app.before_request_funcs, app.after_request_funcs,
                                                      app.teardown_request_funcs)
     for hooks in registries:
         mine = [h for h in hooks.get(None, []) if _owned_by(limiter, h)]
