@@ -12,7 +12,7 @@ from intake_flows import answers as parse
 from intake_flows import detect, geo, understand
 from intake_flows import intents as detect_intents
 from intake_flows.matching import is_check
-from intake_flows.profile import Profile
+from intake_flows.profile import first_name
 from intake_flows.schema import FlowBundle, Step, StopOutcome
 from intake_flows.screening import Screening
 from intake_flows.text import N_, Msg, MsgList, verbatim
@@ -588,7 +588,7 @@ class _Turn:
     # ---- shared phones: which person a message is for -----------------------------------------
     def person_name(self) -> str | None:
         intake = self.convo.intake
-        return Profile.of(intake.answers, self.flow).first_name if intake is not None else None
+        return first_name(intake.answers, self.flow) if intake is not None else None
 
     def pick_choices(self) -> tuple[Choice, ...]:
         """The current person first, then the others on this phone, then a new person."""
@@ -1311,7 +1311,7 @@ class _Turn:
         intake.status = "completed"
         self.emit(ScreeningCompleted(screening=data))
         status = screening.eligibility
-        name = Profile.of(intake.answers, self.flow).first_name
+        name = first_name(intake.answers, self.flow)
         if status == "eligible":
             if name:
                 self.say(Msg(N_("Good news, %(name)s: you can likely join an LA County High Road Training Partnership. "

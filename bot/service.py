@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from intake_flows import detect, geo
 from intake_flows.catalog import OfficeFile, Sector, check_against_data, load_offices, load_sectors
 from intake_flows.matching import Wording
-from intake_flows.profile import Profile
+from intake_flows.profile import first_name
 from intake_flows.schema import FlowBundle
 from intake_flows.screening import Matcher, RuleFile, Screening, facts, load_rules, screen
 
@@ -417,7 +417,7 @@ class IntakeService:
             current.language = state.lang
             current.status = state.status
             current.current_step = state.step
-            current.first_name = Profile.of(state.answers, self.runtime.bundle.flow).first_name
+            current.first_name = first_name(state.answers, self.runtime.bundle.flow)
             current.referral_code = state.referral_code
             current.referral_known = state.referral_known
             if "program_choice" not in state.answers:

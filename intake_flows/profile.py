@@ -20,13 +20,28 @@ def default_flow() -> Flow:
     return load_flow()
 
 
+# Per flow (kept alive beside its spans, so an id is never reused): every turn's screening facts read them.
+_AGE_SPANS: dict[int, tuple[Flow, dict[str, tuple[int, int]]]] = {}
+
+
 def age_ranges(flow: Flow | None = None) -> dict[str, tuple[int, int]]:
     """The years each option of the age-range question spans, from the options' `min` and `max`."""
-    info = (flow or default_flow()).by_role.get("age_range")
-    if info is None:
-        return {}
-    return {o.id: (max(int(o.min), YOUNGEST), int(o.max)) for o in info.options
-            if o.min is not None and o.max is not None}
+    f = flow or default_flow()
+    known = _AGE_SPANS.get(id(f))
+    if known is not None and known[0] is f:
+        return known[1]
+    info = f.by_role.get("age_range")
+    spans = {} if info is None else {o.id: (max(int(o.min), YOUNGEST), int(o.max)) for o in info.options
+                                     if o.min is not None and o.max is not None}
+    _AGE_SPANS[id(f)] = (f, spans)
+    return spans
+
+
+def first_name(answers: Mapping[str, Any], flow: Flow | None = None) -> str | None:
+    """The first name among these answers, whatever the flow calls its field."""
+    info = (flow or default_flow()).by_role.get("first_name")
+    name = answers.get(info.id) if info else None
+    return str(name) if name else None
 
 
 def youngest_age(eligible_ranges: tuple[str, ...], flow: Flow | None = None) -> int | None:
@@ -78,11 +93,10 @@ class Profile:
         zip5 = get("residence_zip")
         age_range = get("age_range")
         language_step = next((s for s in f.steps if s.kind == "language"), None)
-        name = get("first_name")
         education = get("education")
         education_info = f.by_role.get("education")
         education_option = education_info.option(education) if education_info and isinstance(education, str) else None
-        return cls(first_name=str(name) if name else None,
+        return cls(first_name=first_name(answers, f),
                    zip=zip5 if zip5 and zip5 != NO_ADDRESS else None, no_fixed_address=zip5 == NO_ADDRESS,
                    says_in_county=get("in_county"), age_range=age_range,
                    age=age_ranges(f).get(age_range) if isinstance(age_range, str) else None,
