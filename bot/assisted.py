@@ -49,7 +49,7 @@ def contact_for(s: Session, channel: str, address: str, now: datetime, privacy_k
     contact = Contact(channel=channel, address=address, created_at=now)
     s.add(contact)
     s.flush()
-    why = inherited_opt_out(s, channel, address, privacy_key)
+    why = inherited_opt_out(s.connection(), channel, address, privacy_key)
     if why:
         set_opted_out(s, contact, True, why, now, privacy_key)
     return contact

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, select, update
+from sqlalchemy import Table, Text, bindparam, cast, delete, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,11 @@ from bot.models import (
     Suppression,
     User,
 )
+from bot.turnrows import Fetch
+
+_CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
+_SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[assignment]
+_PRIVACY_KEY: Table = PrivacyKey.__table__  # type: ignore[assignment]
 
 ERASED_PREFIX = "erased:"
 KEEP_ON_DECLINE = ("language", "consent")
@@ -72,8 +78,12 @@ def keyed_hash(s: Session, text: str, configured: str | None = None) -> str:
 
 def address_key(s: Session, channel: str, address: str, configured: str | None = None) -> str:
     """A keyed hash of where a person reaches us; SMS and WhatsApp share one, as they share a number."""
+    return _address_hash(_key(s, configured), channel, address)
+
+
+def _address_hash(key: bytes, channel: str, address: str) -> str:
     family = "phone" if channel in phone_channels() else channel
-    return hmac.new(_key(s, configured), f"{family}:{address}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{family}:{address}".encode(), hashlib.sha256).hexdigest()
 
 
 # ---- opt-outs per number ---------------------------------------------------------------------------
@@ -110,14 +120,29 @@ def set_opted_out(s: Session, contact: Contact, out: bool, keyword: str, now: da
                                                                             configured_key)))
 
 
-def inherited_opt_out(s: Session, channel: str, address: str, configured_key: str | None = None) -> str | None:
+# A first message asks both on the turn's connection, past the ORM (bot.turnrows): through a Session they cost
+# more than the rest of that turn.
+_OPTED_OUT_ELSEWHERE = Fetch(select(_CONTACTS.c.channel).where(
+    _CONTACTS.c.address == bindparam("address"), _CONTACTS.c.channel != bindparam("channel"),
+    _CONTACTS.c.opted_out_at.is_not(None)), ("address", "channel"))
+_SUPPRESSED = Fetch(select(_SUPPRESSIONS.c.key).where(_SUPPRESSIONS.c.key == bindparam("key")), ("key",))
+_STORED_KEY = Fetch(select(_PRIVACY_KEY.c.key).where(_PRIVACY_KEY.c.id == 1), ())
+
+
+def inherited_opt_out(conn: Connection, channel: str, address: str, configured_key: str | None = None) -> str | None:
     """Why a new contact starts opted out: its number opted out on another channel, or before an erasure."""
-    if channel in phone_channels():
-        twin = s.scalar(select(Contact.id).where(Contact.channel.in_(phone_channels()), Contact.channel != channel,
-                                                 Contact.address == address, Contact.opted_out_at.is_not(None)))
-        if twin is not None:
+    phones = phone_channels()
+    if channel in phones:
+        others = _OPTED_OUT_ELSEWHERE.all(conn, {"address": address, "channel": channel})
+        if any(row[0] in phones for row in others):
             return "same number"
-    if s.get(Suppression, address_key(s, channel, address, configured_key)) is not None:
+    stored = None if configured_key else _STORED_KEY.one_or_none(conn, {})
+    if stored is not None:
+        key = stored[0].encode()
+    else:
+        with Session(bind=conn) as s:  # the configured key, or the first contact ever makes one
+            key = _key(s, configured_key)
+    if _SUPPRESSED.one_or_none(conn, {"key": _address_hash(key, channel, address)}):
         return "kept after erasure"
     return None
 

@@ -88,19 +88,25 @@ class Fetch:
         return procs
 
     def one_or_none(self, conn: Connection, values: dict[str, Any]) -> list[Any] | None:
+        rows = self._rows(conn, values, many=False)
+        return rows[0] if rows else None
+
+    def all(self, conn: Connection, values: dict[str, Any]) -> list[list[Any]]:
+        return self._rows(conn, values, many=True)
+
+    def _rows(self, conn: Connection, values: dict[str, Any], many: bool) -> list[list[Any]]:
         sql, convert = self.prepared.compiled(conn.dialect)
         params = convert(values)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, params)
-            raw = cursor.fetchone()
+            raw = cursor.fetchall() if many else [r for r in (cursor.fetchone(),) if r is not None]
         except conn.dialect.loaded_dbapi.Error as exc:
             raise wrapped_error(conn, sql, params, exc) from exc
         finally:
             cursor.close()
-        if raw is None:
-            return None
-        return [p(v) if p is not None else v for p, v in zip(self._processors(conn.dialect), raw, strict=True)]
+        procs = self._processors(conn.dialect)
+        return [[p(v) if p is not None else v for p, v in zip(procs, row, strict=True)] for row in raw]
 
 
 def _contact_and_intake(lock: bool) -> Fetch:
@@ -114,13 +120,20 @@ _CONTACT_AND_INTAKE = {False: _contact_and_intake(False), True: _contact_and_int
 _INTAKE_BY_ID = {lock: Fetch(select(_INTAKES).where(_INTAKES.c.id == bindparam("id")).with_for_update(of=_INTAKES)
                              if lock else select(_INTAKES).where(_INTAKES.c.id == bindparam("id")), ("id",))
                  for lock in (False, True)}
-# Columns whose model default is a plain value (status, reminders_off, ...): a new intake takes it unless the turn
-# gives one, so a column added with such a default needs no change here.
-_INTAKE_DEFAULTS = {c.key: c.default.arg for c in _INTAKES.columns if isinstance(c.default, ScalarElementColumnDefault)}
+def _defaults(table: Table) -> dict[str, Any]:
+    # Columns whose model default is a plain value (status, reminders_off, shared, ...): a new row takes it unless
+    # the turn gives one, so a column added with such a default needs no change here.
+    return {c.key: c.default.arg for c in table.columns if isinstance(c.default, ScalarElementColumnDefault)}
+
+
+_INTAKE_DEFAULTS = _defaults(_INTAKES)
 _NEW_INTAKE_KEYS = tuple(dict.fromkeys(("contact_id", "channel", "status", "review_status", "referral_code",
                                         "referral_known", "needs_contact", "started_at", "updated_at", "state",
                                         *_INTAKE_DEFAULTS)))
 _INSERT_INTAKE = Prepared(insert(_INTAKES).returning(_INTAKES.c.id), _NEW_INTAKE_KEYS)
+_CONTACT_DEFAULTS = _defaults(_CONTACTS)
+_NEW_CONTACT_KEYS = tuple(dict.fromkeys(("channel", "address", "created_at", *_CONTACT_DEFAULTS)))
+_INSERT_CONTACT = Prepared(insert(_CONTACTS).returning(_CONTACTS.c.id), _NEW_CONTACT_KEYS)
 
 
 @functools.cache
@@ -165,6 +178,12 @@ class Turn:
         return IntakeRow(dict(zip(IntakeRow.columns, values, strict=True))) if values is not None else None
 
     # ---- writing ------------------------------------------------------------------------------------
+    def new_contact(self, channel: str, address: str, created_at: Any) -> ContactRow:
+        """Inserts a contact (a twin's first message committed first: IntegrityError) and returns its row."""
+        values = {**_CONTACT_DEFAULTS, "channel": channel, "address": address, "created_at": created_at}
+        new_id = _INSERT_CONTACT.run(self.conn, {k: values[k] for k in _NEW_CONTACT_KEYS})
+        return ContactRow({**dict.fromkeys(ContactRow.columns), **values, "id": new_id})
+
     def new_intake(self, values: dict[str, Any]) -> IntakeRow:
         """Inserts an intake with these columns (the others NULL) and returns its row."""
         values = {**_INTAKE_DEFAULTS, **values}

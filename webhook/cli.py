@@ -56,6 +56,7 @@ def serve_command(host: str, port: int, threads: int, connection_limit: int, cha
     logs.configure(current_app.config.get("LOG_FORMAT", "json"), current_app.config.get("LOG_LEVEL", "INFO"))
     _require_schema()  # run.sh upgrades first; a deploy runs `hrtp-intake db upgrade` before the workers
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.extensions["hrtp"].runtime.warm_up()  # before forking, so workers share what it reads
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     click.echo(f"HRTP Intake is running on http://{shown}:{port}/")
     click.echo(f"  Talk to the bot in your browser: http://{shown}:{port}/chat")
