@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -191,6 +192,7 @@ class Database:
         file = self.engine.dialect.name == "sqlite" and (self.engine.url.database or ":memory:") != ":memory:"
         self.checkpoints = Checkpoints(self.engine) if file else None
         self._held = threading.local()
+        self._writer: Connection | None = None
         _track_catalog_writes(self.sessions)
 
     def session(self) -> Session:
@@ -214,10 +216,24 @@ class Database:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
             return
-        with self._writing(), self.write_lock, self.engine.connect() as conn:
-            conn.execution_options(write_lock=True)
-            with conn.begin():
-                yield conn
+        with self._writing(), self.write_lock:
+            shared = self._writer
+            if shared is not None and (shared.closed or shared.invalidated):
+                shared.close()
+                shared = self._writer = None
+            if shared is None:
+                # One connection per file for every turn: under the write lock only one turn uses it at a time,
+                # and a pool checkout, return and reset cost a turn twice what its BEGIN and COMMIT do.
+                shared = self._writer = self.engine.connect()
+                shared.execution_options(write_lock=True)
+            elif shared.in_transaction():
+                with self.engine.connect() as other:  # a write inside another in this thread: its own, as before
+                    other.execution_options(write_lock=True)
+                    with other.begin():
+                        yield other
+                return
+            with shared.begin():
+                yield shared
 
     @contextmanager
     def holding_writes(self) -> Iterator[None]:
@@ -244,7 +260,16 @@ class Database:
             self.checkpoints.after_write(run=not getattr(self._held, "depth", 0))
 
     def dispose(self) -> None:
+        with self.write_lock or contextlib.nullcontext():
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self.engine.dispose()
+
+    def after_fork(self) -> None:
+        """In a forked worker: forget the parent's connections without closing them (they are the parent's)."""
+        self._writer = None
+        self.engine.dispose(close=False)
 
 
 # ---- catalog invalidation -----------------------------------------------------------------------

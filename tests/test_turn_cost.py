@@ -28,7 +28,7 @@ ANSWERS = {"language": "1", "consent": "1", "first_name": "Ana", "zip": "90011"}
 def statements(db: Database) -> Iterator[list[str]]:
     """Every SQL statement the database's connections run meanwhile, as SQLite sees them (the driver's too)."""
     seen: list[str] = []
-    db.engine.dispose()  # new connections, each with the trace below
+    db.dispose()  # new connections (the turns' own one too), each with the trace below
 
     def trace(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.set_trace_callback(seen.append)
@@ -38,7 +38,7 @@ def statements(db: Database) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(db.engine, "connect", trace)
-        db.engine.dispose()
+        db.dispose()
 
 
 def test_a_turn_of_an_intake_runs_a_handful_of_statements(service: IntakeService, db: Database) -> None:

@@ -99,7 +99,7 @@ def serve_workers(app: Any, host: str, port: int, workers: int, options: dict[st
 
     def after_fork() -> None:
         # Connections are never shared across processes: the child opens its own.
-        app.extensions["hrtp"].db.engine.dispose(close=False)
+        app.extensions["hrtp"].db.after_fork()
 
     def serve_one(s: socket.socket) -> None:
         serve(app, sockets=[s], **options)
