@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from intake_flows import detect, geo, understand
@@ -266,6 +266,7 @@ class IntakeService:
         now = now or utcnow()
         msg = clean_inbound(msg)
         started = time.perf_counter()
+        lost_connection = False
         for attempt in range(4):
             try:
                 with self.db.write_connection() as conn, Turn(conn, self.db.sessions) as turn:
@@ -288,6 +289,14 @@ class IntakeService:
                 # committed first: the retry sees its rows and either replays or carries on from them.
                 if attempt == 3:
                     raise
+            except DBAPIError as exc:
+                # The database went away under a pooled connection (a restart, a failover): nothing was committed,
+                # and every connection pooled before it is as dead, so the turn starts again on a fresh pool.
+                if not exc.connection_invalidated or lost_connection:
+                    raise
+                lost_connection = True
+                log.warning("database connection lost; trying the turn again on a new one")
+                self.db.engine.dispose()
         raise AssertionError("unreachable")
 
     def _handle(self, t: Turn, msg: InboundMessage, now: datetime, look_for_twin: bool = True) -> HandleResult:

@@ -105,3 +105,30 @@ def test_retention_purge_on_postgres(pg_db, runtime):
     with pg_db.session() as s:
         assert sorted(s.scalars(select(Intake.status))) == ["erased", "incomplete"]
         assert s.scalars(select(Intake.first_name).where(Intake.status == "erased")).all() == [None]
+
+
+def test_a_turn_carries_on_after_the_server_drops_every_connection(pg_db, runtime, postgres_url):
+    """Connections are not pinged before use (bot.db): one found dead fails its first statement, and the turn is
+    tried again on a fresh pool, the person never the wiser."""
+    from sqlalchemy import create_engine, text
+
+    service = IntakeService(pg_db, runtime)
+    p = Person(service, "+13235550311")
+    p.says("Hi")
+    threads = [threading.Thread(target=lambda n=n: Person(service, f"+1323555032{n}").says("Hi")) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()  # several connections now wait in the pool
+    killer = create_engine(postgres_url)
+    with killer.connect() as conn:  # what a restart or a failover does to every pooled connection
+        killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+    killer.dispose()
+    assert killed >= 1
+    asked = p.asked
+    assert p.says("1") and p.asked != asked  # answered and moved on, on a new connection
+    others = [Person(service, f"+1323555033{n}") for n in range(4)]
+    assert all(o.says("Hi") for o in others)  # the other dead ones were dropped with the pool, not met one by one
+    with pg_db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Message).where(Message.direction == "in")) == 10
