@@ -313,9 +313,9 @@ class IntakeService:
         if contact.active_intake_id != active:
             intake_row = t.intake(contact.active_intake_id) if contact.active_intake_id else None
         msg = assisted.own_phone_welcome(t, contact, intake_row, msg)
-        if intake_row is not None and t.locks:
+        if intake_row is not None and not t.locked(intake_row.id):
             # Locked (and re-read once locked): a linked intake is carried on from two contacts, the web page
-            # and the phone, at once. SQLite's writers are serialised already (bot.db).
+            # and the phone, at once. The usual turn read it locked already; SQLite's writers are serialised (bot.db).
             intake_row = t.intake(intake_row.id, lock=True)
         # The turn's rows are plain (bot.turnrows) and its messages and events are written with prebuilt
         # statements, in order, on the turn's connection: the ORM's loader and unit of work cost more than the

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, true, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
@@ -110,10 +110,16 @@ class Fetch:
 
 
 def _contact_and_intake(lock: bool) -> Fetch:
-    stmt = (select(_CONTACTS, _INTAKES).outerjoin(_INTAKES, _INTAKES.c.id == _CONTACTS.c.active_intake_id)
-            .where(_CONTACTS.c.channel == bindparam("channel"), _CONTACTS.c.address == bindparam("address")))
-    # The contact is locked for the turn on PostgreSQL (the nullable side of an outer join cannot be).
-    return Fetch(stmt.with_for_update(of=_CONTACTS) if lock else stmt, ("channel", "address"))
+    where = (_CONTACTS.c.channel == bindparam("channel"), _CONTACTS.c.address == bindparam("address"))
+    if not lock:
+        stmt = select(_CONTACTS, _INTAKES).outerjoin(_INTAKES, _INTAKES.c.id == _CONTACTS.c.active_intake_id).where(*where)
+        return Fetch(stmt, ("channel", "address"))
+    # Where rows are locked (PostgreSQL), the contact and then its intake, in one round trip: the nullable side
+    # of an outer join cannot be locked, and a second SELECT for the intake was a round trip every turn.
+    contact = select(_CONTACTS).where(*where).with_for_update().cte("c")
+    intake = (select(_INTAKES).where(_INTAKES.c.id == select(contact.c.active_intake_id).scalar_subquery())
+              .with_for_update().cte("i"))
+    return Fetch(select(*contact.c, *intake.c).select_from(contact.outerjoin(intake, true())), ("channel", "address"))
 
 
 _CONTACT_AND_INTAKE = {False: _contact_and_intake(False), True: _contact_and_intake(True)}
@@ -154,6 +160,7 @@ class Turn:
         self._twins: dict[tuple[type[Row], int], tuple[Row, Any, dict[str, Any]]] = {}
         # SQLite's writers are serialised already (bot.db); elsewhere the turn locks what it reads.
         self.locks = conn.dialect.name != "sqlite"
+        self._locked: set[int] = set()
 
     @property
     def session(self) -> Session:
@@ -171,11 +178,19 @@ class Turn:
         n = len(ContactRow.columns)
         contact = ContactRow(dict(zip(ContactRow.columns, values[:n], strict=True)))
         intake = IntakeRow(dict(zip(IntakeRow.columns, values[n:], strict=True))) if values[n] is not None else None
+        if intake is not None and self.locks:
+            self._locked.add(intake.id)
         return contact, intake
 
     def intake(self, intake_id: int, lock: bool = False) -> IntakeRow | None:
         values = _INTAKE_BY_ID[lock and self.locks].one_or_none(self.conn, {"id": intake_id})
+        if values is not None and lock and self.locks:
+            self._locked.add(intake_id)
         return IntakeRow(dict(zip(IntakeRow.columns, values, strict=True))) if values is not None else None
+
+    def locked(self, intake_id: int) -> bool:
+        """Whether this turn holds the intake's row lock (read with it), or needs none (SQLite)."""
+        return not self.locks or intake_id in self._locked
 
     # ---- writing ------------------------------------------------------------------------------------
     def new_contact(self, channel: str, address: str, created_at: Any) -> ContactRow:

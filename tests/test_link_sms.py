@@ -17,10 +17,11 @@ OTHER_PHONE = "+13235550188"
 
 
 @pytest.fixture
-def app(app_config):
+def app(backend):
+    """On SQLite and PostgreSQL: a linked intake is the one carried on from two contacts, and locked (bot.turnrows)."""
     from webhook import create_app
 
-    application = create_app({**app_config, "SMS_NUMBER": "+12135550000"})
+    application = create_app({**backend, "SMS_NUMBER": "+12135550000"})
     yield application
     application.extensions["hrtp"].db.dispose()
 
