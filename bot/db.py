@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Select
 
 from bot.models import AreaTier, ProgramRecord
 
@@ -89,6 +89,8 @@ class Prepared:
         self.stmt = stmt
         self.keys = tuple(keys)
         self._by_dialect: dict[int, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {}
+        # Known from the statement: asking the cursor (its description) built psycopg's column objects every time.
+        self.returns_rows = isinstance(stmt, Select) or bool(getattr(stmt, "returning_column_descriptions", ()))
 
     def compiled(self, dialect: Dialect) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
         found = self._by_dialect.get(id(dialect))
@@ -120,7 +122,7 @@ class Prepared:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, params)
-            row = cursor.fetchone() if cursor.description else None
+            row = cursor.fetchone() if self.returns_rows else None
         except conn.dialect.loaded_dbapi.Error as exc:
             raise wrapped_error(conn, sql, params, exc) from exc
         finally:

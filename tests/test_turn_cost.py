@@ -87,6 +87,22 @@ def test_prepared_statements_store_what_core_stores(db: Database) -> None:
     assert json.loads(stored[0][0]) == meta and stored[2][0] == "null"  # what JSON(none_as_null=False) keeps
 
 
+def test_a_prepared_statement_knows_whether_it_returns_a_row(db: Database) -> None:
+    """Read from the statement, not the cursor: the id of a RETURNING insert comes back, a plain one returns None."""
+    from bot.models import Contact
+
+    table = Contact.__table__
+    values = {"channel": "sms", "address": "+13235550190", "created_at": datetime(2026, 11, 2, 17, 0, tzinfo=UTC),
+              "pending_delete": False, "shared": False, "picking_person": False}
+    returning = Prepared(insert(table).returning(table.c.id), tuple(values))
+    plain = Prepared(insert(table), tuple(values))
+    assert returning.returns_rows and not plain.returns_rows
+    with db.write_connection() as conn:
+        first = returning.run(conn, values)
+        assert plain.run(conn, {**values, "address": "+13235550191"}) is None
+        assert returning.run(conn, {**values, "address": "+13235550192"}) == first + 2
+
+
 def test_prepared_refuses_a_column_whose_default_it_would_skip() -> None:
     from sqlalchemy.dialects import sqlite
 
