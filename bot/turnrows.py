@@ -223,12 +223,6 @@ class Turn:
         self._twins[key] = (row, obj, dict(row._values))
         return obj
 
-    def adopt(self, obj: Contact) -> ContactRow:
-        """A contact the ORM made this turn (flushed), as the turn's row, still the ORM's twin."""
-        row = ContactRow.of(obj)
-        self._twins[(ContactRow, row.id)] = (row, obj, dict(row._values))
-        return cast(ContactRow, row)
-
     def sync(self) -> None:
         """Flushes the ORM's pending work and reads what it changed in the turn's rows back into them."""
         if self._session is None:
