@@ -4,7 +4,7 @@ A turn reads one contact and its intake and writes back a few columns. Loaded as
 cost more than the conversation engine: the loader, the identity map, attribute events and the unit of work.
 Here the two rows come from one prebuilt SELECT on the DBAPI cursor (their values converted by the column types'
 own result processors), changes are plain attribute sets, and one UPDATE per row writes what changed. A step
-that needs an ORM object (an opt-out, an erasure, a link code, a new contact) asks `Turn.orm`, which writes the
+that needs an ORM object (an opt-out, an erasure, a link code) asks `Turn.orm`, which writes the
 turn's changes first and reads the ORM's changes back at `Turn.sync`, so both views stay one row."""
 
 from __future__ import annotations
