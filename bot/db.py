@@ -239,12 +239,8 @@ class Database:
                 # and a pool checkout, return and reset cost a turn twice what its BEGIN and COMMIT do.
                 shared = self._writer = self.engine.connect()
                 shared.execution_options(write_lock=True)
-            elif shared.in_transaction():
-                with self.engine.connect() as other:  # a write inside another in this thread: its own, as before
-                    other.execution_options(write_lock=True)
-                    with other.begin():
-                        yield other
-                return
+            # A write opened inside another on this file would wait for SQLite's lock its own turn holds; on the
+            # shared connection it fails at once (a transaction is already begun) instead of after busy_timeout.
             with shared.begin():
                 yield shared
 
