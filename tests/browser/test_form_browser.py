@@ -69,20 +69,29 @@ def step_of(page) -> str | None:
     return field.get_attribute("value") if field.count() else None
 
 
+def submit(page, control) -> None:
+    """Clicks a control that loads the next page and waits for that page: a click alone returns before it arrives,
+    and a page read mid-navigation has no step field (the machine under load once ended an intake early so)."""
+    with page.expect_navigation(wait_until="load"):
+        control.click()
+
+
 def complete(page, live, lang: str, check=None, shots: bool = False) -> None:
     """Starts at /apply?lang=..&ref=EASTLA1 and answers every question to the end, as a person would."""
     page.goto(f"{live.url}/apply?lang={lang}&ref=EASTLA1")
     check and check(page, "start")
-    page.locator("main button[type=submit]").click()
+    submit(page, page.locator("main button[type=submit]"))
     seen: set[str] = set()
     for _ in range(40):
         if "/apply/check" in page.url:
             check and check(page, "check")
             shots and page.screenshot(path=str(ARTIFACTS / f"form-{lang}-check.png"), full_page=True)
-            page.locator("main a.primary").click()
+            submit(page, page.locator("main a.primary"))
             continue
         step = step_of(page)
         if step is None:
+            assert page.locator('main form[action$="/apply/new"]').count() == 1, (
+                f"a page with no question is not the end: {page.url} {page.locator('main').inner_text()[:300]!r}")
             check and check(page, "done")
             return
         if step == "program_choice":
@@ -107,7 +116,7 @@ def complete(page, live, lang: str, check=None, shots: bool = False) -> None:
                 for label in said:
                     page.get_by_label(label, exact=True).check()
         seen.add(step)
-        page.get_by_role("button", name=page.locator("main button.primary").inner_text()).click()
+        submit(page, page.get_by_role("button", name=page.locator("main button.primary").inner_text()))
     raise AssertionError("the intake did not end")
 
 
