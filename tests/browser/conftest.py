@@ -35,6 +35,13 @@ def page(browser) -> Iterator:
     context.close()
 
 
+def submit(page, control) -> None:
+    """Clicks a control that loads a new page and waits for it: a click returns before the page arrives, and a
+    read that does not retry (a count, all texts) can see the old page or a half-parsed new one."""
+    with page.expect_navigation(wait_until="load"):
+        control.click()
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from bot.models import Intake, User
 from bot.workflow import refer
 from tests.admin.helpers import PASSWORD, complete_intake, intake_id_of, make_user
-from tests.browser.conftest import ARTIFACTS, LiveServer
+from tests.browser.conftest import ARTIFACTS, LiveServer, submit
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN
 from tests.transcript import Person
 
@@ -62,30 +62,32 @@ def sign_in(page, live: LiveServer, username: str = "sam") -> None:
     page.wait_for_url(re.compile(r"/admin/intakes"))
 
 
-def rows(page) -> list[str]:
-    return page.locator("table.list tbody tr td:nth-child(3) a").all_inner_texts()
+def rows(page):
+    """The names in the list, as a locator for expect(), which waits for the page a filter loads."""
+    return page.locator("table.list tbody tr td:nth-child(3) a")
 
 
 def test_sign_in_filter_and_open_an_intake(page, live, artifacts):
     sign_in(page, live)
-    assert rows(page) == ["Rosa", "Luis", "Kim", "Maria"]
+    expect(rows(page)).to_have_text(["Rosa", "Luis", "Kim", "Maria"])
     assert page.locator("#total").inner_text() == "4 intakes match"
     page.screenshot(path=str(artifacts / "admin-list.png"), full_page=True)
 
     page.get_by_label("Sector").select_option("construction")
     page.get_by_label("Priority").select_option("justice_involved")
-    page.get_by_role("button", name="Filter").click()
-    assert rows(page) == ["Luis"]
-    page.get_by_role("link", name="Clear").click()
+    submit(page, page.get_by_role("button", name="Filter"))
+    expect(rows(page)).to_have_text(["Luis"])
+    submit(page, page.get_by_role("link", name="Clear"))
     page.get_by_label("Name or phone").fill("555-0101")
-    page.get_by_label("Name or phone").press("Enter")
-    assert rows(page) == ["Maria"]
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_label("Name or phone").press("Enter")
+    expect(rows(page)).to_have_text(["Maria"])
     page.get_by_label("Name or phone").fill("")
     page.get_by_label("Language").select_option("es")
-    page.get_by_role("button", name="Filter").click()
-    assert rows(page) == ["Rosa"]
+    submit(page, page.get_by_role("button", name="Filter"))
+    expect(rows(page)).to_have_text(["Rosa"])
 
-    page.get_by_role("link", name="Rosa").click()
+    submit(page, page.get_by_role("link", name="Rosa"))
     assert page.get_by_role("heading", level=1).inner_text().startswith("Rosa")
     expect(page.get_by_role("cell", name="Español (es)")).to_be_visible()
     expect(page.locator("table.answers").get_by_text("25 to 54")).to_be_visible()
@@ -97,12 +99,12 @@ def test_staff_take_an_intake_from_new_to_placed_refer_and_message(page, live, t
     page.goto(f"{live.url}/admin/intakes/{live.ids['maria']}")
     for label in ("Contacted", "Enrolled", "Completed training"):
         page.get_by_label("Change status to").select_option(label=label)
-        page.get_by_role("button", name="Change status").click()
+        submit(page, page.get_by_role("button", name="Change status"))
         expect(page.get_by_text(re.compile("Status is now"))).to_be_visible()
     page.get_by_label("Change status to").select_option(label="Placed")
     page.get_by_label("Hourly wage ($)").fill("26.75")
     page.get_by_label("Yes", exact=True).check()
-    page.get_by_role("button", name="Change status").click()
+    submit(page, page.get_by_role("button", name="Change status"))
     expect(page.get_by_text("Status is now placed.")).to_be_visible()
     assert page.locator(".titlebar .badge.s-placed").inner_text() == "Placed"
     expect(page.get_by_text("$26.75/hr, apprenticeship").first).to_be_visible()
@@ -124,7 +126,7 @@ def test_staff_take_an_intake_from_new_to_placed_refer_and_message(page, live, t
 def test_export_downloads_the_filtered_list(page, live):
     sign_in(page, live)
     page.get_by_label("Sector").select_option("healthcare")
-    page.get_by_role("button", name="Filter").click()
+    submit(page, page.get_by_role("button", name="Filter"))
     with page.expect_download() as info:
         page.get_by_role("link", name="Export CSV").click()
     data = list(csv.DictReader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))
@@ -133,14 +135,14 @@ def test_export_downloads_the_filtered_list(page, live):
 
 def test_a_partner_sees_only_their_referrals(page, live):
     sign_in(page, live, "pat")
-    assert rows(page) == ["Luis"]
+    expect(rows(page)).to_have_text(["Luis"])
     assert page.get_by_role("link", name="Metrics").count() == 0
     page.goto(f"{live.url}/admin/intakes/{live.ids['maria']}")
     expect(page.get_by_role("heading", name="Not Found")).to_be_visible()
     page.goto(f"{live.url}/admin/intakes/{live.ids['luis']}")
     assert page.get_by_role("button", name="Refer").count() == 0 and page.get_by_role("button", name="Send").count() == 0
     page.get_by_label("Change status to").select_option(label="Contacted")
-    page.get_by_role("button", name="Change status").click()
+    submit(page, page.get_by_role("button", name="Change status"))
     expect(page.get_by_text("Status is now contacted.")).to_be_visible()
 
 
@@ -149,13 +151,13 @@ def test_the_dashboard_shows_indicators_from_the_data(page, live, artifacts):
     page.goto(f"{live.url}/admin/intakes/{live.ids['maria']}")
     for label in ("Contacted", "Enrolled", "Completed training"):
         page.get_by_label("Change status to").select_option(label=label)
-        page.get_by_role("button", name="Change status").click()
+        submit(page, page.get_by_role("button", name="Change status"))
     page.get_by_label("Change status to").select_option(label="Placed")
     page.get_by_label("Hourly wage ($)").fill("23")
     page.get_by_label("No", exact=True).check()
-    page.get_by_role("button", name="Change status").click()
+    submit(page, page.get_by_role("button", name="Change status"))
 
-    page.get_by_role("link", name="Metrics").click()
+    submit(page, page.get_by_role("link", name="Metrics"))
     assert page.locator("#kpi-started").inner_text() == "4"
     assert page.locator("#kpi-completed").inner_text() == "4"
     assert page.locator("#kpi-placed").inner_text() == "1"

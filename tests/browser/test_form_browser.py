@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.models import Intake
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, submit
 
 PHONE = {"width": 390, "height": 844}
 
@@ -67,13 +67,6 @@ def fits_the_phone(page) -> int:
 def step_of(page) -> str | None:
     field = page.locator('input[name="step"]')
     return field.get_attribute("value") if field.count() else None
-
-
-def submit(page, control) -> None:
-    """Clicks a control that loads the next page and waits for that page: a click alone returns before it arrives,
-    and a page read mid-navigation has no step field (the machine under load once ended an intake early so)."""
-    with page.expect_navigation(wait_until="load"):
-        control.click()
 
 
 def complete(page, live, lang: str, check=None, shots: bool = False) -> None:
