@@ -281,6 +281,12 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _counts_something(after: str) -> bool:
+    """True when a word follows a number, as in "2 kids" (in scripts written with spaces: 2号 and 2번 name options)."""
+    word = after.lstrip().split(" ", 1)[0]
+    return bool(word) and word[0].isalpha() and not _dense_char(word[0]) and len(after) > len(after.lstrip())
+
+
 def _dense_char(ch: str) -> bool:
     return unicodedata.name(ch, "").startswith(("CJK", "HANGUL", "HIRAGANA", "KATAKANA", "THAI", "KHMER"))
 
@@ -393,6 +399,11 @@ def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[s
     if len(spans) == 1 and data.decades:
         after = rest[spans[0][1]:].lstrip()
         c.decade = any(after.startswith(d) for d in data.decades)
+    if spans and not q.ranges and any(_counts_something(rest[b:]) for _, b in spans):
+        # "I live with 4 roommates", "yes 3 days a week": a number before a word counts things; it is no option's
+        # number, and taken as one it records a wrong answer (housing, needs) where asking again costs a message.
+        spans = []
+        rest = " ".join("".join(" " if ch.isdigit() else ch for ch in rest).split())
     if spans:
         c.numbers += [int(rest[a:b]) for a, b in spans]
         for a, b in reversed(spans):
@@ -529,6 +540,8 @@ def read_choice(q: Question, text: str, lang: str) -> Reading:
                 picked = hit
                 numbers_only = False
             elif q.ranges and not c.ordinal and len(c.numbers) == 1 and (c.decade or c.numbers[0] not in by_number):
+                if c.numbers[0] < 10 and not c.decade:
+                    return Reading()  # "6" or "0" beside options 1 to 5 is a slip, not an age that rules them out
                 # "20대" (in my twenties) is 20 to 29: one range only if it holds the whole decade.
                 top = c.numbers[0] + (9 if c.decade else 0)
                 hit = [v for v, (lo, hi) in q.ranges.items() if lo <= c.numbers[0] and top <= hi]
@@ -612,6 +625,7 @@ def _finish(q: Question, positives: list[str], negatives: list[str], how: str) -
 
 # ---- ZIP codes ----------------------------------------------------------------------------------
 
+_ZIP5 = re.compile(r"(?<!\d)(\d{5})(?:[-\s]?\d{4})?(?!\d)")
 _ZIP_WITH_O = re.compile(r"(?<![\w])([\doO]{5})(?![\w])")
 _ZIP_SPLIT = re.compile(r"(?<![\d\w])(\d{3} \d{2}|\d{2} \d{3})(?![\d\w])")
 
@@ -619,14 +633,15 @@ _ZIP_SPLIT = re.compile(r"(?<![\d\w])(\d{3} \d{2}|\d{2} \d{3})(?![\d\w])")
 def read_zip(text: str) -> str | None:
     """A 5-digit ZIP, also typed with the letter O for zero or a space inside ("90o11", "900 11")."""
     t = to_ascii_digits(clean(text))
-    m = re.search(r"(?<!\d)(\d{5})(?:[-\s]?\d{4})?(?!\d)", t)
-    if m:
-        return m.group(1)
+    found = _ZIP5.findall(t)
+    if found:
+        # A US address ends with its ZIP: in "12345 Vanowen St, North Hollywood 91605" the first is the house.
+        return str(found[-1])
     for m in _ZIP_WITH_O.finditer(t):
         if sum(ch.isdigit() for ch in m.group(1)) >= 3:
             return re.sub(r"[oO]", "0", m.group(1))
-    m = _ZIP_SPLIT.search(t)
-    return m.group(1).replace(" ", "") if m else None
+    split = _ZIP_SPLIT.search(t)
+    return split.group(1).replace(" ", "") if split else None
 
 
 def says_no_address(text: str, lang: str, words: Sequence[str]) -> bool:
