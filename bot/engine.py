@@ -273,6 +273,8 @@ class _Turn:
             self.reask()
             return
 
+        if action == "opt_out" and intent is not None and intent.answerable and self.answers_waiting_question(text):
+            action = None  # "ya no" to "Are you working now?" is "not any more"; elsewhere it stops, as "No más" does
         if action == "opt_out":
             self.opt_out(msg, text, intent)
             return
@@ -383,6 +385,20 @@ class _Turn:
         self.emit(OptedOut(keyword=text))
         self.say(N_("You're unsubscribed from LA County HRTP messages and won't get more. Text START to come back."))
 
+    def answers_waiting_question(self, text: str) -> bool:
+        """Whether a question with options is waiting and reads the text as its answer."""
+        intake = self.convo.intake
+        if intake is None or intake.finished or intake.pending or self.convo.contact.picking \
+                or self.convo.contact.pending_delete or self.idle_expired():
+            return False
+        step = self.flow.by_id.get(intake.step or "")
+        if step is None or step.kind in ("text", "zip", "number"):
+            return False  # read as a name or a ZIP, a stop would be kept as an answer
+        readback = self.readback
+        _, problem = self.interpret(step, text)
+        self.readback = readback
+        return problem is None
+
     def ask_stop_question(self) -> None:
         intake = self.intake
         if not (intake.pending or "").startswith(STOP_QUESTION):
@@ -411,6 +427,8 @@ class _Turn:
                 self.advance()
             elif not intake.finished:
                 self.ask_current()
+            else:
+                self.say_complete()  # going on after the end: say where things stand rather than nothing
             return True
         return False
 

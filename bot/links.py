@@ -9,13 +9,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from intake_flows.intents import LINK_ALPHABET, LINK_LENGTH
+
 from bot.engine import LINK_DAYS
 from bot.models import Contact, Intake, IntakeEvent, LinkCode
 from bot.privacy import keyed_hash
 
-# No 0/O, 1/I/L or U: a code is read off a screen and typed on a phone keypad.
-ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-LENGTH = 6  # about 600 million codes with a letter and a digit each; a handful are live at once
+# No 0/O, 1/I/L or U: a code is read off a screen and typed on a phone keypad. About 600 million codes with a
+# letter and a digit each; a handful are live at once. The texted message is recognised by intake_flows.intents.
+ALPHABET, LENGTH = LINK_ALPHABET, LINK_LENGTH
 LIFETIME = timedelta(days=LINK_DAYS)
 MAX_REFUSED = 5  # wrong codes one phone may send a day before we stop looking them up
 

@@ -17,9 +17,11 @@ _QUESTION_MARKS = set("?？¿؟;")
 # Clause breaks: "Stop! Don't text me." is two requests to stop.
 _CLAUSES = re.compile(r"[,.;!\n。！，、،؛?？]+")
 _KEEP_CATEGORIES = ("L", "N", "M", "Z")
-# A web page's link code: six letters and digits, both kinds, as bot.links makes them. No answer to
-# our questions looks like that (a ZIP has five digits, a name no digits).
-_LINK_CODE = re.compile(r"(?=[a-z0-9]*[a-z])(?=[a-z0-9]*[0-9])[a-z0-9]{6}")
+# A web page's link code (bot.links makes them): six of these, at least one letter and one digit. No 0/O,
+# 1/I/L or U, as it is read off a screen, so "unos 30" or "like 25" never reads as one.
+LINK_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+LINK_LENGTH = 6
+_LINK_CODE = re.compile(rf"(?=[a-z0-9]*[a-z])(?=[a-z0-9]*[0-9])[{LINK_ALPHABET.lower()}]{{{LINK_LENGTH}}}")
 LINK_MESSAGE = 60  # characters; a longer message is about something else
 
 
@@ -39,6 +41,7 @@ class Intent:
     action: str                   # a keywords.yaml action, "switch" (to a named language) or "maybe_stop"
     langs: tuple[str, ...] = ()   # for "switch": the languages named; otherwise the languages whose words matched
     exact: bool = True            # False when only a phrase (not the keyword itself) matched
+    answerable: bool = False      # an opt_out that may answer the question waiting ("ya no": not any more)
 
 
 def core(text: str) -> str:
@@ -61,6 +64,7 @@ class Intents:
         self.said_in: dict[str, set[str]] = {}
         self.names: dict[str, set[str]] = {}
         self.fillers: set[str] = set()
+        self.answerable: set[str] = set()
         self.cues: set[str] = set()
         self.greetings: dict[str, set[str]] = {}
         self.resume: dict[str, tuple[str, ...]] = {}
@@ -73,6 +77,10 @@ class Intents:
                 for w in getattr(block, action):
                     self.phrases.setdefault(core(w), set()).add(action)
                     self.said_in.setdefault(core(w), set()).add(lang_id)
+            for w in block.opt_out_unless_answer:
+                self.phrases.setdefault(core(w), set()).add("opt_out")
+                self.said_in.setdefault(core(w), set()).add(lang_id)
+                self.answerable.add(core(w))
             for named, words in block.languages.items():
                 for w in words:
                     self.names.setdefault(core(w), set()).add(named)
@@ -85,6 +93,8 @@ class Intents:
             if action in PHRASE_ACTIONS:
                 for w in words:
                     self.said_in.setdefault(core(w), set())
+        # A phrase some language lists as a plain opt-out stays one, whatever another language lists it as.
+        self.answerable -= {core(w) for block in (phrases.phrases.values() if phrases else ()) for w in block.opt_out}
         self.link_words = sorted({core(w) for block in (phrases.phrases.values() if phrases else ())
                                   for w in block.link} - {""}, key=len, reverse=True)
         self.fillers.discard("")
@@ -130,7 +140,8 @@ class Intents:
         for v in self.variants(c):
             actions = (self.keywords.get(v, set()) & set(PHRASE_ACTIONS)) | self.phrases.get(v, set())
             if len(actions) == 1:
-                return Intent(next(iter(actions)), tuple(sorted(self.said_in.get(v, ()))), exact=False)
+                return Intent(next(iter(actions)), tuple(sorted(self.said_in.get(v, ()))), exact=False,
+                              answerable=v in self.answerable and actions == {"opt_out"} and v not in self.keywords)
             if "opt_out" in actions:
                 return Intent("opt_out", exact=False)  # Never let another reading hide a request to stop.
             named = self.names.get(v)
@@ -185,7 +196,9 @@ class Intents:
             c = c.replace(w, " ") if dense else c.replace(f" {w} ", "  ")
         words = [w for w in c.split() if w not in self.fillers]
         joined = "".join(words)
-        return joined.upper() if len(words) <= 2 and _LINK_CODE.fullmatch(joined) else None
+        # Typed in two, a code breaks in its middle ("K7Q 4MX"); "maybe 4" is an answer.
+        halves = len(words) == 1 or (len(words) == 2 and len(words[0]) == len(words[1]))
+        return joined.upper() if halves and _LINK_CODE.fullmatch(joined) else None
 
     # ---- first messages and going on --------------------------------------------------------------
     def greeting(self, text: str) -> tuple[str, ...]:

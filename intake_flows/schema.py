@@ -300,6 +300,7 @@ class LanguagePhrases(_Strict):
     """One language's own ways of saying the keywords, naming languages, greeting and going on."""
 
     opt_out: tuple[str, ...] = ()
+    opt_out_unless_answer: tuple[str, ...] = ()
     maybe_stop: tuple[str, ...] = ()
     help: tuple[str, ...] = ()
     back: tuple[str, ...] = ()
