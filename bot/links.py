@@ -15,9 +15,8 @@ from bot.engine import LINK_DAYS
 from bot.models import Contact, Intake, IntakeEvent, LinkCode
 from bot.privacy import keyed_hash
 
-# No 0/O, 1/I/L or U: a code is read off a screen and typed on a phone keypad. About 600 million codes with a
-# letter and a digit each; a handful are live at once. The texted message is recognised by intake_flows.intents.
-ALPHABET, LENGTH = LINK_ALPHABET, LINK_LENGTH
+# Codes are LINK_LENGTH of LINK_ALPHABET (no 0/O, 1/I/L or U: read off a screen, typed on a keypad), as
+# intake_flows.intents recognises them texted: about 600 million with a letter and a digit; a handful are live at once.
 LIFETIME = timedelta(days=LINK_DAYS)
 MAX_REFUSED = 5  # wrong codes one phone may send a day before we stop looking them up
 
@@ -25,7 +24,7 @@ MAX_REFUSED = 5  # wrong codes one phone may send a day before we stop looking t
 def make_code() -> str:
     """A random code with at least one letter and one digit, so it never reads as a name, a number or a ZIP."""
     while True:
-        code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+        code = "".join(secrets.choice(LINK_ALPHABET) for _ in range(LINK_LENGTH))
         if any(c.isdigit() for c in code) and any(c.isalpha() for c in code):
             return code
 

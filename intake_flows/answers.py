@@ -179,6 +179,6 @@ _ZIP = re.compile(r"(?<!\d)(\d{5})(?:[-\s]?\d{4})?(?!\d)")
 
 
 def parse_zip(text: str) -> str | None:
-    """A 5-digit ZIP from the answer ("90011", "90011-1234", "my zip is 90011")."""
-    m = _ZIP.search(to_ascii_digits(clean(text)))
-    return m.group(1) if m else None
+    """A 5-digit ZIP from the answer ("90011", "90011-1234", "my zip is 90011"); the last, as an address ends with it."""
+    found = _ZIP.findall(to_ascii_digits(clean(text)))
+    return str(found[-1]) if found else None

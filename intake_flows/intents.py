@@ -93,8 +93,10 @@ class Intents:
             if action in PHRASE_ACTIONS:
                 for w in words:
                     self.said_in.setdefault(core(w), set())
-        # A phrase some language lists as a plain opt-out stays one, whatever another language lists it as.
-        self.answerable -= {core(w) for block in (phrases.phrases.values() if phrases else ()) for w in block.opt_out}
+        # A phrase some language lists as a plain opt-out (or as another action), or a keyword, stays what it is there.
+        plain = {core(w) for block in (phrases.phrases.values() if phrases else ()) for w in block.opt_out}
+        self.answerable = {w for w in self.answerable
+                           if self.phrases[w] == {"opt_out"} and w not in self.keywords and w not in plain}
         self.link_words = sorted({core(w) for block in (phrases.phrases.values() if phrases else ())
                                   for w in block.link} - {""}, key=len, reverse=True)
         self.fillers.discard("")
@@ -141,7 +143,7 @@ class Intents:
             actions = (self.keywords.get(v, set()) & set(PHRASE_ACTIONS)) | self.phrases.get(v, set())
             if len(actions) == 1:
                 return Intent(next(iter(actions)), tuple(sorted(self.said_in.get(v, ()))), exact=False,
-                              answerable=v in self.answerable and actions == {"opt_out"} and v not in self.keywords)
+                              answerable=v in self.answerable)
             if "opt_out" in actions:
                 return Intent("opt_out", exact=False)  # Never let another reading hide a request to stop.
             named = self.names.get(v)

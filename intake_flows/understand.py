@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from rapidfuzz.distance import Levenshtein
 
-from intake_flows.answers import clean, fold, is_dense, to_ascii_digits
+from intake_flows.answers import clean, fold, is_dense, parse_zip, to_ascii_digits
 
 UNDERSTAND_DIR = Path(__file__).parent / "data" / "understand"
 
@@ -283,8 +283,8 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
 
 def _counts_something(after: str) -> bool:
     """True when a word follows a number, as in "2 kids" (in scripts written with spaces: 2号 and 2번 name options)."""
-    word = after.lstrip().split(" ", 1)[0]
-    return bool(word) and word[0].isalpha() and not _dense_char(word[0]) and len(after) > len(after.lstrip())
+    first = after.lstrip()[:1]
+    return after[:1].isspace() and first.isalpha() and not _dense_char(first)
 
 
 def _dense_char(ch: str) -> bool:
@@ -399,13 +399,11 @@ def _read_clause(clause: str, q: Question, data: LangData, phrases: list[tuple[s
     if len(spans) == 1 and data.decades:
         after = rest[spans[0][1]:].lstrip()
         c.decade = any(after.startswith(d) for d in data.decades)
-    if spans and not q.ranges and any(_counts_something(rest[b:]) for _, b in spans):
-        # "I live with 4 roommates", "yes 3 days a week": a number before a word counts things; it is no option's
-        # number, and taken as one it records a wrong answer (housing, needs) where asking again costs a message.
-        spans = []
-        rest = " ".join("".join(" " if ch.isdigit() else ch for ch in rest).split())
+    # "I live with 4 roommates", "yes 3 days a week": a number before a word counts things; it is no option's
+    # number, and taken as one it records a wrong answer (housing, needs) where asking again costs a message.
+    counts = not q.ranges and any(_counts_something(rest[b:]) for _, b in spans)
     if spans:
-        c.numbers += [int(rest[a:b]) for a, b in spans]
+        c.numbers += [] if counts else [int(rest[a:b]) for a, b in spans]
         for a, b in reversed(spans):
             rest = rest[:a] + " " + rest[b:]
         rest = " ".join(rest.split())
@@ -625,18 +623,17 @@ def _finish(q: Question, positives: list[str], negatives: list[str], how: str) -
 
 # ---- ZIP codes ----------------------------------------------------------------------------------
 
-_ZIP5 = re.compile(r"(?<!\d)(\d{5})(?:[-\s]?\d{4})?(?!\d)")
 _ZIP_WITH_O = re.compile(r"(?<![\w])([\doO]{5})(?![\w])")
 _ZIP_SPLIT = re.compile(r"(?<![\d\w])(\d{3} \d{2}|\d{2} \d{3})(?![\d\w])")
 
 
 def read_zip(text: str) -> str | None:
     """A 5-digit ZIP, also typed with the letter O for zero or a space inside ("90o11", "900 11")."""
-    t = to_ascii_digits(clean(text))
-    found = _ZIP5.findall(t)
+    # In "12345 Vanowen St, North Hollywood 91605" the first five digits are the house.
+    found = parse_zip(text)
     if found:
-        # A US address ends with its ZIP: in "12345 Vanowen St, North Hollywood 91605" the first is the house.
-        return str(found[-1])
+        return found
+    t = to_ascii_digits(clean(text))
     for m in _ZIP_WITH_O.finditer(t):
         if sum(ch.isdigit() for ch in m.group(1)) >= 3:
             return re.sub(r"[oO]", "0", m.group(1))
